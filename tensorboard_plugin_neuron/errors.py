@@ -1,0 +1,18 @@
+"""Error types for problems caused by user input; the CLI prints them as one line, without a traceback."""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem with what the user gave us (a file, a model, an option), explained in one line."""
+
+
+class ModelError(UserError):
+    """A model file or graph that cannot be read, resolved or executed."""
+
+
+class ArtifactError(UserError):
+    """A compiled artifact that is missing, corrupt, truncated or of an unsupported version."""
+
+
+class TraceError(UserError):
+    """A trace file that is missing, corrupt, truncated, empty or of an unsupported version."""

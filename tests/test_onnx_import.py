@@ -1,0 +1,193 @@
+"""ONNX importer: real model files, constant folding, shape resolution, unknown ops and bad input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from tensorboard_plugin_neuron.errors import ModelError
+from tensorboard_plugin_neuron.graph.costs import total_macs
+from tensorboard_plugin_neuron.graph.onnx_import import from_onnx_model, load_onnx
+
+# (file, nodes after folding, float constants, MACs), measured on the light models of onnx 1.23.
+LIGHT_MODELS = {
+    "light_bvlc_alexnet.onnx": (24, 60_965_224, 654_560_384),
+    "light_densenet121.onnx": None,
+    "light_inception_v1.onnx": None,
+    "light_inception_v2.onnx": None,
+    "light_resnet50.onnx": (176, 25_610_152, 4_089_184_256),
+    "light_shufflenet.onnx": (203, 1_420_152, 124_664_528),
+    "light_squeezenet.onnx": (66, 1_235_496, 349_151_936),
+    "light_vgg19.onnx": (46, 143_667_240, 19_632_062_464),
+    "light_zfnet512.onnx": (22, 87_250_536, 1_481_727_008),
+}
+
+
+@pytest.mark.parametrize("filename", sorted(LIGHT_MODELS))
+def test_light_models_import_with_full_shapes(light_dir: Path, filename: str) -> None:
+    graph = load_onnx(light_dir / filename)
+    graph.validate()
+    assert all(node.known for node in graph.nodes), [n.op_type for n in graph.nodes if not n.known]
+    assert not any(n.op_type in ("ConstantOfShape", "Shape", "Constant") for n in graph.nodes)
+    for node in graph.nodes:
+        for out in node.outputs:
+            assert all(d > 0 for d in graph.tensors[out].shape), (node.name, graph.tensors[out])
+    assert graph.tensors[graph.outputs[0]].size == 1000
+    expected = LIGHT_MODELS[filename]
+    if expected is not None:
+        nodes, params, macs = expected
+        assert (len(graph.nodes), graph.parameter_count(), total_macs(graph)) == (nodes, params, macs)
+
+
+def test_resnet50_matches_published_figures(light_dir: Path) -> None:
+    graph = load_onnx(light_dir / "light_resnet50.onnx")
+    # Published: 4.09 GMAC and 25.6 M parameters (He et al. 2016; torchvision model card). The file
+    # stores BatchNorm running mean/var as constants too (53,120 values), which the 25.6 M also rounds to.
+    assert round(total_macs(graph) / 1e9, 2) == 4.09
+    assert round(graph.parameter_count() / 1e6, 1) == 25.6
+    bn_stats = sum(graph.constants[n.inputs[i]].size for n in graph.nodes if n.op_type == "BatchNormalization" for i in (3, 4))
+    assert graph.parameter_count() - bn_stats == 25_557_032
+
+
+def _dynamic_reshape_model() -> onnx.ModelProto:
+    """x[batch, 4, 6] -> Reshape(x, Concat(Shape(x)[0], -1)): the shape chain torch exports emit."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="/flatten/Shape"),
+        helper.make_node("Gather", ["s", "zero"], ["b"], name="/flatten/Gather", axis=0),
+        helper.make_node("Unsqueeze", ["b", "axes0"], ["b1"], name="/flatten/Unsqueeze"),
+        helper.make_node("Concat", ["b1", "minus_one"], ["target"], name="/flatten/Concat", axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["flat"], name="/flatten/Reshape"),
+        helper.make_node("Relu", ["flat"], ["y"], name="/head/act/Relu"),
+    ]
+    graph = helper.make_graph(
+        nodes, "dyn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[
+            numpy_helper.from_array(np.array(0, np.int64), "zero"),
+            numpy_helper.from_array(np.array([0], np.int64), "axes0"),
+            numpy_helper.from_array(np.array([-1], np.int64), "minus_one"),
+        ],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_dynamic_input_needs_a_shape_and_the_error_says_how() -> None:
+    with pytest.raises(ModelError, match=r"input 'x' has dynamic dimension 'batch'.*--input-shape x=1,4,6"):
+        from_onnx_model(_dynamic_reshape_model())
+
+
+def test_input_shape_resolves_and_shape_chain_folds() -> None:
+    graph = from_onnx_model(_dynamic_reshape_model(), {"x": (3, 4, 6)})
+    assert [n.op_type for n in graph.nodes] == ["Reshape", "Relu"]
+    assert graph.nodes[0].attrs["shape"] == [3, 24]
+    assert graph.tensors["y"].shape == (3, 24)
+    assert graph.nodes[1].scope == "head/act"
+    assert graph.nodes[0].path == "flatten/Reshape"
+
+
+@pytest.mark.parametrize(
+    "shapes, message",
+    [
+        ({"nope": (1, 4, 6)}, "unknown input 'nope'"),
+        ({"x": (1, 4)}, "rank 3"),
+        ({"x": (1, 5, 6)}, "conflicts with the model's static shape"),
+        ({"x": (0, 4, 6)}, "must be positive"),
+    ],
+)
+def test_bad_input_shape_overrides(shapes: dict, message: str) -> None:
+    with pytest.raises(ModelError, match=message):
+        from_onnx_model(_dynamic_reshape_model(), shapes)
+
+
+def test_unmapped_op_is_kept_as_unknown_with_shapes() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"], name="a/Relu"),
+         helper.make_node("Hardmax", ["r"], ["h"], name="a/Hardmax", axis=-1),
+         helper.make_node("Sigmoid", ["h"], ["y"], name="a/Sigmoid")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
+    )
+    ir = from_onnx_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    assert [(n.op_type, n.known) for n in ir.nodes] == [("Relu", True), ("Hardmax", False), ("Sigmoid", True)]
+    assert ir.tensors["h"].shape == (2, 5)
+    assert ir.nodes[1].attrs["axis"] == -1
+
+
+def test_constant_subgraph_of_generated_weights_folds() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("ConstantOfShape", ["wshape"], ["w"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.5])),
+         helper.make_node("MatMul", ["x", "w"], ["y"], name="fc/MatMul")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+        initializer=[numpy_helper.from_array(np.array([3, 4], np.int64), "wshape")],
+    )
+    ir = from_onnx_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    assert [n.op_type for n in ir.nodes] == ["MatMul"]
+    np.testing.assert_array_equal(ir.constants["w"], np.full((3, 4), 0.5, np.float32))
+    assert "wshape" not in ir.constants
+
+
+def test_unread_optional_outputs_do_not_block_mapping() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Dropout", ["x"], ["d", "mask"], name="drop"),
+         helper.make_node("MaxPool", ["d"], ["y", "idx"], name="pool", kernel_shape=[2, 2], strides=[2, 2])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    ir = from_onnx_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    assert [(n.op_type, n.known) for n in ir.nodes] == [("Identity", True), ("MaxPool", True)]
+    assert ir.tensors["y"].shape == (1, 1, 2, 2)
+
+
+def test_same_auto_pad_becomes_explicit_pads() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="c", auto_pad="SAME_UPPER", strides=[2, 2])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 7, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "w")],
+    )
+    ir = from_onnx_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)]))
+    # out = ceil(7/2)=4 -> total pad 2 (1,1); ceil(8/2)=4 -> total pad 1 (0 begin, 1 end)
+    assert ir.nodes[0].attrs["pads"] == [1, 0, 1, 1]
+    assert ir.tensors["y"].shape == (1, 4, 4, 4)
+
+
+def test_bad_files_give_model_errors(tmp_path: Path, light_dir: Path) -> None:
+    with pytest.raises(ModelError, match="no such file"):
+        load_onnx(tmp_path / "missing.onnx")
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(ModelError, match="empty"):
+        load_onnx(empty)
+    text = tmp_path / "notes.onnx"
+    text.write_text("this is not a model\n" * 20)
+    with pytest.raises(ModelError, match="not a readable ONNX model"):
+        load_onnx(text)
+    data = (light_dir / "light_squeezenet.onnx").read_bytes()
+    for fraction in (0.1, 0.5, 0.9, 0.999):
+        truncated = tmp_path / f"trunc{fraction}.onnx"
+        truncated.write_bytes(data[: int(len(data) * fraction)])
+        with pytest.raises(ModelError):
+            load_onnx(truncated)
+    with pytest.raises(ModelError, match="directory"):
+        load_onnx(tmp_path)
+
+
+def test_invalid_attributes_give_model_error() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "s"], ["y"], name="r")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(np.array([4, 4], np.int64), "s")],
+    )
+    with pytest.raises(ModelError, match="cannot reshape"):
+        from_onnx_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
