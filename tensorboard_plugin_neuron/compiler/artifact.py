@@ -1,0 +1,245 @@
+"""Save and load compiled artifacts (protobuf, schema in `artifact_schema`), atomically and verified.
+
+Weights whose every consumer computes in bf16 are stored as bf16, as the device would hold them.
+Saving is deterministic: the same compiled model always gives the same bytes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+import zlib
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from tensorboard_plugin_neuron import __version__
+from tensorboard_plugin_neuron.columns import ColumnError, fill_table, read_table
+from tensorboard_plugin_neuron.compiler.artifact_schema import FORMAT_VERSION, HEADER_BYTES, ArtifactMessage
+from tensorboard_plugin_neuron.compiler.model import Buffer, CompiledModel, CompileOptions, FusionGroup, NodePlacement
+from tensorboard_plugin_neuron.compiler.program import TASK_COLUMNS, Program, Queue
+from tensorboard_plugin_neuron.errors import ArtifactError
+from tensorboard_plugin_neuron.graph.ir import Graph, Node, TensorInfo
+
+_DTYPE_CODES = ("fp32", "bf16")
+_MEMORY_NAMES = ("sbuf", "psum")
+_BUFFER_KINDS = ("activation", "weight", "input", "output", "reload")
+
+
+def save_artifact(model: CompiledModel, path: str | os.PathLike[str]) -> int:
+    """Write the artifact atomically (temp file + rename); returns the number of bytes written."""
+    data = serialize(model)
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".neff-", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+    return len(data)
+
+
+def serialize(model: CompiledModel) -> bytes:
+    message = ArtifactMessage(format_version=FORMAT_VERSION, producer=f"tensorboard-plugin-neuron {__version__}")
+    message.options.target = model.options.target
+    message.options.autocast = model.options.autocast
+    message.options.cores = model.options.cores
+    _fill_graph(message.source, model.source)
+    _fill_graph(message.executable, model.executable)
+    bf16_weights = _bf16_constants(model)
+    for name in sorted(model.executable.constants):
+        value = model.executable.constants[name]
+        if name in bf16_weights:
+            stored, dtype = value.astype(ml_dtypes.bfloat16), "bfloat16"
+        else:
+            stored, dtype = value, value.dtype.name
+        message.constants.add(name=name, dtype=dtype, shape=list(value.shape),
+                              data=np.ascontiguousarray(stored).astype(stored.dtype.newbyteorder("<"), copy=False).tobytes())
+    fill_table(message.placements, {
+        "device": np.array([p.device for p in model.placements], dtype=np.uint8),
+        "dtype": np.array([_DTYPE_CODES.index(p.compute_dtype) for p in model.placements], dtype=np.uint8),
+        "group": np.array([p.group for p in model.placements], dtype=np.int32),
+        "core": np.array([p.core for p in model.placements], dtype=np.int32),
+    })
+    message.placement_reasons.extend(p.reason for p in model.placements)
+    for group in model.groups:
+        message.groups.add(id=group.id, nodes=list(group.nodes), anchor=group.anchor, kind=group.kind,
+                           engine=group.engine, device=group.device, core=group.core, folded=list(group.folded))
+    message.compute_dtypes.extend(model.compute_dtypes.get(node.name, "fp32") for node in model.executable.nodes)
+    _fill_program(message.program, model.program)
+    _fill_buffers(message, model.buffers)
+    message.stats_json = json.dumps(model.stats, sort_keys=True, default=_json_default)
+    body = message.SerializeToString(deterministic=True)
+    crc = zlib.crc32(body) & 0xFFFFFFFF
+    header = b"\x09" + struct.pack("<Q", len(body) + HEADER_BYTES) + b"\x15" + struct.pack("<I", crc)
+    return header + body
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _bf16_constants(model: CompiledModel) -> set[str]:
+    """Float32 weights read only by nodes that compute in bf16."""
+    readers: dict[str, set[str]] = {}
+    for node in model.executable.nodes:
+        for name in node.inputs:
+            if name in model.executable.constants:
+                readers.setdefault(name, set()).add(model.compute_dtypes.get(node.name, "fp32"))
+    return {name for name, dtypes in readers.items()
+            if dtypes == {"bf16"} and model.executable.constants[name].dtype == np.float32}
+
+
+def _fill_graph(message: Any, graph: Graph) -> None:
+    message.name = graph.name
+    for node in graph.nodes:
+        message.nodes.add(name=node.name, op_type=node.op_type, inputs=node.inputs, outputs=node.outputs,
+                          scope=node.scope, known=node.known,
+                          attrs_json=json.dumps(node.attrs, sort_keys=True, default=_json_default))
+    for name in sorted(graph.tensors):
+        info = graph.tensors[name]
+        message.tensors.add(name=name, shape=list(info.shape), dtype=info.dtype)
+    message.inputs.extend(graph.inputs)
+    message.outputs.extend(graph.outputs)
+
+
+def _fill_program(message: Any, program: Program) -> None:
+    for queue in program.queues:
+        message.queues.add(core=queue.core, kind=queue.kind, index=queue.index)
+    message.strings.extend(program.strings)
+    message.tensor_names.extend(program.tensor_names)
+    fill_table(message.tasks, program.tasks)
+    fill_table(message.dep_offsets, {"offsets": program.dep_offsets.astype(np.int64)})
+    fill_table(message.dep_ids, {"ids": program.dep_ids.astype(np.int64)})
+
+
+def _fill_buffers(message: Any, buffers: list[Buffer]) -> None:
+    names = sorted({b.tensor for b in buffers})
+    index = {name: i for i, name in enumerate(names)}
+    message.buffer_tensors.extend(names)
+    fill_table(message.buffers, {
+        "tensor": np.array([index[b.tensor] for b in buffers], dtype=np.int32),
+        "memory": np.array([_MEMORY_NAMES.index(b.memory) for b in buffers], dtype=np.uint8),
+        "core": np.array([b.core for b in buffers], dtype=np.int32),
+        "offset": np.array([b.offset for b in buffers], dtype=np.int64),
+        "size": np.array([b.size for b in buffers], dtype=np.int64),
+        "first_step": np.array([b.first_step for b in buffers], dtype=np.int32),
+        "last_step": np.array([b.last_step for b in buffers], dtype=np.int32),
+        "kind": np.array([_BUFFER_KINDS.index(b.kind) for b in buffers], dtype=np.uint8),
+    })
+
+
+# ---- loading ------------------------------------------------------------------------------------
+
+def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ArtifactError(f"no such artifact file: {path}")
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return deserialize(data, source=path)
+
+
+def deserialize(data: bytes, source: str = "artifact") -> CompiledModel:
+    if len(data) < HEADER_BYTES or data[0] != 0x09 or data[9] != 0x15:
+        raise ArtifactError(f"{source} is not a compiled artifact (no artifact header)")
+    size = struct.unpack("<Q", data[1:9])[0]
+    crc = struct.unpack("<I", data[10:14])[0]
+    if size != len(data):
+        raise ArtifactError(f"{source} is truncated or padded: header says {size} bytes, file has {len(data)}")
+    if zlib.crc32(data[HEADER_BYTES:]) & 0xFFFFFFFF != crc:
+        raise ArtifactError(f"{source} is corrupt (checksum mismatch)")
+    message = ArtifactMessage()
+    try:
+        message.ParseFromString(data)
+    except DecodeError as exc:
+        raise ArtifactError(f"{source} is corrupt: {exc}") from None
+    if message.format_version > FORMAT_VERSION:
+        raise ArtifactError(
+            f"{source} has artifact format {message.format_version}, newer than this version reads "
+            f"({FORMAT_VERSION}); it was made by '{message.producer}': upgrade tensorboard-plugin-neuron"
+        )
+    if message.format_version < 1:
+        raise ArtifactError(f"{source} has no valid artifact format version")
+    try:
+        return _to_model(message)
+    except (ColumnError, KeyError, ValueError, IndexError) as exc:
+        raise ArtifactError(f"{source} is inconsistent: {exc}") from None
+
+
+def _to_model(message: Any) -> CompiledModel:
+    options = CompileOptions(target=message.options.target, autocast=message.options.autocast, cores=message.options.cores)
+    constants = {c.name: _constant(c) for c in message.constants}
+    executable = _graph(message.executable, constants)
+    source = _graph(message.source, {})
+    table = read_table(message.placements, {"device": "uint8", "dtype": "uint8", "group": "int32", "core": "int32"})
+    if len(table["device"]) != len(source.nodes) or len(message.placement_reasons) != len(source.nodes):
+        raise ValueError("placements do not match the source graph")
+    placements = [
+        NodePlacement(device=bool(d), reason=r, compute_dtype=_DTYPE_CODES[int(t)], group=int(g), core=int(c))
+        for d, r, t, g, c in zip(table["device"], message.placement_reasons, table["dtype"], table["group"], table["core"])
+    ]
+    groups = [FusionGroup(id=g.id, nodes=tuple(g.nodes), anchor=g.anchor, kind=g.kind, engine=g.engine,
+                          device=g.device, core=g.core, folded=tuple(g.folded)) for g in message.groups]
+    if len(message.compute_dtypes) != len(executable.nodes):
+        raise ValueError("compute dtypes do not match the executable graph")
+    compute_dtypes = {node.name: dtype for node, dtype in zip(executable.nodes, message.compute_dtypes)}
+    return CompiledModel(
+        options=options, source=source, placements=placements, groups=groups, executable=executable,
+        compute_dtypes=compute_dtypes, program=_program(message.program), buffers=_buffers(message),
+        stats=json.loads(message.stats_json) if message.stats_json else {},
+    )
+
+
+def _constant(message: Any) -> np.ndarray:
+    dtype = ml_dtypes.bfloat16 if message.dtype == "bfloat16" else np.dtype(message.dtype)
+    value = np.frombuffer(message.data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(tuple(message.shape))
+    return value.astype(np.float32) if message.dtype == "bfloat16" else value
+
+
+def _graph(message: Any, constants: dict[str, np.ndarray]) -> Graph:
+    tensors = {t.name: TensorInfo(t.name, tuple(t.shape), t.dtype) for t in message.tensors}
+    nodes = [Node(name=n.name, op_type=n.op_type, inputs=list(n.inputs), outputs=list(n.outputs),
+                  attrs=json.loads(n.attrs_json) if n.attrs_json else {}, scope=n.scope, known=n.known)
+             for n in message.nodes]
+    return Graph(name=message.name, nodes=nodes, tensors=tensors, constants=constants,
+                 inputs=list(message.inputs), outputs=list(message.outputs))
+
+
+def _program(message: Any) -> Program:
+    tasks = read_table(message.tasks, dict(TASK_COLUMNS))
+    offsets = read_table(message.dep_offsets, {"offsets": "int64"})["offsets"]
+    ids = read_table(message.dep_ids, {"ids": "int64"})["ids"]
+    rows = len(tasks["queue"])
+    if len(offsets) != rows + 1 or (rows and (offsets[-1] != len(ids) or offsets[0] != 0)):
+        raise ValueError("dependency table does not match the task table")
+    queues = [Queue(core=q.core, kind=q.kind, index=q.index) for q in message.queues]
+    if rows and (tasks["queue"].max() >= len(queues) or tasks["opcode"].max() >= len(message.strings)):
+        raise ValueError("task references a queue or opcode that does not exist")
+    return Program(queues=queues, strings=list(message.strings), tensor_names=list(message.tensor_names),
+                   tasks=tasks, dep_offsets=offsets, dep_ids=ids)
+
+
+def _buffers(message: Any) -> list[Buffer]:
+    table = read_table(message.buffers)
+    if not table:
+        return []
+    names = list(message.buffer_tensors)
+    return [
+        Buffer(tensor=names[t], memory=_MEMORY_NAMES[m], core=int(c), offset=int(o), size=int(s),
+               first_step=int(f), last_step=int(l), kind=_BUFFER_KINDS[k])
+        for t, m, c, o, s, f, l, k in zip(table["tensor"], table["memory"], table["core"], table["offset"],
+                                          table["size"], table["first_step"], table["last_step"], table["kind"])
+    ]

@@ -1,0 +1,99 @@
+"""Schema of the compiled artifact (our NEFF): a protobuf file, `neff.proto` in this package.
+
+The file starts with two fixed-width fields, `file_size` and `crc32` (of every byte after them), so a
+truncated or damaged file is detected before anything else is trusted.
+"""
+from __future__ import annotations
+
+from tensorboard_plugin_neuron.columns import COLUMN_MESSAGES
+from tensorboard_plugin_neuron.protoschema import Field, Message, Schema, build_classes
+
+FORMAT_VERSION = 1
+HEADER_BYTES = 9 + 5  # tag + fixed64 file_size, tag + fixed32 crc32
+
+GRAPH_MESSAGES = (
+    Message("TensorDef", (
+        Field("name", 1, "string"),
+        Field("shape", 2, "int64", repeated=True),
+        Field("dtype", 3, "string", doc="numpy dtype name"),
+    )),
+    Message("NodeDef", (
+        Field("name", 1, "string"),
+        Field("op_type", 2, "string"),
+        Field("inputs", 3, "string", repeated=True),
+        Field("outputs", 4, "string", repeated=True),
+        Field("scope", 5, "string"),
+        Field("known", 6, "bool"),
+        Field("attrs_json", 7, "string", doc="canonical attributes as JSON (sorted keys)"),
+    )),
+    Message("GraphDef", (
+        Field("name", 1, "string"),
+        Field("nodes", 2, "NodeDef", repeated=True),
+        Field("tensors", 3, "TensorDef", repeated=True),
+        Field("inputs", 4, "string", repeated=True),
+        Field("outputs", 5, "string", repeated=True),
+    ), doc="A model graph without constant data."),
+    Message("ConstantDef", (
+        Field("name", 1, "string"),
+        Field("dtype", 2, "string", doc="stored dtype: a numpy dtype name, or 'bfloat16' for weights cast at compile time"),
+        Field("shape", 3, "int64", repeated=True),
+        Field("data", 4, "bytes", doc="little-endian values"),
+    )),
+)
+
+ARTIFACT_SCHEMA = Schema(
+    package="neuron.neff",
+    file_name="neff.proto",
+    doc="Compiled model artifact written by `neuron-profile compile` and loaded by the simulated runtime.",
+    messages=COLUMN_MESSAGES + GRAPH_MESSAGES + (
+        Message("CompileOptionsDef", (
+            Field("target", 1, "string"),
+            Field("autocast", 2, "string"),
+            Field("cores", 3, "uint32"),
+        )),
+        Message("FusionGroupDef", (
+            Field("id", 1, "int32"),
+            Field("nodes", 2, "int32", repeated=True, doc="indices into the source graph's nodes"),
+            Field("anchor", 3, "int32"),
+            Field("kind", 4, "string"),
+            Field("engine", 5, "string"),
+            Field("device", 6, "bool"),
+            Field("core", 7, "int32"),
+            Field("folded", 8, "int32", repeated=True),
+        )),
+        Message("QueueDef", (
+            Field("core", 1, "int32"),
+            Field("kind", 2, "string"),
+            Field("index", 3, "int32"),
+        )),
+        Message("ProgramDef", (
+            Field("queues", 1, "QueueDef", repeated=True),
+            Field("strings", 2, "string", repeated=True, doc="interned opcode names"),
+            Field("tensor_names", 3, "string", repeated=True),
+            Field("tasks", 4, "Table", doc="one row per instruction or DMA descriptor (see compiler.program.TASK_COLUMNS)"),
+            Field("dep_offsets", 5, "Table", doc="column 'offsets': CSR row pointers, tasks + 1 rows"),
+            Field("dep_ids", 6, "Table", doc="column 'ids': the tasks each task waits for"),
+        )),
+        Message("Artifact", (
+            Field("file_size", 1, "fixed64", doc="length of the whole file in bytes"),
+            Field("crc32", 2, "fixed32", doc="CRC-32 of every byte after the first two fields"),
+            Field("format_version", 3, "uint32"),
+            Field("producer", 4, "string"),
+            Field("options", 5, "CompileOptionsDef"),
+            Field("source", 6, "GraphDef", doc="the user's graph, as imported"),
+            Field("executable", 7, "GraphDef", doc="the graph the runtime computes"),
+            Field("constants", 8, "ConstantDef", repeated=True, doc="the executable graph's weights"),
+            Field("placements", 9, "Table", doc="per source node: device, dtype (0 fp32, 1 bf16), group, core"),
+            Field("placement_reasons", 10, "string", repeated=True, doc="per source node: why it runs on the CPU"),
+            Field("groups", 11, "FusionGroupDef", repeated=True),
+            Field("compute_dtypes", 12, "string", repeated=True, doc="per executable node: 'bf16' or 'fp32'"),
+            Field("program", 13, "ProgramDef"),
+            Field("buffer_tensors", 14, "string", repeated=True),
+            Field("buffers", 15, "Table", doc="memory plan rows: tensor index, memory, core, offset, size, steps, kind"),
+            Field("stats_json", 16, "string", doc="compile report figures"),
+        ), doc="A compiled model."),
+    ),
+)
+
+CLASSES = build_classes(ARTIFACT_SCHEMA)
+ArtifactMessage = CLASSES["Artifact"]

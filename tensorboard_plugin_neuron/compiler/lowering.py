@@ -1,0 +1,540 @@
+"""Lowering: fusion groups -> tiled engine instructions, DMA descriptors and an SBUF memory plan.
+
+Groups are visited in execution order (one "step" each). For a device group the walker makes its
+inputs resident in the core's SBUF (loading from the host, from HBM, or reloading a spilled tensor),
+stages its weights from HBM, allocates its outputs, and emits the compute instructions; when SBUF is
+full it spills the resident tensor needed furthest in the future. Host (CPU-fallback) groups become
+host tasks, with device<->host transfers at the boundaries. Instruction batches are built with numpy
+(`tiling`), so a group with a hundred thousand tiles costs a few array operations.
+"""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections import Counter, defaultdict
+from typing import Sequence
+
+import numpy as np
+
+from tensorboard_plugin_neuron.compiler.memory import Allocator, aligned, choose_victim
+from tensorboard_plugin_neuron.compiler.model import Buffer, FusionGroup
+from tensorboard_plugin_neuron.compiler.program import DTYPES, MEMORIES, PURPOSES, Program, ProgramBuilder
+from tensorboard_plugin_neuron.compiler.tiling import GemmShape, gemm_tiles, split_evenly
+from tensorboard_plugin_neuron.graph import ops
+from tensorboard_plugin_neuron.graph.costs import node_bytes, node_flops
+from tensorboard_plugin_neuron.graph.ir import Graph, Node
+
+
+@dataclasses.dataclass(frozen=True)
+class LoweringConfig:
+    """Per-core limits the lowering respects (built from the device model by `compiler.compile`)."""
+
+    sbuf_bytes: int
+    psum_bytes: int
+    partitions: int = 128
+    stationary: int = 128
+    moving: int = 512
+    vector_free: int = 2048          # elements per partition in one Vector/Scalar/GpSimd instruction (assumption)
+    dma_queues: int = 16             # DMA queues used per core
+    dma_chunk_bytes: int = 256 * 1024  # largest descriptor for activation transfers (assumption)
+    hbm_resident_fraction: float = 0.5  # activations larger than this share of SBUF live in HBM
+
+
+@dataclasses.dataclass
+class _TensorState:
+    host_ready: np.ndarray | None = None     # tasks after which a host copy exists
+    device: str | None = None                # 'sbuf', 'hbm' or None (host only)
+    core: int = 0
+    ready: np.ndarray | None = None          # tasks after which the device copy is complete
+    spilled: bool = False
+    resident_since: int = 0
+
+
+@dataclasses.dataclass
+class LoweringResult:
+    program: Program
+    buffers: list[Buffer]
+    stats: dict
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+# Element passes an instruction makes per output element, beyond one (e.g. LayerNorm: stats, normalize, scale).
+_PASSES = {"LayerNormalization": 3, "InstanceNormalization": 3, "LRN": 3, "Gelu": 2, "Mish": 2, "LogSoftmax": 3}
+_OPCODES = {
+    "elementwise": "TensorTensor", "activation": "Activation", "normalization": "Normalize",
+    "reduction": "TensorReduce", "pool": "Pool", "data_movement": "TensorCopy", "cast": "TensorCopy",
+    "gather": "IndirectLoad", "softmax": "Softmax", "conv": "Conv", "matmul": "MatMult",
+}
+
+
+def _dtype_code(name: str) -> int:
+    return DTYPES.index(name) if name in DTYPES else DTYPES.index("fp32")
+
+
+class _Lowerer:
+    def __init__(self, graph: Graph, groups: Sequence[FusionGroup], source: Graph,
+                 compute_dtypes: dict[str, str], config: LoweringConfig, cores: int) -> None:
+        self.graph = graph
+        self.groups = groups
+        self.source = source
+        self.dtypes = compute_dtypes
+        self.config = config
+        self.builder = ProgramBuilder()
+        self.allocators = [Allocator(config.sbuf_bytes) for _ in range(cores)]
+        self.states: dict[str, _TensorState] = {}
+        self.buffers: list[Buffer] = []
+        self.dma_counter = [0] * cores
+        self.stats: Counter[str] = Counter()
+        self.loads_per_tensor: Counter[str] = Counter()
+        self.exec_by_name = {node.name: node for node in graph.nodes}
+        self.group_nodes = [[self.exec_by_name[source.nodes[i].name] for i in g.nodes if source.nodes[i].name in self.exec_by_name]
+                            for g in groups]
+        self.alias = self._aliases()
+        self.uses = self._uses()
+        self.step_barrier: list[np.ndarray] = []
+        for name in graph.inputs:
+            self.states[name] = _TensorState(host_ready=_EMPTY)
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+
+    def _aliases(self) -> dict[str, str]:
+        """View outputs (Reshape, Flatten, ...: groups with engine 'none') share their input's storage."""
+        alias: dict[str, str] = {}
+        for group, nodes in zip(self.groups, self.group_nodes):
+            if group.device and group.engine == "none":
+                for node in nodes:
+                    if node.inputs and node.inputs[0] and node.inputs[0] not in self.graph.constants:
+                        for out in node.outputs:
+                            if out:
+                                alias[out] = node.inputs[0]
+        return alias
+
+    def root(self, name: str) -> str:
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+    def _uses(self) -> dict[str, list[int]]:
+        """Steps (group positions) that read each storage root, ascending; graph outputs are read at the end."""
+        uses: dict[str, list[int]] = defaultdict(list)
+        for step, nodes in enumerate(self.group_nodes):
+            for node in nodes:
+                for name in node.inputs:
+                    if name and name not in self.graph.constants:
+                        uses[self.root(name)].append(step)
+        for name in self.graph.outputs:
+            uses[self.root(name)].append(len(self.groups))
+        return {name: sorted(set(steps)) for name, steps in uses.items()}
+
+    def next_use(self, name: str, step: int) -> int:
+        steps = self.uses.get(self.root(name), [])
+        position = bisect.bisect_right(steps, step)
+        return steps[position] if position < len(steps) else 1 << 62
+
+    def last_use(self, name: str) -> int:
+        steps = self.uses.get(self.root(name), [])
+        return steps[-1] if steps else -1
+
+    def nbytes(self, name: str) -> int:
+        return self.graph.tensors[name].nbytes
+
+    # ---- DMA ------------------------------------------------------------------------------------
+
+    def dma(self, core: int, name: str, total: int, src: str, dst: str, purpose: str, deps: Sequence[np.ndarray],
+            chunk: int | None = None, peer: int = -1) -> np.ndarray:
+        """Move `total` bytes as descriptors of at most `chunk` bytes, spread over the core's DMA queues."""
+        chunk = chunk or self.config.dma_chunk_bytes
+        count = max(1, -(-total // chunk))
+        sizes = split_evenly(total, count)
+        queues = self._dma_queues(core, count)
+        dep_matrix = _dep_matrix(count, deps)
+        ids = self.builder.add(
+            count, queues, "dma", deps=dep_matrix, bytes=sizes,
+            src_mem=MEMORIES.index(src), dst_mem=MEMORIES.index(dst), purpose=PURPOSES.index(purpose),
+            tensor=self.builder.tensor_id(name), peer=peer,
+            sbuf_read=sizes if src == "sbuf" else 0, sbuf_write=sizes if dst == "sbuf" else 0,
+        )
+        self.stats[f"dma_bytes_{purpose}"] += total
+        if dst == "sbuf" and src in ("hbm", "host", "remote"):
+            self.loads_per_tensor[name] += 1
+        return ids
+
+    def _dma_queues(self, core: int, count: int) -> np.ndarray:
+        start = self.dma_counter[core]
+        self.dma_counter[core] = (start + count) % self.config.dma_queues
+        indices = (start + np.arange(count)) % self.config.dma_queues
+        lookup = np.array([self.builder.queue(core, "dma", i) for i in range(self.config.dma_queues)], dtype=np.int32)
+        return lookup[indices]
+
+    # ---- SBUF residency -------------------------------------------------------------------------
+
+    def allocate(self, core: int, name: str, size: int, step: int, kind: str, pinned: set[str]) -> bool:
+        """Allocate SBUF for `name`, spilling other tensors as needed; False if it cannot fit at all."""
+        allocator = self.allocators[core]
+        if aligned(size) > allocator.capacity:
+            return False
+        while True:
+            allocation = allocator.try_allocate(name, size, step, kind)
+            if allocation is not None:
+                return True
+            resident = {n: a for n, a in allocator.live.items()}
+            victim = choose_victim(resident, pinned, {n: self.next_use(n, step) for n in resident})
+            if victim is None:
+                return False
+            self.evict(core, victim, step)
+
+    def evict(self, core: int, name: str, step: int) -> None:
+        allocation = self.allocators[core].release(name)
+        self._record_buffer(core, allocation.tensor, allocation.offset, allocation.size, allocation.first_step, step, allocation.kind)
+        state = self.states.get(name)
+        if state is None or allocation.kind == "weight":
+            return
+        if self.next_use(name, step) < (1 << 62):
+            ids = self.dma(core, name, self.nbytes(name), "sbuf", "hbm", "spill", [state.ready])
+            self.stats["spill_save_bytes"] += self.nbytes(name)
+            state.device, state.ready, state.spilled = "hbm", ids, True
+            self.step_barrier.append(ids)
+        else:
+            state.device = None
+
+    def release(self, core: int, name: str, step: int) -> None:
+        allocator = self.allocators[core]
+        if name in allocator.live:
+            allocation = allocator.release(name)
+            self._record_buffer(core, name, allocation.offset, allocation.size, allocation.first_step, step, allocation.kind)
+
+    def _record_buffer(self, core: int, name: str, offset: int, size: int, first: int, last: int, kind: str) -> None:
+        self.buffers.append(Buffer(name, "sbuf", core, offset, size, first, last, kind))
+
+    def make_resident(self, core: int, name: str, step: int, pinned: set[str]) -> np.ndarray:
+        """Tasks after which `name` can be read from this core's SBUF (emitting transfers as needed)."""
+        name = self.root(name)
+        state = self.states[name]
+        if state.device == "sbuf" and state.core == core:
+            return state.ready if state.ready is not None else _EMPTY
+        size = self.nbytes(name)
+        hbm_resident = size > self.config.hbm_resident_fraction * self.config.sbuf_bytes
+        if state.device is None:
+            # Only the host has it (a model input or a CPU op's output): host -> HBM first.
+            staged = self.dma(core, name, size, "host", "hbm", "input", [state.host_ready])
+            state.device, state.ready, state.core = "hbm", staged, core
+        if state.device == "sbuf" and state.core != core:
+            if not self.allocate(core, name, size, step, "activation", pinned):
+                raise RuntimeError(f"tensor {name} does not fit SBUF of core {core}")
+            ids = self.dma(core, name, size, "sbuf", "sbuf", "inter_core", [state.ready], peer=state.core)
+            self.stats["inter_core_bytes"] += size
+            self.release(state.core, name, step)
+            state.core, state.ready = core, ids
+            return ids
+        # In HBM: load it (a reload if it was spilled), or stream it per use if it is too big to keep.
+        purpose = "reload" if state.spilled else ("activation" if hbm_resident else "input")
+        if hbm_resident or not self.allocate(core, name, size, step, "reload" if state.spilled else "input", pinned):
+            ids = self.dma(core, name, size, "hbm", "sbuf", purpose, [state.ready])
+            self.stats["streamed_activation_bytes"] += size
+            return ids
+        ids = self.dma(core, name, size, "hbm", "sbuf", purpose, [state.ready])
+        if state.spilled:
+            self.stats["spill_reload_bytes"] += size
+        state.device, state.ready, state.core = "sbuf", ids, core
+        pinned.add(name)
+        return ids
+
+    # ---- groups ---------------------------------------------------------------------------------
+
+    def run(self) -> LoweringResult:
+        for step, group in enumerate(self.groups):
+            nodes = self.group_nodes[step]
+            if not nodes:
+                continue
+            self.step_barrier = []
+            if group.device:
+                self.lower_device_group(step, group, nodes)
+            else:
+                self.lower_host_group(step, group, nodes)
+            self.free_dead(step)
+        self.deliver_outputs()
+        for core, allocator in enumerate(self.allocators):
+            for name in list(allocator.live):
+                self.release(core, name, len(self.groups))
+        program = self.builder.finish()
+        return LoweringResult(program, self.buffers, self._stats(program))
+
+    def _io(self, nodes: list[Node]) -> tuple[list[str], list[str], list[str]]:
+        produced = {o for n in nodes for o in n.outputs if o}
+        inputs, weights = [], []
+        for node in nodes:
+            for name in node.inputs:
+                if not name or name in produced:
+                    continue
+                target = weights if name in self.graph.constants else inputs
+                if name not in target:
+                    target.append(name)
+        member_names = {n.name for n in nodes}
+        consumers = {name for node in self.graph.nodes if node.name not in member_names for name in node.inputs}
+        outputs = [o for n in nodes for o in n.outputs if o and (o in consumers or o in self.graph.outputs)]
+        return inputs, weights, outputs
+
+    def lower_host_group(self, step: int, group: FusionGroup, nodes: list[Node]) -> None:
+        inputs, _, outputs = self._io(nodes)
+        deps = []
+        for name in inputs:
+            state = self.states[self.root(name)]
+            if state.host_ready is None:
+                state.host_ready = self.to_host(name, state)
+            deps.append(state.host_ready)
+        flops = sum(node_flops(self.graph, n) for n in nodes)
+        moved = sum(node_bytes(self.graph, n) for n in nodes)
+        task = self.builder.add(1, self.builder.queue(-1, "host"), "+".join(n.op_type for n in nodes),
+                                deps=_dep_matrix(1, deps), group=group.id, flops=flops, bytes=moved,
+                                elements=sum(self.graph.tensors[o].size for o in outputs))
+        for name in [o for n in nodes for o in n.outputs if o]:
+            self.states[name] = _TensorState(host_ready=task)
+
+    def to_host(self, name: str, state: _TensorState) -> np.ndarray:
+        size = self.nbytes(name)
+        if state.device == "sbuf":
+            state_ready = self.dma(state.core, name, size, "sbuf", "hbm", "output", [state.ready])
+        else:
+            state_ready = state.ready if state.ready is not None else _EMPTY
+        return self.dma(state.core, name, size, "hbm", "host", "output", [state_ready])
+
+    def lower_device_group(self, step: int, group: FusionGroup, nodes: list[Node]) -> None:
+        core = group.core
+        inputs, weights, outputs = self._io(nodes)
+        if group.engine == "none":
+            return  # views: outputs alias their input's storage (see _aliases)
+        pinned: set[str] = {self.root(n) for n in inputs}
+        ready = [self.make_resident(core, name, step, pinned) for name in inputs]
+        anchor = self.exec_by_name.get(self.source.nodes[group.anchor].name, nodes[0])
+        for name in outputs:
+            state = _TensorState(device="sbuf", core=core, resident_since=step)
+            self.states[name] = state
+            size = self.nbytes(name)
+            fits = size <= self.config.hbm_resident_fraction * self.config.sbuf_bytes
+            if not (fits and self.allocate(core, name, size, step, "activation", pinned)):
+                state.device = "hbm_pending"
+            pinned.add(name)
+        barrier = list(self.step_barrier)
+        if group.engine == "tensor":
+            tails = self.lower_gemm(step, group, nodes, anchor, weights, ready + barrier, pinned)
+        else:
+            tails = self.lower_elementwise(group, nodes, ready + barrier, weights, step, pinned)
+        for name in outputs:
+            state = self.states[name]
+            if state.device == "hbm_pending":
+                state.ready = self.dma(core, name, self.nbytes(name), "sbuf", "hbm", "activation", [tails])
+                state.device = "hbm"
+            else:
+                state.ready = tails
+
+    def weight_bytes(self, name: str, dtype: str) -> int:
+        info = self.graph.tensors[name]
+        itemsize = 2 if dtype == "bf16" and info.dtype == "float32" else np.dtype(info.dtype).itemsize
+        return info.size * itemsize
+
+    def load_weights(self, core: int, names: list[str], dtype: str, step: int, pinned: set[str]) -> tuple[np.ndarray, bool]:
+        """Stage a group's weights into SBUF; returns (DMA ids, resident). Not resident means streamed."""
+        total = sum(self.weight_bytes(n, dtype) for n in names)
+        if not names:
+            return _EMPTY, True
+        key = f"weights@{step}"
+        if self.allocate(core, key, total, step, "weight", pinned):
+            pinned.add(key)
+            ids = [self.dma(core, n, self.weight_bytes(n, dtype), "hbm", "sbuf", "weight", [np.concatenate(self.step_barrier) if self.step_barrier else _EMPTY], chunk=64 * 1024) for n in names]
+            return np.concatenate(ids), True
+        return _EMPTY, False
+
+    def lower_gemm(self, step: int, group: FusionGroup, nodes: list[Node], anchor: Node, weights: list[str],
+                   deps: list[np.ndarray], pinned: set[str]) -> np.ndarray:
+        core, cfg = group.core, self.config
+        dtype = self.dtypes.get(anchor.name, "fp32")
+        itemsize = 2 if dtype == "bf16" else 4
+        shape, weight = gemm_shape(self.graph, anchor)
+        tiles = gemm_tiles(shape, cfg.stationary, cfg.moving)
+        batch, r_tiles, c_tiles, k_tiles = tiles.counts
+        weight_names = [weight] if weight else []
+        other_weights = [w for w in weights if w not in weight_names]
+        aux_ids, _ = self.load_weights(core, other_weights, "fp32", step, pinned)
+        # Weight tiles: one descriptor per stationary tile, loaded once when the weights fit SBUF,
+        # reloaded for every moving-tile column block when they must be streamed.
+        shared_deps = [*deps, aux_ids[-1:]]
+        per_pass_deps: list[np.ndarray] = []
+        if weight:
+            key = f"weights@{step}/{weight}"
+            resident = self.allocate(core, key, self.weight_bytes(weight, dtype), step, "weight", pinned)
+            if resident:
+                pinned.add(key)
+            w_tile_bytes = (tiles.k_size * tiles.c_size * itemsize)
+            selector = (tiles.ri == 0) if resident else np.ones(tiles.passes, dtype=bool)
+            count = int(selector.sum())
+            w_ids = self.builder.add(
+                count, self._dma_queues(core, count), "dma", deps=_dep_matrix(count, self.step_barrier),
+                bytes=w_tile_bytes[selector], src_mem=MEMORIES.index("hbm"), dst_mem=MEMORIES.index("sbuf"),
+                purpose=PURPOSES.index("weight"), tensor=self.builder.tensor_id(weight), sbuf_write=w_tile_bytes[selector])
+            self.stats["dma_bytes_weight"] += int(w_tile_bytes[selector].sum())
+            self.loads_per_tensor[weight] += 1 if resident else r_tiles
+            if not resident:
+                self.stats["weight_reload_bytes"] += int(w_tile_bytes[selector].sum()) - self.weight_bytes(weight, dtype)
+            # map every pass to its weight tile's DMA id
+            load_index = np.cumsum(selector) - 1
+            if resident:
+                tile_key = (tiles.b * k_tiles + tiles.ki) * c_tiles + tiles.ci
+                first_of_key = np.full(batch * k_tiles * c_tiles, -1, dtype=np.int64)
+                first_of_key[tile_key[selector]] = w_ids
+                per_pass_deps.append(first_of_key[tile_key])
+            else:
+                per_pass_deps.append(w_ids[load_index])
+        flops = 2 * tiles.k_size * tiles.c_size * tiles.r_size
+        tensor_queue = self.builder.queue(core, "tensor")
+        passes = self.builder.add(
+            tiles.passes, tensor_queue, "MatMult", deps=[_dep_matrix(tiles.passes, shared_deps), *per_pass_deps], group=group.id,
+            dtype=_dtype_code(dtype), flops=flops, mm_k=tiles.k_size, mm_m=tiles.c_size, mm_n=tiles.r_size,
+            sbuf_read=(tiles.k_size * tiles.c_size + tiles.k_size * tiles.r_size) * itemsize,
+            psum_write=tiles.c_size * tiles.r_size * 4)
+        # PSUM evacuation, one per output tile, fused with bias/activation on the Scalar engine.
+        last = passes[k_tiles - 1:: k_tiles]
+        out_c, out_r = tiles.c_size[k_tiles - 1:: k_tiles], tiles.r_size[k_tiles - 1:: k_tiles]
+        elements = out_c * out_r
+        fused = [n for n in nodes if n is not anchor]
+        fused_flops = sum(node_flops(self.graph, n) for n in fused)
+        extra = split_evenly(fused_flops, len(last)) if fused else np.zeros(len(last), dtype=np.int64)
+        engine = "scalar" if fused else "vector"
+        out_itemsize = 4
+        evac = self.builder.add(
+            len(last), self.builder.queue(core, engine), "Activation" if fused else "TensorCopy", deps=last,
+            group=group.id, dtype=_dtype_code("fp32"), flops=extra, elements=elements * max(1, len(fused)),
+            psum_read=elements * 4, sbuf_write=elements * out_itemsize)
+        self.stats["psum_peak_bytes"] = max(self.stats["psum_peak_bytes"], min(self.config.psum_bytes, int((out_c * out_r * 4).max()) * 8))
+        return _tails(evac)
+
+    def lower_elementwise(self, group: FusionGroup, nodes: list[Node], deps: list[np.ndarray], weights: list[str],
+                          step: int, pinned: set[str]) -> np.ndarray:
+        core, cfg = group.core, self.config
+        w_ids, _ = self.load_weights(core, weights, "fp32", step, pinned)
+        deps = [*deps, w_ids[-1:] if len(w_ids) else _EMPTY]
+        largest = max(max(self.graph.tensors[o].size for o in n.outputs if o) for n in nodes)
+        read = max(self.graph.tensors[i].size for n in nodes for i in n.inputs if i) if any(n.inputs for n in nodes) else largest
+        count = max(1, -(-max(largest, read) // (cfg.partitions * cfg.vector_free)))
+        element_passes = sum(_element_passes(self.graph, n) for n in nodes)
+        flops = sum(node_flops(self.graph, n) for n in nodes)
+        in_bytes = sum(self.graph.tensors[i].nbytes for n in nodes for i in n.inputs if i)
+        out_bytes = sum(self.graph.tensors[o].nbytes for n in nodes for o in n.outputs if o)
+        category = ops.category(nodes[0].op_type)
+        engine = group.engine if group.engine in ("vector", "scalar", "gpsimd") else "vector"
+        columns = dict(group=group.id, dtype=_dtype_code(self.dtypes.get(nodes[0].name, "fp32")),
+                       flops=split_evenly(flops, count), elements=split_evenly(element_passes, count),
+                       sbuf_read=split_evenly(in_bytes, count), sbuf_write=split_evenly(out_bytes, count))
+        dep_matrix = _dep_matrix(count, deps)
+        if category == "softmax":
+            # max and sum on Vector, exponentials on Scalar: a three-stage pipeline per tile.
+            third = {k: (v // 3 if isinstance(v, np.ndarray) else v) for k, v in columns.items()}
+            first = self.builder.add(count, self.builder.queue(core, "vector"), "TensorReduce", deps=dep_matrix, **third)
+            second = self.builder.add(count, self.builder.queue(core, "scalar"), "Activation", deps=first, **third)
+            ids = self.builder.add(count, self.builder.queue(core, "vector"), "TensorTensor", deps=second, **third)
+            return _tails(ids)
+        opcode = _OPCODES.get(category, "TensorTensor")
+        if node_is_transpose(nodes):
+            opcode = "Transpose"
+        ids = self.builder.add(count, self.builder.queue(core, engine), opcode, deps=dep_matrix, **columns)
+        return _tails(ids)
+
+    def free_dead(self, step: int) -> None:
+        for core, allocator in enumerate(self.allocators):
+            for name in list(allocator.live):
+                kind = allocator.live[name].kind
+                if kind == "weight" or self.last_use(name) <= step:
+                    self.release(core, name, step)
+
+    def deliver_outputs(self) -> None:
+        for name in self.graph.outputs:
+            state = self.states.get(self.root(name))
+            if state is None:
+                continue
+            if state.host_ready is None:
+                state.host_ready = self.to_host(self.root(name), state)
+
+    def _stats(self, program: Program) -> dict:
+        kinds = program.queue_kinds()
+        from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
+
+        counts = np.bincount(kinds, minlength=len(QUEUE_KINDS))
+        stats = dict(self.stats)
+        stats["instruction_count"] = {kind: int(counts[i]) for i, kind in enumerate(QUEUE_KINDS)}
+        stats["sbuf_peak_bytes"] = [a.peak for a in self.allocators]
+        stats["sbuf_capacity_bytes"] = self.config.sbuf_bytes
+        stats["weight_loads"] = dict(self.loads_per_tensor)
+        stats["flops"] = int(program.tasks["flops"].sum())
+        return stats
+
+
+def node_is_transpose(nodes: list[Node]) -> bool:
+    return len(nodes) == 1 and nodes[0].op_type == "Transpose"
+
+
+def _element_passes(graph: Graph, node: Node) -> int:
+    out = sum(graph.tensors[o].size for o in node.outputs if o)
+    category = ops.category(node.op_type)
+    if category == "reduction" or node.op_type.startswith("Global"):
+        return graph.tensors[node.inputs[0]].size
+    if category == "pool":
+        return out * int(np.prod(node.attrs.get("kernel_shape", [1])))
+    if node.op_type == "Conv":  # depthwise convolution on the Vector engine
+        return out * int(np.prod(node.attrs.get("kernel_shape", [1])))
+    return out * _PASSES.get(node.op_type, 1)
+
+
+def gemm_shape(graph: Graph, node: Node) -> tuple[GemmShape, str | None]:
+    """The Tensor-engine view of a matmul/conv node, and the name of its constant (stationary) weight."""
+    shapes = [graph.tensors[i].shape if i else () for i in node.inputs]
+    out = graph.tensors[node.outputs[0]].shape
+    constant = [i in graph.constants for i in node.inputs]
+    size = lambda s: int(np.prod(s, dtype=np.int64))  # noqa: E731
+    if node.op_type == "MatMul":
+        a, b = shapes[0], shapes[1]
+        if constant[1] and len(b) == 2:
+            return GemmShape(1, b[0], b[1], size(a) // b[0]), node.inputs[1]
+        if constant[0] and len(a) == 2:
+            return GemmShape(1, a[1], a[0], size(b) // a[1]), node.inputs[0]
+        k = a[-1] if len(a) > 1 else a[0]
+        rows = out[-2] if len(out) >= 2 and len(a) > 1 else 1
+        cols = out[-1] if len(b) > 1 else 1
+        return GemmShape(max(1, size(out) // max(1, rows * cols)), k, cols, rows), None
+    if node.op_type == "Gemm":
+        a, b = shapes[0], shapes[1]
+        k = a[0] if node.attrs.get("transA", 0) else a[1]
+        return GemmShape(1, k, out[1], out[0]), node.inputs[1] if constant[1] else None
+    if node.op_type == "Conv":
+        w = shapes[1]
+        group = int(node.attrs.get("group", 1))
+        return GemmShape(group, size(w[1:]), w[0] // group, out[0] * size(out[2:])), node.inputs[1] if constant[1] else None
+    if node.op_type == "ConvTranspose":
+        w, x = shapes[1], shapes[0]
+        group = int(node.attrs.get("group", 1))
+        return GemmShape(group, w[0] // group, w[1] * size(w[2:]), x[0] * size(x[2:])), node.inputs[1] if constant[1] else None
+    if node.op_type == "Einsum":
+        return _einsum_shape(node.attrs.get("equation", ""), shapes), None
+    raise ValueError(f"{node.op_type} is not a Tensor-engine op")
+
+
+def _einsum_shape(equation: str, shapes: list[tuple[int, ...]]) -> GemmShape:
+    lhs, _, rhs = equation.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    extents: dict[str, int] = {}
+    for term, shape in zip(terms, shapes):
+        for letter, extent in zip(term.replace("...", ""), shape[-len(term.replace("...", "")):] if term else ()):
+            extents[letter] = extent
+    a, b = set(terms[0]), set(terms[1])
+    out = set(rhs)
+    prod = lambda letters: int(np.prod([extents[x] for x in letters if x in extents], dtype=np.int64)) or 1  # noqa: E731
+    return GemmShape(prod((a & b) & out), prod((a & b) - out), prod((b - a) & out), prod((a - b) & out))
+
+
+def _dep_matrix(count: int, deps: Sequence[np.ndarray]) -> np.ndarray:
+    """Every one of `count` tasks depends on all ids in `deps` (each small: tails of producers)."""
+    flat = np.unique(np.concatenate([np.asarray(d, dtype=np.int64).reshape(-1) for d in deps])) if deps else _EMPTY
+    return np.broadcast_to(flat, (count, len(flat)))
+
+
+def _tails(ids: np.ndarray) -> np.ndarray:
+    """The last task of a batch: queues run in order, so it completes after the whole batch on that queue."""
+    return ids[-1:]

@@ -1,0 +1,80 @@
+"""What the compiler produces: placement and precision per node, fusion groups, the executable graph,
+the task program and the memory plan. The artifact module serializes exactly this."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tensorboard_plugin_neuron.compiler.program import Program
+from tensorboard_plugin_neuron.graph.ir import Graph
+
+AUTOCAST_MODES = ("bf16", "fp32", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class CompileOptions:
+    """`autocast`: 'bf16' runs matmul/conv in bf16 with fp32 accumulation (the default, as the vendor's
+    compiler does); 'fp32' and 'none' keep every op in fp32. `cores`: NeuronCores the model is compiled
+    for (a pipeline when > 1)."""
+
+    target: str = "inf2"
+    autocast: str = "bf16"
+    cores: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class NodePlacement:
+    """Compiler decisions for one node of the source graph."""
+
+    device: bool             # runs on a NeuronCore (else on the host CPU)
+    reason: str              # why it is on the CPU ('' when on device)
+    compute_dtype: str       # 'bf16' or 'fp32'
+    group: int               # fusion group id
+    core: int = 0            # NeuronCore (pipeline stage) it runs on
+
+
+@dataclasses.dataclass(frozen=True)
+class FusionGroup:
+    """Source nodes compiled together into one sequence of instructions.
+
+    `nodes` are indices into the source graph, `anchor` the node whose work dominates (its name is
+    what the UI shows as "fused into"), `kind` a readable label such as 'Conv+BatchNormalization+Relu'.
+    `folded` lists nodes whose computation disappeared at compile time (e.g. BatchNormalization folded
+    into the preceding Conv's weights).
+    """
+
+    id: int
+    nodes: tuple[int, ...]
+    anchor: int
+    kind: str
+    engine: str              # main engine: 'tensor', 'vector', 'scalar', 'gpsimd', 'none' (views) or 'host'
+    device: bool
+    core: int = 0
+    folded: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Buffer:
+    """A tensor's place in on-chip memory for a range of schedule steps (fusion-group positions)."""
+
+    tensor: str
+    memory: str              # 'sbuf' or 'psum'
+    core: int
+    offset: int              # bytes from the start of that memory (per core)
+    size: int
+    first_step: int
+    last_step: int
+    kind: str                # 'activation', 'weight', 'input', 'output', 'reload'
+
+
+@dataclasses.dataclass
+class CompiledModel:
+    options: CompileOptions
+    source: Graph                         # the user's graph: what the UI shows and time is attributed to
+    placements: list[NodePlacement]       # one per source node
+    groups: list[FusionGroup]             # in execution order
+    executable: Graph                     # what the runtime computes (BN folded, weights cast as compiled)
+    compute_dtypes: dict[str, str]        # executable node name -> 'bf16' | 'fp32'
+    program: Program
+    buffers: list[Buffer]
+    stats: dict[str, Any]                 # compile report figures (see compiler.report)

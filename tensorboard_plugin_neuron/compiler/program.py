@@ -1,0 +1,197 @@
+"""The compiled program: one columnar table of tasks (engine instructions and DMA descriptors) per model.
+
+A task runs on one queue (an engine of a core, a DMA queue of a core, or the host CPU), in queue
+order, after the tasks it depends on. Work quantities (FLOPs, elements, matmul pass shape, bytes per
+memory) are recorded here; durations are the simulator's business. Lowering code appends tasks in
+vectorized batches through `ProgramBuilder`; nothing here loops over individual tasks in Python.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping, Sequence
+
+import numpy as np
+
+# Queue kinds. Engines follow NeuronCore-v2 (Tensor, Vector, Scalar, GpSimd, plus Sync for semaphores).
+ENGINES: tuple[str, ...] = ("tensor", "vector", "scalar", "gpsimd", "sync")
+QUEUE_KINDS: tuple[str, ...] = ENGINES + ("dma", "host")
+MEMORIES: tuple[str, ...] = ("none", "host", "hbm", "sbuf", "psum", "remote")
+PURPOSES: tuple[str, ...] = ("none", "input", "weight", "activation", "spill", "reload", "output", "inter_core")
+DTYPES: tuple[str, ...] = ("fp32", "bf16", "int")
+
+# Column name -> dtype. Every task has every column; columns that do not apply hold 0 (or -1 for ids).
+TASK_COLUMNS: Mapping[str, str] = {
+    "queue": "int32",       # index into Program.queues
+    "opcode": "int32",      # index into Program.strings (e.g. 'MatMult', 'Activation', 'dma')
+    "group": "int32",       # fusion group id (attribution to graph nodes), -1 for none
+    "dtype": "uint8",       # index into DTYPES: compute dtype of the instruction
+    "flops": "int64",
+    "elements": "int64",    # elements processed by a Vector/Scalar/GpSimd instruction
+    "mm_k": "int32",        # Tensor engine pass: contraction rows (partitions, <= 128)
+    "mm_m": "int32",        # stationary columns (<= 128)
+    "mm_n": "int32",        # moving free size (<= 512)
+    "src_mem": "uint8",     # DMA: index into MEMORIES
+    "dst_mem": "uint8",
+    "bytes": "int64",       # DMA: bytes moved
+    "purpose": "uint8",     # DMA: index into PURPOSES
+    "tensor": "int32",      # DMA: index into Program.tensor_names, -1 for none
+    "peer": "int32",        # DMA between cores: the other core, -1 for none
+    "sbuf_read": "int64",
+    "sbuf_write": "int64",
+    "psum_read": "int64",
+    "psum_write": "int64",
+}
+_ID_COLUMNS = {"group", "tensor", "peer"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Queue:
+    """An in-order instruction stream: `kind` in QUEUE_KINDS, on `core` (-1 for the host)."""
+
+    core: int
+    kind: str
+    index: int = 0
+
+    @property
+    def label(self) -> str:
+        if self.kind == "host":
+            return "host"
+        suffix = f"{self.index}" if self.kind == "dma" else ""
+        return f"nc{self.core}/{self.kind}{suffix}"
+
+
+@dataclasses.dataclass
+class Program:
+    """Tasks as columns plus dependency lists in CSR form (deps of task i: dep_ids[dep_offsets[i]:dep_offsets[i+1]])."""
+
+    queues: list[Queue]
+    strings: list[str]
+    tensor_names: list[str]
+    tasks: dict[str, np.ndarray]
+    dep_offsets: np.ndarray
+    dep_ids: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(len(self.tasks["queue"]))
+
+    def deps_of(self, task: int) -> np.ndarray:
+        return self.dep_ids[self.dep_offsets[task]: self.dep_offsets[task + 1]]
+
+    def queue_kinds(self) -> np.ndarray:
+        """Kind name index (into QUEUE_KINDS) of every task's queue."""
+        per_queue = np.array([QUEUE_KINDS.index(q.kind) for q in self.queues], dtype=np.int8)
+        return per_queue[self.tasks["queue"]]
+
+
+class ProgramBuilder:
+    """Appends tasks in batches; `finish()` concatenates them into a Program."""
+
+    def __init__(self) -> None:
+        self._queues: dict[Queue, int] = {}
+        self._strings: dict[str, int] = {}
+        self._tensors: dict[str, int] = {}
+        self._chunks: list[dict[str, np.ndarray]] = []
+        self._dep_chunks: list[tuple[np.ndarray, np.ndarray]] = []  # (task ids, dep ids) pairs
+        self._count = 0
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def queue(self, core: int, kind: str, index: int = 0) -> int:
+        if kind not in QUEUE_KINDS:
+            raise ValueError(f"unknown queue kind {kind}")
+        return self._queues.setdefault(Queue(core, kind, index), len(self._queues))
+
+    def string(self, text: str) -> int:
+        return self._strings.setdefault(text, len(self._strings))
+
+    def tensor_id(self, name: str) -> int:
+        return self._tensors.setdefault(name, len(self._tensors))
+
+    def add(
+        self,
+        count: int,
+        queue: int | np.ndarray,
+        opcode: str,
+        *,
+        deps: np.ndarray | Sequence[np.ndarray] | None = None,
+        **columns: int | np.ndarray,
+    ) -> np.ndarray:
+        """Append `count` tasks; returns their ids.
+
+        `columns` are TASK_COLUMNS values, each a scalar or an array of length `count`. `deps` is a 2-D
+        int array [count, k] of task ids (entries < 0 are ignored), or a list of such arrays/1-D arrays
+        (a 1-D array gives one dependency per task).
+        """
+        if count <= 0:
+            return np.zeros(0, dtype=np.int64)
+        unknown = set(columns) - set(TASK_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown task columns: {sorted(unknown)}")
+        chunk: dict[str, np.ndarray] = {}
+        for name, dtype in TASK_COLUMNS.items():
+            if name == "queue":
+                value: int | np.ndarray = queue
+            elif name == "opcode":
+                value = self.string(opcode)
+            else:
+                value = columns.get(name, -1 if name in _ID_COLUMNS else 0)
+            array = np.asarray(value)
+            if array.ndim == 0:
+                array = np.full(count, array, dtype=dtype)
+            elif array.shape != (count,):
+                raise ValueError(f"column {name}: expected {count} values, got shape {array.shape}")
+            chunk[name] = array.astype(dtype, copy=False)
+        ids = np.arange(self._count, self._count + count, dtype=np.int64)
+        self._chunks.append(chunk)
+        if deps is not None:
+            self._add_deps(ids, deps)
+        self._count += count
+        return ids
+
+    def add_deps(self, ids: np.ndarray, deps: np.ndarray | Sequence[np.ndarray]) -> None:
+        """Extra dependencies for tasks already added (e.g. a spill found after the consumer was emitted)."""
+        self._add_deps(np.asarray(ids, dtype=np.int64), deps)
+
+    def _add_deps(self, ids: np.ndarray, deps: np.ndarray | Sequence[np.ndarray]) -> None:
+        parts = deps if isinstance(deps, (list, tuple)) else [deps]
+        for part in parts:
+            matrix = np.asarray(part, dtype=np.int64)
+            if matrix.ndim == 1:
+                matrix = matrix[:, None]
+            if matrix.shape[0] != len(ids):
+                raise ValueError(f"deps for {len(ids)} tasks has {matrix.shape[0]} rows")
+            owners = np.repeat(ids, matrix.shape[1])
+            flat = matrix.reshape(-1)
+            keep = flat >= 0
+            if np.any(flat[keep] >= owners[keep]):
+                raise ValueError("a task may only depend on tasks added before it")
+            self._dep_chunks.append((owners[keep], flat[keep]))
+
+    def finish(self, tensor_order: Sequence[str] | None = None) -> Program:
+        tasks = {
+            name: (np.concatenate([c[name] for c in self._chunks]) if self._chunks else np.zeros(0, dtype=dtype))
+            for name, dtype in TASK_COLUMNS.items()
+        }
+        if self._dep_chunks:
+            owners = np.concatenate([o for o, _ in self._dep_chunks])
+            targets = np.concatenate([t for _, t in self._dep_chunks])
+        else:
+            owners = targets = np.zeros(0, dtype=np.int64)
+        order = np.lexsort((targets, owners))
+        owners, targets = owners[order], targets[order]
+        unique = np.ones(len(owners), dtype=bool)
+        unique[1:] = (owners[1:] != owners[:-1]) | (targets[1:] != targets[:-1])
+        owners, targets = owners[unique], targets[unique]
+        offsets = np.zeros(self._count + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owners, minlength=self._count), out=offsets[1:])
+        return Program(
+            queues=sorted(self._queues, key=self._queues.__getitem__),
+            strings=sorted(self._strings, key=self._strings.__getitem__),
+            tensor_names=sorted(self._tensors, key=self._tensors.__getitem__),
+            tasks=tasks,
+            dep_offsets=offsets,
+            dep_ids=targets.astype(np.int64),
+        )
