@@ -207,7 +207,7 @@ def _pool(ctx: _Ctx) -> list[Converted]:
 # ---- shape and layout ops -------------------------------------------------------------------------
 
 def _reshape(ctx: _Ctx) -> list[Converted]:
-    target = ctx.const_ints(1) if ctx.opset >= 5 else [int(v) for v in ctx.attrs.get("shape", [])]
+    target = ctx.const_ints(1)
     in_shape = ctx.in_shape(0)
     if target is None:
         shape = list(ctx.out_shape(0))
