@@ -87,8 +87,9 @@ class Graph:
         return result
 
     def parameter_count(self) -> int:
-        """Number of elements in floating-point constants (the model's weights)."""
-        return sum(int(a.size) for a in self.constants.values() if a.dtype.kind == "f")
+        """Number of elements in floating-point constants of rank >= 1 (the model's weights; scalars
+        such as a GELU's 0.5 are not parameters)."""
+        return sum(int(a.size) for a in self.constants.values() if a.dtype.kind == "f" and a.ndim > 0)
 
     def validate(self) -> None:
         """Check the invariants every stage relies on; raise ModelError on the first violation."""

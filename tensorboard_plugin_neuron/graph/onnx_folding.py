@@ -18,6 +18,10 @@ _NOT_FOLDABLE = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUni
 # Generic folding must not blow a tiny constant up into a huge one (an Expand of a scalar into an
 # activation-sized tensor is left to run time). ConstantOfShape, the usual weight generator, always folds.
 _MAX_FOLDED_ELEMENTS = 64 * 1024 * 1024
+# Ops that read a weight-sized float table (an embedding Gather, a weight Transpose) are not folded:
+# folding would copy the weights at import and change the model's parameter count; the compiler
+# handles weight layout instead.
+_MAX_FOLDED_WEIGHT_INPUT = 16384
 
 
 def fold_node(
@@ -31,6 +35,8 @@ def fold_node(
         return special(node, opset, shapes, constants)
     inputs = [name for name in node.input if name]
     if not inputs or any(name not in constants for name in inputs):
+        return None
+    if any(constants[name].dtype.kind == "f" and constants[name].size > _MAX_FOLDED_WEIGHT_INPUT for name in inputs):
         return None
     converted = canonicalize(node, opset, shapes, constants)
     if any(not c.known for c in converted):

@@ -1,0 +1,92 @@
+"""The `neuron-profile` CLI as a user runs it: a real subprocess, exit codes, one-line errors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tensorboard_plugin_neuron.cli", *args],
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def assert_user_error(result: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert needle in lines[0], lines[0]
+
+
+def test_models_lists_the_zoo() -> None:
+    result = cli("models")
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.strip().splitlines()]
+    for name in ("mlp", "resnet50", "bert-base", "bert-large", "gpt2"):
+        assert name in names
+
+
+def test_inspect_onnx_resnet50(light_dir: Path) -> None:
+    result = cli("inspect", str(light_dir / "light_resnet50.onnx"))
+    assert result.returncode == 0, result.stderr
+    assert "4.09 GMAC" in result.stdout
+    assert "25.61 M" in result.stdout
+    assert "Conv" in result.stdout and "float32[1,1000]" in result.stdout
+    # one row per node in the per-node table
+    assert result.stdout.count(" Conv ") >= 53
+
+
+@pytest.mark.parametrize("name", ["mlp", "resnet18", "resnet50", "bert-tiny", "bert-base", "bert-large", "gpt-tiny", "gpt2"])
+def test_inspect_every_zoo_model(name: str) -> None:
+    result = cli("inspect", name, "--brief")
+    assert result.returncode == 0, result.stderr
+    assert f"model       {name}" in result.stdout
+    assert "parameters" in result.stdout and "MACs" in result.stdout
+
+
+def test_inspect_bad_inputs(tmp_path: Path, light_dir: Path) -> None:
+    assert_user_error(cli("inspect", str(tmp_path / "nope.onnx")), "no such file")
+    assert_user_error(cli("inspect", "not-a-model"), "unknown model 'not-a-model'")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(np.random.default_rng(0).bytes(4096))
+    assert_user_error(cli("inspect", str(junk)), "junk.onnx")
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes((light_dir / "light_squeezenet.onnx").read_bytes()[:5000])
+    assert_user_error(cli("inspect", str(truncated)), "corrupt or truncated")
+    assert_user_error(cli("inspect", "mlp", "--input-shape", "oops"), "NAME=D0,D1")
+
+
+def test_inspect_dynamic_shape_explains_the_fix(tmp_path: Path) -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["images"], ["y"])], "g",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 8, 8])],
+    )
+    path = tmp_path / "dyn.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert_user_error(cli("inspect", str(path)), "--input-shape images=1,3,8,8")
+    ok = cli("inspect", str(path), "--input-shape", "images=2,3,8,8")
+    assert ok.returncode == 0, ok.stderr
+    assert "float32[2,3,8,8]" in ok.stdout
+
+
+def test_unsupported_attribute_is_one_line(tmp_path: Path) -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], auto_pad="BOGUS")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[onnx.numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")],
+    )
+    path = tmp_path / "bad_attr.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    result = cli("inspect", str(path))
+    assert result.returncode == 2, result.stdout
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
