@@ -129,7 +129,19 @@ def _eye_like(node: onnx.NodeProto, opset: int, shapes: Shapes, constants: Mappi
     return [np.eye(shape[0], shape[1], k=int(attrs.get("k", 0)), dtype=dtype)]
 
 
+def _trilu(node: onnx.NodeProto, opset: int, shapes: Shapes, constants: Mapping[str, np.ndarray]) -> list[np.ndarray] | None:
+    """Trilu of a constant (the causal masks exporters emit)."""
+    inputs = [name for name in node.input if name]
+    if any(name not in constants for name in inputs):
+        return None
+    k = int(np.asarray(constants[node.input[1]]).reshape(())) if len(node.input) > 1 and node.input[1] else 0
+    upper = int(onnx_attributes(node).get("upper", 1))
+    data = constants[node.input[0]]
+    return [np.triu(data, k) if upper else np.tril(data, k)]
+
+
 _SPECIAL = {
+    "Trilu": _trilu,
     "Constant": _constant,
     "Shape": _shape,
     "Size": _size,
