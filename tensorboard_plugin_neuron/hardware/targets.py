@@ -1,0 +1,200 @@
+"""The three simulated device models, built from published figures.
+
+Sources are paths in the public aws-neuron/aws-neuron-sdk documentation:
+- ARCH_V1 = general/arch/neuron-hardware/{inferentia,neuron-core-v1,inf1-arch}.rst
+- ARCH_INF2 = general/arch/neuron-hardware/{inferentia2,neuron-core-v2,inf2-arch}.rst
+- ARCH_TRN1 = general/arch/neuron-hardware/{trainium,neuron-core-v2,trn1-arch}.rst
+- NKI_ARCH = general/nki/arch/trainium_inferentia2_arch.rst (engines, SBUF/PSUM, tile sizes)
+- PROFILER = the profiler's schema reference (clocks)
+Every number the simulator uses is recorded as a `Figure`; unpublished ones say `assumption=True`
+and why the value was chosen.
+"""
+from __future__ import annotations
+
+import types
+from typing import Mapping
+
+from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.hardware.specs import ChipSpec, CoreSpec, DeviceModel, EngineSpec, Figure
+
+ARCH_V1 = "general/arch/neuron-hardware/inferentia.rst, neuron-core-v1.rst, inf1-arch.rst"
+ARCH_INF2 = "general/arch/neuron-hardware/inferentia2.rst, neuron-core-v2.rst, inf2-arch.rst"
+ARCH_TRN1 = "general/arch/neuron-hardware/trainium.rst, neuron-core-v2.rst, trn1-arch.rst"
+NKI_ARCH = "general/nki/arch/trainium_inferentia2_arch.rst"
+PROFILER = "profiler schema reference (clock frequencies)"
+
+GIB = 2**30
+MIB = 2**20
+KIB = 2**10
+
+
+class _Figures:
+    """Collects figures while a device model is assembled; `f(...)` records and returns the value."""
+
+    def __init__(self) -> None:
+        self.items: list[Figure] = []
+
+    def f(self, name: str, value: float, unit: str, source: str, assumption: bool = False) -> float:
+        self.items.append(Figure(name, float(value), unit, source, assumption))
+        return value
+
+
+# Assumptions shared by all targets (not published by the vendor).
+def _host(fig: _Figures) -> tuple[float, float, float]:
+    pcie = fig.f("host_link_bandwidth", 32e9, "B/s",
+                 "assumption: PCIe Gen4 x16 host link, ~32 GB/s per direction", assumption=True)
+    cpu = fig.f("host_cpu_flops", 100e9, "FLOP/s",
+                "assumption: a few host cores with AVX running CPU-fallback ops, ~100 GFLOP/s", assumption=True)
+    memory = fig.f("host_memory_bandwidth", 20e9, "B/s",
+                   "assumption: effective single-process host memory bandwidth, ~20 GB/s", assumption=True)
+    return pcie, cpu, memory
+
+
+def _neuroncore_v2(fig: _Figures) -> CoreSpec:
+    tensor_clock = fig.f("tensor_engine_clock", 2.8e9, "Hz", NKI_ARCH)
+    rows = int(fig.f("systolic_rows", 128, "PE", NKI_ARCH))
+    cols = int(fig.f("systolic_cols", 128, "PE", NKI_ARCH))
+    # 128 x 128 MACs x 2 FLOP x 2.8 GHz = 91.75 TFLOPS: the published ~92 TFLOPS bf16 per core; fp32 at 1/4 rate (23 TFLOPS).
+    bf16 = fig.f("tensor_engine_bf16_flops_per_core", 2 * rows * cols * tensor_clock, "FLOP/s", NKI_ARCH)
+    fp32 = fig.f("tensor_engine_fp32_flops_per_core", bf16 / 4, "FLOP/s", NKI_ARCH)
+    engines = (
+        EngineSpec("tensor", tensor_clock, flops_per_second={"bf16": bf16, "fp16": bf16, "fp32": fp32}),
+        EngineSpec("vector", fig.f("vector_engine_clock", 1.12e9, "Hz", NKI_ARCH),
+                   int(fig.f("vector_elements_per_cycle", 128, "elements", NKI_ARCH))),
+        EngineSpec("scalar", fig.f("scalar_engine_clock", 1.4e9, "Hz", NKI_ARCH),
+                   int(fig.f("scalar_elements_per_cycle", 128, "elements", NKI_ARCH))),
+        EngineSpec("gpsimd", fig.f("gpsimd_engine_clock", 1.4e9, "Hz", NKI_ARCH),
+                   int(fig.f("gpsimd_elements_per_cycle", 128, "elements", NKI_ARCH))),
+        EngineSpec("sync", 1.4e9, 1),
+    )
+    partitions = int(fig.f("sbuf_partitions", 128, "partitions", NKI_ARCH))
+    return CoreSpec(
+        generation="NeuronCore-v2",
+        engines=engines,
+        systolic_rows=rows,
+        systolic_cols=cols,
+        moving_free_max=int(fig.f("moving_tile_free_max", 512, "elements", NKI_ARCH)),
+        sbuf_bytes=int(fig.f("sbuf_bytes", partitions * 192 * KIB, "B", NKI_ARCH + " (128 partitions x 192 KiB = 24 MiB)")),
+        sbuf_partitions=partitions,
+        psum_bytes=int(fig.f("psum_bytes", partitions * 16 * KIB, "B", NKI_ARCH + " (128 partitions x 16 KiB = 2 MiB)")),
+        psum_banks=int(fig.f("psum_banks", 8, "banks", NKI_ARCH)),
+        instruction_overhead_ns=fig.f("instruction_overhead", 50, "ns",
+                                      "assumption: ~60-70 engine cycles to issue an instruction and wait on semaphores",
+                                      assumption=True),
+        systolic_fill_cycles=int(fig.f("systolic_fill_cycles", 128, "cycles",
+                                       "assumption: one pass fills and drains the 128-deep array", assumption=True)),
+    )
+
+
+def _inf2() -> DeviceModel:
+    fig = _Figures()
+    core = _neuroncore_v2(fig)
+    pcie, cpu, memory = _host(fig)
+    chip = ChipSpec(
+        cores=int(fig.f("cores_per_chip", 2, "cores", ARCH_INF2)),
+        hbm_bytes=int(fig.f("hbm_bytes", 32 * GIB, "B", ARCH_INF2)),
+        hbm_bytes_per_s=fig.f("hbm_bandwidth", 820e9, "B/s", ARCH_INF2),
+        dma_engines=int(fig.f("dma_engines", 32, "engines", ARCH_INF2)),
+        dma_bytes_per_s=fig.f("dma_bandwidth", 1e12, "B/s", ARCH_INF2 + " (1 TB/s aggregate)"),
+        dma_latency_ns=fig.f("dma_descriptor_latency", 500, "ns",
+                             "assumption: fixed setup cost per DMA descriptor", assumption=True),
+        chip_links=int(fig.f("chip_to_chip_links", 2, "links", ARCH_INF2 + " (NeuronLink-v2)")),
+        chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", 192 * GIB, "B/s", ARCH_INF2 + " (192 GiB/s per device)"),
+        host_bytes_per_s=pcie,
+        peak_flops={"bf16": fig.f("peak_bf16_flops_per_chip", 190e12, "FLOP/s", ARCH_INF2),
+                    "fp16": 190e12,
+                    "fp32": fig.f("peak_fp32_flops_per_chip", 47.5e12, "FLOP/s", ARCH_INF2)},
+    )
+    return DeviceModel("inf2", "Inferentia2 (NeuronCore-v2)", chip, core,
+                       instance_chips=(1, 6, 12), topology="ring", host_flops_per_s=cpu,
+                       host_memory_bytes_per_s=memory, figures=tuple(fig.items))
+
+
+def _trn1() -> DeviceModel:
+    fig = _Figures()
+    core = _neuroncore_v2(fig)
+    pcie, cpu, memory = _host(fig)
+    chip = ChipSpec(
+        cores=int(fig.f("cores_per_chip", 2, "cores", ARCH_TRN1)),
+        hbm_bytes=int(fig.f("hbm_bytes", 32 * GIB, "B", ARCH_TRN1)),
+        hbm_bytes_per_s=fig.f("hbm_bandwidth", 820e9, "B/s", ARCH_TRN1),
+        dma_engines=int(fig.f("dma_engines", 32, "engines", ARCH_TRN1)),
+        dma_bytes_per_s=fig.f("dma_bandwidth", 1e12, "B/s", ARCH_TRN1 + " (1 TB/s aggregate)"),
+        dma_latency_ns=fig.f("dma_descriptor_latency", 500, "ns",
+                             "assumption: fixed setup cost per DMA descriptor", assumption=True),
+        chip_links=int(fig.f("chip_to_chip_links", 4, "links", ARCH_TRN1 + " (NeuronLink-v2)")),
+        chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", 384 * GIB, "B/s", ARCH_TRN1 + " (384 GiB/s per device)"),
+        host_bytes_per_s=pcie,
+        peak_flops={"bf16": fig.f("peak_bf16_flops_per_chip", 190e12, "FLOP/s", ARCH_TRN1),
+                    "fp16": 190e12,
+                    "fp32": fig.f("peak_fp32_flops_per_chip", 47.5e12, "FLOP/s", ARCH_TRN1)},
+    )
+    return DeviceModel("trn1", "Trainium (NeuronCore-v2)", chip, core,
+                       instance_chips=(1, 16), topology="torus2d", host_flops_per_s=cpu,
+                       host_memory_bytes_per_s=memory, figures=tuple(fig.items))
+
+
+def _inf1() -> DeviceModel:
+    fig = _Figures()
+    clock = fig.f("core_clock", 1.0e9, "Hz", PROFILER)
+    rows = int(fig.f("systolic_rows", 128, "PE", "assumption: not published; 128 partitions like NeuronCore-v2", assumption=True))
+    # 16 TFLOPS bf16 per core (published) at 1 GHz needs 8,192 MACs per cycle: a 128 x 64 array (assumption).
+    cols = int(fig.f("systolic_cols", 64, "PE", "assumption: 128 x 64 MACs x 2 x 1 GHz = 16.4 TFLOPS, the published 16 per core",
+                     assumption=True))
+    bf16 = fig.f("tensor_engine_bf16_flops_per_core", 16e12, "FLOP/s", ARCH_V1)
+    engines = (
+        EngineSpec("tensor", clock, flops_per_second={"bf16": bf16, "fp16": bf16, "fp32": bf16 / 4}),
+        # Published as FLOP per cycle (Vector 256, Scalar 512); one element-op counted as 2 FLOP (assumption).
+        EngineSpec("vector", clock, int(fig.f("vector_elements_per_cycle", 128, "elements",
+                                              ARCH_V1 + " (256 FLOP/cycle at 2 FLOP per element)", assumption=True))),
+        EngineSpec("scalar", clock, int(fig.f("scalar_elements_per_cycle", 256, "elements",
+                                              ARCH_V1 + " (512 FLOP/cycle at 2 FLOP per element)", assumption=True))),
+        EngineSpec("gpsimd", clock, 64),
+        EngineSpec("sync", clock, 1),
+    )
+    core = CoreSpec(
+        generation="NeuronCore-v1",
+        engines=engines,
+        systolic_rows=rows,
+        systolic_cols=cols,
+        moving_free_max=int(fig.f("moving_tile_free_max", 512, "elements", "assumption: as NeuronCore-v2", assumption=True)),
+        sbuf_bytes=int(fig.f("sbuf_bytes", 12 * MIB, "B", "assumption: on-chip SRAM per core not published; 12 MiB", assumption=True)),
+        sbuf_partitions=rows,
+        psum_bytes=int(fig.f("psum_bytes", 2 * MIB, "B", "assumption: as NeuronCore-v2", assumption=True)),
+        psum_banks=8,
+        instruction_overhead_ns=fig.f("instruction_overhead", 64, "ns", "assumption: ~64 cycles at 1 GHz", assumption=True),
+        systolic_fill_cycles=int(fig.f("systolic_fill_cycles", 128, "cycles", "assumption: array depth", assumption=True)),
+    )
+    pcie, cpu, memory = _host(fig)
+    chip = ChipSpec(
+        cores=int(fig.f("cores_per_chip", 4, "cores", ARCH_V1)),
+        hbm_bytes=int(fig.f("dram_bytes", 8 * GIB, "B", ARCH_V1)),
+        hbm_bytes_per_s=fig.f("dram_bandwidth", 50 * GIB, "B/s", ARCH_V1),
+        dma_engines=int(fig.f("dma_engines", 16, "engines", "assumption: not published", assumption=True)),
+        dma_bytes_per_s=fig.f("dma_bandwidth", 100e9, "B/s", "assumption: not published; above the DRAM bandwidth", assumption=True),
+        dma_latency_ns=fig.f("dma_descriptor_latency", 500, "ns", "assumption: fixed setup cost per descriptor", assumption=True),
+        chip_links=int(fig.f("chip_to_chip_links", 2, "links", ARCH_V1 + " (NeuronLink-v1 ring)")),
+        chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", 32 * GIB, "B/s", ARCH_V1 + " (32 GiB/s per device)"),
+        host_bytes_per_s=pcie,
+        peak_flops={"bf16": fig.f("peak_bf16_flops_per_chip", 64e12, "FLOP/s", ARCH_V1),
+                    "fp16": 64e12, "fp32": 16e12,
+                    "int8": fig.f("peak_int8_ops_per_chip", 128e12, "OP/s", ARCH_V1)},
+    )
+    return DeviceModel("inf1", "Inferentia (NeuronCore-v1)", chip, core,
+                       instance_chips=(1, 4, 16), topology="ring", host_flops_per_s=cpu,
+                       host_memory_bytes_per_s=memory, figures=tuple(fig.items))
+
+
+TARGETS: Mapping[str, DeviceModel] = types.MappingProxyType({m.target: m for m in (_inf1(), _inf2(), _trn1())})
+
+
+def get_target(name: str) -> DeviceModel:
+    if name not in TARGETS:
+        raise UserError(f"unknown target '{name}'; choose one of: {', '.join(TARGETS)}")
+    return TARGETS[name]
+
+
+def peak_flops(device: DeviceModel, dtype: str, cores: int) -> float:
+    """Tensor-engine peak of `cores` NeuronCores for a dtype (the MFU denominator)."""
+    rates = device.core.engine("tensor").flops_per_second
+    return rates.get(dtype, rates["fp32"]) * cores
