@@ -32,6 +32,27 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compile(args: argparse.Namespace) -> int:
+    import json
+
+    from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
+    from tensorboard_plugin_neuron.compiler.artifact import save_artifact
+    from tensorboard_plugin_neuron.compiler.report import compile_report, format_report
+    from tensorboard_plugin_neuron.graph.loader import load_model, parse_input_shapes
+
+    graph = load_model(args.model, input_shapes=parse_input_shapes(args.input_shape), batch=args.batch)
+    compiled = compile_model(graph, CompileOptions(target=args.target, autocast=args.autocast))
+    size = save_artifact(compiled, args.output)
+    report = compile_report(compiled)
+    if args.report == "json":
+        print(json.dumps(report, indent=2))
+    elif args.report == "text":
+        print(format_report(report))
+    print(f"wrote {args.output} ({size / 2**20:.1f} MiB, {compiled.program.size} instructions and DMA descriptors)",
+          file=sys.stderr if args.report == "json" else sys.stdout)
+    return 0
+
+
 def _cmd_ls(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.hardware.listing import format_ls
 
@@ -64,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--brief", action="store_true", help="print totals only, not every node")
     p.set_defaults(handler=_cmd_inspect)
+
+    p = sub.add_parser("compile", help="compile a model into an artifact (our NEFF) for a target")
+    _add_model_args(p)
+    p.add_argument("-o", "--output", required=True, help="artifact file to write, e.g. model.neff")
+    p.add_argument("--target", default="inf2", help="device model: inf1, inf2 or trn1 (default inf2)")
+    p.add_argument("--autocast", default="bf16", choices=["bf16", "fp32", "none"],
+                   help="bf16: matmul/conv in bf16 with fp32 accumulation (default); fp32/none: no casting")
+    p.add_argument("--batch", type=int, default=1, help="batch size for built-in models (default 1)")
+    p.add_argument("--report", nargs="?", const="text", choices=["text", "json"], default=None,
+                   help="print the compile report (text, or json)")
+    p.set_defaults(handler=_cmd_compile)
 
     p = sub.add_parser("ls", help="list the simulated devices of a target, like neuron-ls")
     p.add_argument("--target", default="inf2", help="device model: inf1, inf2 or trn1 (default inf2)")

@@ -32,7 +32,8 @@ class LoweringConfig:
     sbuf_bytes: int
     psum_bytes: int
     partitions: int = 128
-    stationary: int = 128
+    stationary: int = 128              # contraction rows of a stationary tile (partitions)
+    stationary_cols: int = 128         # its columns (systolic array width)
     moving: int = 512
     vector_free: int = 2048          # elements per partition in one Vector/Scalar/GpSimd instruction (assumption)
     dma_queues: int = 16             # DMA queues used per core
@@ -230,7 +231,7 @@ class _Lowerer:
         purpose = "reload" if state.spilled else ("activation" if hbm_resident else "input")
         if hbm_resident or not self.allocate(core, name, size, step, "reload" if state.spilled else "input", pinned):
             ids = self.dma(core, name, size, "hbm", "sbuf", purpose, [state.ready])
-            self.stats["streamed_activation_bytes"] += size
+            self.stats["spill_reload_bytes" if state.spilled else "streamed_activation_bytes"] += size
             return ids
         ids = self.dma(core, name, size, "hbm", "sbuf", purpose, [state.ready])
         if state.spilled:
@@ -350,7 +351,7 @@ class _Lowerer:
         dtype = self.dtypes.get(anchor.name, "fp32")
         itemsize = 2 if dtype == "bf16" else 4
         shape, weight = gemm_shape(self.graph, anchor)
-        tiles = gemm_tiles(shape, cfg.stationary, cfg.moving)
+        tiles = gemm_tiles(shape, cfg.stationary, cfg.moving, cfg.stationary_cols)
         batch, r_tiles, c_tiles, k_tiles = tiles.counts
         weight_names = [weight] if weight else []
         other_weights = [w for w in weights if w not in weight_names]
@@ -410,8 +411,13 @@ class _Lowerer:
     def lower_elementwise(self, group: FusionGroup, nodes: list[Node], deps: list[np.ndarray], weights: list[str],
                           step: int, pinned: set[str]) -> np.ndarray:
         core, cfg = group.core, self.config
-        w_ids, _ = self.load_weights(core, weights, "fp32", step, pinned)
-        deps = [*deps, w_ids[-1:] if len(w_ids) else _EMPTY]
+        # Embedding lookups read only the gathered rows of a table, by indirect DMA from HBM.
+        tables = [n.inputs[0] for n in nodes if n.op_type == "Gather" and n.inputs[0] in self.graph.constants]
+        row_ids = [self.dma(core, n.inputs[0], self.graph.tensors[n.outputs[0]].nbytes, "hbm", "sbuf", "weight",
+                            [*deps], chunk=64 * 1024)
+                   for n in nodes if n.op_type == "Gather" and n.inputs[0] in tables]
+        w_ids, _ = self.load_weights(core, [w for w in weights if w not in tables], "fp32", step, pinned)
+        deps = [*deps, w_ids[-1:] if len(w_ids) else _EMPTY, *[ids[-1:] for ids in row_ids]]
         largest = max(max(self.graph.tensors[o].size for o in n.outputs if o) for n in nodes)
         read = max(self.graph.tensors[i].size for n in nodes for i in n.inputs if i) if any(n.inputs for n in nodes) else largest
         count = max(1, -(-max(largest, read) // (cfg.partitions * cfg.vector_free)))
@@ -458,7 +464,9 @@ class _Lowerer:
         from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
 
         counts = np.bincount(kinds, minlength=len(QUEUE_KINDS))
-        stats = dict(self.stats)
+        stats = {key: 0 for key in ("spill_save_bytes", "spill_reload_bytes", "streamed_activation_bytes",
+                                    "weight_reload_bytes", "inter_core_bytes", "psum_peak_bytes")}
+        stats.update(self.stats)
         stats["instruction_count"] = {kind: int(counts[i]) for i, kind in enumerate(QUEUE_KINDS)}
         stats["sbuf_peak_bytes"] = [a.peak for a in self.allocators]
         stats["sbuf_capacity_bytes"] = self.config.sbuf_bytes
@@ -538,3 +546,9 @@ def _dep_matrix(count: int, deps: Sequence[np.ndarray]) -> np.ndarray:
 def _tails(ids: np.ndarray) -> np.ndarray:
     """The last task of a batch: queues run in order, so it completes after the whole batch on that queue."""
     return ids[-1:]
+
+
+def lower(graph: Graph, groups: Sequence[FusionGroup], source: Graph, compute_dtypes: dict[str, str],
+          config: LoweringConfig, cores: int) -> LoweringResult:
+    """Lower the executable graph's fusion groups into a task program and memory plan."""
+    return _Lowerer(graph, groups, source, compute_dtypes, config, cores).run()

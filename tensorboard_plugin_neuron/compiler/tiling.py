@@ -49,14 +49,15 @@ def tile_sizes(total: int, tile: int) -> np.ndarray:
     return sizes
 
 
-def gemm_pass_count(shape: GemmShape, stationary: int = 128, moving: int = 512) -> int:
-    """Closed form of the number of Tensor-engine passes."""
-    return shape.batch * -(-shape.k // stationary) * -(-shape.c // stationary) * -(-shape.r // moving)
+def gemm_pass_count(shape: GemmShape, stationary: int = 128, moving: int = 512, columns: int | None = None) -> int:
+    """Closed form of the number of Tensor-engine passes (`columns`: stationary width, default square)."""
+    columns = columns or stationary
+    return shape.batch * -(-shape.k // stationary) * -(-shape.c // columns) * -(-shape.r // moving)
 
 
-def gemm_tiles(shape: GemmShape, stationary: int = 128, moving: int = 512) -> GemmTiles:
+def gemm_tiles(shape: GemmShape, stationary: int = 128, moving: int = 512, columns: int | None = None) -> GemmTiles:
     k_sizes = tile_sizes(shape.k, stationary)
-    c_sizes = tile_sizes(shape.c, stationary)
+    c_sizes = tile_sizes(shape.c, columns or stationary)
     r_sizes = tile_sizes(shape.r, moving)
     counts = (shape.batch, len(r_sizes), len(c_sizes), len(k_sizes))
     b, ri, ci, ki = (axis.reshape(-1) for axis in np.indices(counts, dtype=np.int64))
