@@ -11,6 +11,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["tensorboard_plugin_neuron", "tensorboard_plugin_neuron.*"]),
     include_package_data=True,
+    package_data={"tensorboard_plugin_neuron": ["*/*.proto"]},
     install_requires=[
         "tensorboard>=2.15",
         "werkzeug>=2.0",

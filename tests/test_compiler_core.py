@@ -93,3 +93,13 @@ def test_columns_round_trip_and_reject_damage() -> None:
         read_table(table)
     with pytest.raises(ColumnError, match="different lengths"):
         fill_table(CLASSES["Table"](), {"a": np.zeros(2), "b": np.zeros(3)})
+
+
+def test_shipped_proto_matches_the_schema() -> None:
+    from pathlib import Path
+
+    from tensorboard_plugin_neuron.compiler.artifact_schema import ARTIFACT_SCHEMA
+    from tensorboard_plugin_neuron.protoschema import render_proto
+
+    shipped = Path(__file__).resolve().parent.parent / "tensorboard_plugin_neuron" / "compiler" / "neff.proto"
+    assert shipped.read_text() == render_proto(ARTIFACT_SCHEMA), "regenerate neff.proto with protoschema.render_proto"
