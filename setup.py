@@ -19,6 +19,7 @@ setup(
         "numpy>=1.24",
         "onnx>=1.14",
         "ml_dtypes>=0.3",
+        "numba>=0.59",
     ],
     extras_require={
         "torch": ["torch>=2.4"],

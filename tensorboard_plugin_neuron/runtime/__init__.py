@@ -1,0 +1,1 @@
+"""Simulated runtime: real outputs with device numerics, timing from the device model."""

@@ -1,0 +1,68 @@
+"""Per-task costs from the device model: durations of engine instructions and host ops, and the link
+and rate of each DMA descriptor. Vectorized over the whole task table."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from tensorboard_plugin_neuron.compiler.program import DTYPES, MEMORIES, QUEUE_KINDS, Program
+from tensorboard_plugin_neuron.hardware import DeviceModel
+
+LINK_KINDS = ("host", "hbm", "intra_chip", "chip_to_chip")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskCosts:
+    duration_ns: np.ndarray     # compute tasks; 0 for DMA (their time depends on link sharing)
+    link: np.ndarray            # DMA: index into links; -1 for compute tasks
+    link_kind: np.ndarray       # per link: index into LINK_KINDS
+    link_chip: np.ndarray       # per link: chip
+    link_bytes_per_ns: np.ndarray
+    dma_bytes_per_ns: float     # one DMA engine's rate
+    dma_latency_ns: float
+
+
+def task_costs(program: Program, device: DeviceModel) -> TaskCosts:
+    tasks = program.tasks
+    kinds = program.queue_kinds()
+    cores = np.array([q.core for q in program.queues], dtype=np.int64)[tasks["queue"]]
+    core_spec = device.core
+    duration = np.zeros(program.size, dtype=np.float64)
+    overhead = core_spec.instruction_overhead_ns
+
+    tensor = kinds == QUEUE_KINDS.index("tensor")
+    engine = core_spec.engine("tensor")
+    # One moving column per cycle at bf16 (the array's full rate); fp32 at a quarter of it.
+    cycles_per_column = np.where(tasks["dtype"][tensor] == DTYPES.index("bf16"), 1.0,
+                                 engine.flops_per_second["bf16"] / engine.flops_per_second["fp32"])
+    columns = tasks["mm_n"][tensor] * cycles_per_column + core_spec.systolic_fill_cycles
+    duration[tensor] = columns / engine.clock_hz * 1e9 + overhead
+
+    for name in ("vector", "scalar", "gpsimd", "sync"):
+        mask = kinds == QUEUE_KINDS.index(name)
+        spec = core_spec.engine(name)
+        duration[mask] = tasks["elements"][mask] / (spec.elements_per_cycle * spec.clock_hz) * 1e9 + overhead
+
+    host = kinds == QUEUE_KINDS.index("host")
+    duration[host] = (tasks["flops"][host] / device.host_flops_per_s + tasks["bytes"][host] / device.host_memory_bytes_per_s) * 1e9
+
+    dma = kinds == QUEUE_KINDS.index("dma")
+    chip = cores // device.chip.cores
+    src, dst = tasks["src_mem"], tasks["dst_mem"]
+    host_mem, hbm, remote = MEMORIES.index("host"), MEMORIES.index("hbm"), MEMORIES.index("remote")
+    peer_chip = np.where(tasks["peer"] >= 0, tasks["peer"] // device.chip.cores, chip)
+    kind = np.full(program.size, LINK_KINDS.index("hbm"), dtype=np.int64)
+    kind[(src == host_mem) | (dst == host_mem)] = LINK_KINDS.index("host")
+    on_chip = (tasks["peer"] >= 0) & (peer_chip == chip)
+    kind[on_chip] = LINK_KINDS.index("intra_chip")
+    kind[((tasks["peer"] >= 0) & (peer_chip != chip)) | (src == remote) | (dst == remote)] = LINK_KINDS.index("chip_to_chip")
+    chips = int(chip.max()) + 1 if program.size else 1
+    link = np.where(dma, kind * chips + chip, -1)
+    link_kind = np.repeat(np.arange(len(LINK_KINDS)), chips)
+    link_chip = np.tile(np.arange(chips), len(LINK_KINDS))
+    rates = {"host": device.chip.host_bytes_per_s, "hbm": device.chip.hbm_bytes_per_s,
+             "intra_chip": device.chip.dma_bytes_per_s, "chip_to_chip": device.chip.chip_to_chip_bytes_per_s}
+    link_rate = np.array([rates[LINK_KINDS[k]] / 1e9 for k in link_kind], dtype=np.float64)
+    return TaskCosts(duration, link.astype(np.int64), link_kind, link_chip, link_rate,
+                     device.chip.dma_bytes_per_s / device.chip.dma_engines / 1e9, device.chip.dma_latency_ns)
