@@ -86,52 +86,39 @@ def _neuroncore_v2(fig: _Figures) -> CoreSpec:
     )
 
 
-def _inf2() -> DeviceModel:
+def _v2_device(target: str, description: str, arch: str, links: int, chip_to_chip: float, instance_chips: tuple[int, ...],
+               topology: str) -> DeviceModel:
+    """Inferentia2 and Trainium share the NeuronCore-v2 chip figures; they differ in NeuronLink and instance sizes."""
     fig = _Figures()
     core = _neuroncore_v2(fig)
     pcie, cpu, memory = _host(fig)
     chip = ChipSpec(
-        cores=int(fig.f("cores_per_chip", 2, "cores", ARCH_INF2)),
-        hbm_bytes=int(fig.f("hbm_bytes", 32 * GIB, "B", ARCH_INF2)),
-        hbm_bytes_per_s=fig.f("hbm_bandwidth", 820e9, "B/s", ARCH_INF2),
-        dma_engines=int(fig.f("dma_engines", 32, "engines", ARCH_INF2)),
-        dma_bytes_per_s=fig.f("dma_bandwidth", 1e12, "B/s", ARCH_INF2 + " (1 TB/s aggregate)"),
+        cores=int(fig.f("cores_per_chip", 2, "cores", arch)),
+        hbm_bytes=int(fig.f("hbm_bytes", 32 * GIB, "B", arch)),
+        hbm_bytes_per_s=fig.f("hbm_bandwidth", 820e9, "B/s", arch),
+        dma_engines=int(fig.f("dma_engines", 32, "engines", arch)),
+        dma_bytes_per_s=fig.f("dma_bandwidth", 1e12, "B/s", arch + " (1 TB/s aggregate)"),
         dma_latency_ns=fig.f("dma_descriptor_latency", 500, "ns",
                              "assumption: fixed setup cost per DMA descriptor", assumption=True),
-        chip_links=int(fig.f("chip_to_chip_links", 2, "links", ARCH_INF2 + " (NeuronLink-v2)")),
-        chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", 192 * GIB, "B/s", ARCH_INF2 + " (192 GiB/s per device)"),
+        chip_links=int(fig.f("chip_to_chip_links", links, "links", arch + " (NeuronLink-v2)")),
+        chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", chip_to_chip, "B/s", arch + " (per device)"),
         host_bytes_per_s=pcie,
-        peak_flops={"bf16": fig.f("peak_bf16_flops_per_chip", 190e12, "FLOP/s", ARCH_INF2),
+        peak_flops={"bf16": fig.f("peak_bf16_flops_per_chip", 190e12, "FLOP/s", arch),
                     "fp16": 190e12,
-                    "fp32": fig.f("peak_fp32_flops_per_chip", 47.5e12, "FLOP/s", ARCH_INF2)},
+                    "fp32": fig.f("peak_fp32_flops_per_chip", 47.5e12, "FLOP/s", arch)},
     )
-    return DeviceModel("inf2", "Inferentia2 (NeuronCore-v2)", chip, core,
-                       instance_chips=(1, 6, 12), topology="ring", host_flops_per_s=cpu,
-                       host_memory_bytes_per_s=memory, figures=tuple(fig.items))
+    return DeviceModel(target, description, chip, core, instance_chips=instance_chips, topology=topology,
+                       host_flops_per_s=cpu, host_memory_bytes_per_s=memory, figures=tuple(fig.items))
+
+
+def _inf2() -> DeviceModel:
+    # inf2: 2 NeuronLink-v2 links, 192 GiB/s per device, ring; 1, 6 or 12 chips per instance.
+    return _v2_device("inf2", "Inferentia2 (NeuronCore-v2)", ARCH_INF2, 2, 192 * GIB, (1, 6, 12), "ring")
 
 
 def _trn1() -> DeviceModel:
-    fig = _Figures()
-    core = _neuroncore_v2(fig)
-    pcie, cpu, memory = _host(fig)
-    chip = ChipSpec(
-        cores=int(fig.f("cores_per_chip", 2, "cores", ARCH_TRN1)),
-        hbm_bytes=int(fig.f("hbm_bytes", 32 * GIB, "B", ARCH_TRN1)),
-        hbm_bytes_per_s=fig.f("hbm_bandwidth", 820e9, "B/s", ARCH_TRN1),
-        dma_engines=int(fig.f("dma_engines", 32, "engines", ARCH_TRN1)),
-        dma_bytes_per_s=fig.f("dma_bandwidth", 1e12, "B/s", ARCH_TRN1 + " (1 TB/s aggregate)"),
-        dma_latency_ns=fig.f("dma_descriptor_latency", 500, "ns",
-                             "assumption: fixed setup cost per DMA descriptor", assumption=True),
-        chip_links=int(fig.f("chip_to_chip_links", 4, "links", ARCH_TRN1 + " (NeuronLink-v2)")),
-        chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", 384 * GIB, "B/s", ARCH_TRN1 + " (384 GiB/s per device)"),
-        host_bytes_per_s=pcie,
-        peak_flops={"bf16": fig.f("peak_bf16_flops_per_chip", 190e12, "FLOP/s", ARCH_TRN1),
-                    "fp16": 190e12,
-                    "fp32": fig.f("peak_fp32_flops_per_chip", 47.5e12, "FLOP/s", ARCH_TRN1)},
-    )
-    return DeviceModel("trn1", "Trainium (NeuronCore-v2)", chip, core,
-                       instance_chips=(1, 16), topology="torus2d", host_flops_per_s=cpu,
-                       host_memory_bytes_per_s=memory, figures=tuple(fig.items))
+    # trn1: 4 links, 384 GiB/s per device, 2-D torus; 1 or 16 chips per instance.
+    return _v2_device("trn1", "Trainium (NeuronCore-v2)", ARCH_TRN1, 4, 384 * GIB, (1, 16), "torus2d")
 
 
 def _inf1() -> DeviceModel:

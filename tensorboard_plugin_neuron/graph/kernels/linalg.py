@@ -51,15 +51,17 @@ def _windows(x: np.ndarray, kernel: list[int], strides: list[int], dilations: li
     return np.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
 
 
+def _conv_geometry(x: np.ndarray, w: np.ndarray, attrs: dict[str, Any]) -> tuple[int, list[int], list[int], list[int], list[int], int]:
+    """(spatial rank, kernel, strides, dilations, pads, group) with defaults filled in."""
+    n = x.ndim - 2
+    return (n, list(attrs.get("kernel_shape") or w.shape[2:]), list(attrs.get("strides") or [1] * n),
+            list(attrs.get("dilations") or [1] * n), list(attrs.get("pads") or [0] * (2 * n)), int(attrs.get("group", 1)))
+
+
 def conv(inputs: Arrays, attrs: dict[str, Any]) -> list[np.ndarray]:
     x, w = inputs[0], inputs[1]
     bias = inputs[2] if len(inputs) > 2 else None
-    n = x.ndim - 2
-    kernel = list(attrs.get("kernel_shape") or w.shape[2:])
-    strides = list(attrs.get("strides") or [1] * n)
-    dilations = list(attrs.get("dilations") or [1] * n)
-    pads = list(attrs.get("pads") or [0] * (2 * n))
-    group = int(attrs.get("group", 1))
+    n, kernel, strides, dilations, pads, group = _conv_geometry(x, w, attrs)
     windows = _windows(_pad_spatial(x, pads), kernel, strides, dilations)  # N, C, out..., k...
     batch, channels = x.shape[:2]
     out_spatial = windows.shape[2:2 + n]
@@ -78,13 +80,8 @@ def conv_transpose(inputs: Arrays, attrs: dict[str, Any]) -> list[np.ndarray]:
     """Scatter-add formulation: every input pixel adds W * x into a strided window of the output."""
     x, w = inputs[0], inputs[1]
     bias = inputs[2] if len(inputs) > 2 else None
-    n = x.ndim - 2
-    kernel = list(attrs.get("kernel_shape") or w.shape[2:])
-    strides = list(attrs.get("strides") or [1] * n)
-    dilations = list(attrs.get("dilations") or [1] * n)
-    pads = list(attrs.get("pads") or [0] * (2 * n))
+    n, kernel, strides, dilations, pads, group = _conv_geometry(x, w, attrs)
     output_padding = list(attrs.get("output_padding") or [0] * n)
-    group = int(attrs.get("group", 1))
     batch, c_in = x.shape[:2]
     c_in_g = c_in // group
     c_out_g = w.shape[1]

@@ -26,13 +26,18 @@ def _conv_bn(b: OnnxBuilder, x: str, c_in: int, c_out: int, kernel: int, stride:
     return b.op("Relu", [y], f"{bn_scope}/relu") if relu else y
 
 
+def _residual(b: OnnxBuilder, x: str, y: str, c_in: int, c_out: int, stride: int, scope: str) -> tuple[str, int]:
+    """y + shortcut(x), then ReLU; the shortcut is a strided 1x1 conv + BN when the shape changes."""
+    skip = x
+    if stride != 1 or c_in != c_out:
+        skip = _conv_bn(b, x, c_in, c_out, 1, stride, f"{scope}/downsample.0", f"{scope}/downsample.1", relu=False)
+    return b.op("Relu", [b.op("Add", [y, skip], scope)], f"{scope}/relu"), c_out
+
+
 def _basic_block(b: OnnxBuilder, x: str, c_in: int, planes: int, stride: int, scope: str) -> tuple[str, int]:
     y = _conv_bn(b, x, c_in, planes, 3, stride, f"{scope}/conv1", f"{scope}/bn1")
     y = _conv_bn(b, y, planes, planes, 3, 1, f"{scope}/conv2", f"{scope}/bn2", gamma=0.2, relu=False)
-    skip = x
-    if stride != 1 or c_in != planes:
-        skip = _conv_bn(b, x, c_in, planes, 1, stride, f"{scope}/downsample.0", f"{scope}/downsample.1", relu=False)
-    return b.op("Relu", [b.op("Add", [y, skip], scope)], f"{scope}/relu"), planes
+    return _residual(b, x, y, c_in, planes, stride, scope)
 
 
 def _bottleneck(b: OnnxBuilder, x: str, c_in: int, planes: int, stride: int, scope: str) -> tuple[str, int]:
@@ -40,10 +45,7 @@ def _bottleneck(b: OnnxBuilder, x: str, c_in: int, planes: int, stride: int, sco
     y = _conv_bn(b, x, c_in, planes, 1, 1, f"{scope}/conv1", f"{scope}/bn1")
     y = _conv_bn(b, y, planes, planes, 3, stride, f"{scope}/conv2", f"{scope}/bn2")
     y = _conv_bn(b, y, planes, out, 1, 1, f"{scope}/conv3", f"{scope}/bn3", gamma=0.2, relu=False)
-    skip = x
-    if stride != 1 or c_in != out:
-        skip = _conv_bn(b, x, c_in, out, 1, stride, f"{scope}/downsample.0", f"{scope}/downsample.1", relu=False)
-    return b.op("Relu", [b.op("Add", [y, skip], scope)], f"{scope}/relu"), out
+    return _residual(b, x, y, c_in, out, stride, scope)
 
 
 def _resnet(name: str, batch: int, blocks: tuple[int, ...], bottleneck: bool, seed: int) -> onnx.ModelProto:
