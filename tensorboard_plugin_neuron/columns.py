@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import zlib
+
 import numpy as np
 
 from tensorboard_plugin_neuron.protoschema import Field, Message
@@ -15,7 +17,8 @@ COLUMN_MESSAGES = (
     Message("Column", (
         Field("name", 1, "string"),
         Field("dtype", 2, "string", doc="numpy dtype name, little-endian: int8..int64, uint8..uint64, float32, float64"),
-        Field("data", 3, "bytes", doc="the values, packed little-endian"),
+        Field("data", 3, "bytes", doc="the values, packed little-endian (after `encoding`)"),
+        Field("encoding", 4, "string", doc="'' raw; 'zlib' deflated; 'delta+zlib' differences of consecutive values, deflated"),
     ), doc="One column of a table."),
     Message("Table", (
         Field("rows", 1, "uint64"),
@@ -30,8 +33,13 @@ class ColumnError(ValueError):
     """A table whose columns are missing, of the wrong type or of inconsistent length."""
 
 
-def fill_table(table: Any, columns: Mapping[str, np.ndarray]) -> None:
-    """Write equal-length 1-D arrays into a `Table` message."""
+def fill_table(table: Any, columns: Mapping[str, np.ndarray], *, compress: bool = False,
+               delta: frozenset[str] = frozenset()) -> None:
+    """Write equal-length 1-D arrays into a `Table` message.
+
+    `compress` deflates every column (zlib level 1: fast, and event columns shrink several times);
+    columns named in `delta` store differences of consecutive values first (sorted timestamps).
+    """
     lengths = {len(np.asarray(v)) for v in columns.values()}
     if len(lengths) > 1:
         raise ColumnError(f"columns have different lengths: {sorted(lengths)}")
@@ -40,20 +48,39 @@ def fill_table(table: Any, columns: Mapping[str, np.ndarray]) -> None:
         array = np.ascontiguousarray(values)
         if array.ndim != 1 or array.dtype.name not in _ALLOWED:
             raise ColumnError(f"column '{name}' must be 1-D of a plain numeric dtype, got {array.dtype} {array.shape}")
-        table.columns.add(name=name, dtype=array.dtype.name, data=array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
+        little = array.astype(array.dtype.newbyteorder("<"), copy=False)
+        encoding = ""
+        if name in delta and array.dtype.kind in "iu":
+            little = np.diff(little, prepend=little.dtype.type(0)).astype(little.dtype, copy=False)
+            encoding = "delta+zlib"
+        raw = little.tobytes()
+        if compress or encoding:
+            raw, encoding = zlib.compress(raw, 1), encoding or "zlib"
+        table.columns.add(name=name, dtype=array.dtype.name, data=raw, encoding=encoding)
 
 
 def read_table(table: Any, required: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
-    """Decode a `Table` message into read-only numpy arrays; check required columns and dtypes."""
+    """Decode a `Table` message into numpy arrays; check required columns and dtypes."""
     result: dict[str, np.ndarray] = {}
     rows = int(table.rows)
     for column in table.columns:
         if column.dtype not in _ALLOWED:
             raise ColumnError(f"column '{column.name}' has unsupported dtype '{column.dtype}'")
         dtype = np.dtype(column.dtype).newbyteorder("<")
-        if len(column.data) != rows * dtype.itemsize:
-            raise ColumnError(f"column '{column.name}' holds {len(column.data)} bytes, expected {rows} x {dtype.itemsize}")
-        result[column.name] = np.frombuffer(column.data, dtype=dtype)
+        data = column.data
+        if column.encoding in ("zlib", "delta+zlib"):
+            try:
+                data = zlib.decompress(data)
+            except zlib.error as exc:
+                raise ColumnError(f"column '{column.name}' does not decompress: {exc}") from None
+        elif column.encoding:
+            raise ColumnError(f"column '{column.name}' has unknown encoding '{column.encoding}'")
+        if len(data) != rows * dtype.itemsize:
+            raise ColumnError(f"column '{column.name}' holds {len(data)} bytes, expected {rows} x {dtype.itemsize}")
+        values = np.frombuffer(data, dtype=dtype)
+        if column.encoding == "delta+zlib":
+            values = np.cumsum(values, dtype=dtype)
+        result[column.name] = values
     for name, dtype_name in (required or {}).items():
         if name not in result:
             raise ColumnError(f"table is missing column '{name}'")

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
-import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -15,10 +13,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
 from tensorboard_plugin_neuron.compiler.artifact import deserialize, load_artifact, save_artifact, serialize
-from tensorboard_plugin_neuron.compiler.artifact_schema import HEADER_BYTES, ArtifactMessage
+from tensorboard_plugin_neuron.compiler.artifact_schema import ArtifactMessage
 from tensorboard_plugin_neuron.compiler.passes import run_graph_passes
 from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES
 from tensorboard_plugin_neuron.errors import ArtifactError, UserError
+from tensorboard_plugin_neuron.fileio import frame
 from tensorboard_plugin_neuron.graph.interpreter import run
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.graph.onnx_import import from_onnx_model, load_onnx
@@ -228,7 +227,7 @@ def test_artifact_round_trips_byte_identically(tmp_path: Path) -> None:
     got = run(loaded.executable, x)["last_hidden_state"]
     want = run(compiled.executable, x)["last_hidden_state"]
     np.testing.assert_allclose(got, want, rtol=0.05, atol=0.05)
-    assert not list(tmp_path.glob(".neff-*"))  # no temp file left behind
+    assert not list(tmp_path.glob(".tmp-*"))  # no temp file left behind
 
 
 def test_bf16_weights_are_stored_at_half_size() -> None:
@@ -244,8 +243,7 @@ def _with_version(data: bytes, version: int) -> bytes:
     message.format_version = version
     message.ClearField("file_size")
     message.ClearField("crc32")
-    body = message.SerializeToString(deterministic=True)
-    return b"\x09" + struct.pack("<Q", len(body) + HEADER_BYTES) + b"\x15" + struct.pack("<I", zlib.crc32(body)) + body
+    return frame(message.SerializeToString(deterministic=True))
 
 
 def test_bad_artifacts_fail_clearly(tmp_path: Path, light_dir: Path) -> None:

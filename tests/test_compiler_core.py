@@ -103,3 +103,19 @@ def test_shipped_proto_matches_the_schema() -> None:
 
     shipped = Path(__file__).resolve().parent.parent / "tensorboard_plugin_neuron" / "compiler" / "neff.proto"
     assert shipped.read_text() == render_proto(ARTIFACT_SCHEMA), "regenerate neff.proto with protoschema.render_proto"
+
+
+def test_compressed_and_delta_columns_round_trip() -> None:
+    rng = np.random.default_rng(1)
+    starts = np.cumsum(rng.integers(0, 500, 100_000)).astype(np.int64)
+    queue = rng.integers(0, 20, 100_000).astype(np.int32)
+    table = CLASSES["Table"]()
+    fill_table(table, {"start": starts, "queue": queue}, compress=True, delta=frozenset({"start"}))
+    raw = starts.nbytes + queue.nbytes
+    assert table.ByteSize() < raw / 2
+    back = read_table(CLASSES["Table"].FromString(table.SerializeToString()))
+    np.testing.assert_array_equal(back["start"], starts)
+    np.testing.assert_array_equal(back["queue"], queue)
+    table.columns[0].data = table.columns[0].data[:-5]
+    with pytest.raises(ColumnError, match="decompress"):
+        read_table(table)

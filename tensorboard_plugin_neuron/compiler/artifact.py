@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
-import tempfile
-import zlib
 from typing import Any
 
 import ml_dtypes
@@ -18,10 +15,11 @@ from google.protobuf.message import DecodeError
 
 from tensorboard_plugin_neuron import __version__
 from tensorboard_plugin_neuron.columns import ColumnError, fill_table, read_table
-from tensorboard_plugin_neuron.compiler.artifact_schema import FORMAT_VERSION, HEADER_BYTES, ArtifactMessage
+from tensorboard_plugin_neuron.compiler.artifact_schema import FORMAT_VERSION, ArtifactMessage
 from tensorboard_plugin_neuron.compiler.model import Buffer, CompiledModel, CompileOptions, FusionGroup, NodePlacement
 from tensorboard_plugin_neuron.compiler.program import TASK_COLUMNS, Program, Queue
 from tensorboard_plugin_neuron.errors import ArtifactError
+from tensorboard_plugin_neuron.fileio import atomic_write, check_frame, frame
 from tensorboard_plugin_neuron.graph.ir import Graph, Node, TensorInfo
 
 _DTYPE_CODES = ("fp32", "bf16")
@@ -31,20 +29,7 @@ _BUFFER_KINDS = ("activation", "weight", "input", "output", "reload")
 
 def save_artifact(model: CompiledModel, path: str | os.PathLike[str]) -> int:
     """Write the artifact atomically (temp file + rename); returns the number of bytes written."""
-    data = serialize(model)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".neff-", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-    return len(data)
+    return atomic_write(path, serialize(model))
 
 
 def serialize(model: CompiledModel) -> bytes:
@@ -77,10 +62,7 @@ def serialize(model: CompiledModel) -> bytes:
     _fill_program(message.program, model.program)
     _fill_buffers(message, model.buffers)
     message.stats_json = json.dumps(model.stats, sort_keys=True, default=_json_default)
-    body = message.SerializeToString(deterministic=True)
-    crc = zlib.crc32(body) & 0xFFFFFFFF
-    header = b"\x09" + struct.pack("<Q", len(body) + HEADER_BYTES) + b"\x15" + struct.pack("<I", crc)
-    return header + body
+    return frame(message.SerializeToString(deterministic=True))
 
 
 def _json_default(value: Any) -> Any:
@@ -153,14 +135,9 @@ def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
 
 
 def deserialize(data: bytes, source: str = "artifact") -> CompiledModel:
-    if len(data) < HEADER_BYTES or data[0] != 0x09 or data[9] != 0x15:
-        raise ArtifactError(f"{source} is not a compiled artifact (no artifact header)")
-    size = struct.unpack("<Q", data[1:9])[0]
-    crc = struct.unpack("<I", data[10:14])[0]
-    if size != len(data):
-        raise ArtifactError(f"{source} is truncated or padded: header says {size} bytes, file has {len(data)}")
-    if zlib.crc32(data[HEADER_BYTES:]) & 0xFFFFFFFF != crc:
-        raise ArtifactError(f"{source} is corrupt (checksum mismatch)")
+    problem = check_frame(data, "compiled artifact", source)
+    if problem:
+        raise ArtifactError(problem)
     message = ArtifactMessage()
     try:
         message.ParseFromString(data)

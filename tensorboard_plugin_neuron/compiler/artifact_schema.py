@@ -9,7 +9,6 @@ from tensorboard_plugin_neuron.columns import COLUMN_MESSAGES
 from tensorboard_plugin_neuron.protoschema import Field, Message, Schema, build_classes
 
 FORMAT_VERSION = 1
-HEADER_BYTES = 9 + 5  # tag + fixed64 file_size, tag + fixed32 crc32
 
 GRAPH_MESSAGES = (
     Message("TensorDef", (

@@ -1,0 +1,48 @@
+"""File framing shared by the artifact and trace formats: atomic writes, and a protobuf header with the
+file size and a CRC-32 so truncated or damaged files are recognised before their content is trusted.
+
+The header is two fixed-width protobuf fields (1: fixed64 file_size, 2: fixed32 crc32 of the rest), so a
+framed file is still one valid protobuf message for stock tools.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import zlib
+
+HEADER_BYTES = 9 + 5
+
+
+def frame(body: bytes) -> bytes:
+    crc = zlib.crc32(body) & 0xFFFFFFFF
+    return b"\x09" + struct.pack("<Q", len(body) + HEADER_BYTES) + b"\x15" + struct.pack("<I", crc) + body
+
+
+def check_frame(data: bytes, what: str, source: str) -> str | None:
+    """None if the header is intact, else a one-line reason naming `source`."""
+    if len(data) < HEADER_BYTES or data[0] != 0x09 or data[9] != 0x15:
+        return f"{source} is not a {what} (no {what} header)" if data else f"{source} is empty, not a {what}"
+    size = struct.unpack("<Q", data[1:9])[0]
+    if size != len(data):
+        return f"{source} is truncated or padded: header says {size} bytes, file has {len(data)}"
+    if zlib.crc32(data[HEADER_BYTES:]) & 0xFFFFFFFF != struct.unpack("<I", data[10:14])[0]:
+        return f"{source} is corrupt (checksum mismatch)"
+    return None
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> int:
+    """Write `data` to a temp file beside `path`, then rename it over `path`; returns bytes written."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+    return len(data)
