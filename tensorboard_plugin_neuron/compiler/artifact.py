@@ -37,8 +37,8 @@ def serialize(model: CompiledModel) -> bytes:
     message.options.target = model.options.target
     message.options.autocast = model.options.autocast
     message.options.cores = model.options.cores
-    _fill_graph(message.source, model.source)
-    _fill_graph(message.executable, model.executable)
+    fill_graph_message(message.source, model.source)
+    fill_graph_message(message.executable, model.executable)
     bf16_weights = _bf16_constants(model)
     for name in sorted(model.executable.constants):
         value = model.executable.constants[name]
@@ -61,11 +61,11 @@ def serialize(model: CompiledModel) -> bytes:
     message.compute_dtypes.extend(model.compute_dtypes.get(node.name, "fp32") for node in model.executable.nodes)
     _fill_program(message.program, model.program)
     _fill_buffers(message, model.buffers)
-    message.stats_json = json.dumps(model.stats, sort_keys=True, default=_json_default)
+    message.stats_json = json.dumps(model.stats, sort_keys=True, default=json_default)
     return frame(message.SerializeToString(deterministic=True))
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -84,12 +84,12 @@ def _bf16_constants(model: CompiledModel) -> set[str]:
             if dtypes == {"bf16"} and model.executable.constants[name].dtype == np.float32}
 
 
-def _fill_graph(message: Any, graph: Graph) -> None:
+def fill_graph_message(message: Any, graph: Graph) -> None:
     message.name = graph.name
     for node in graph.nodes:
         message.nodes.add(name=node.name, op_type=node.op_type, inputs=node.inputs, outputs=node.outputs,
                           scope=node.scope, known=node.known,
-                          attrs_json=json.dumps(node.attrs, sort_keys=True, default=_json_default))
+                          attrs_json=json.dumps(node.attrs, sort_keys=True, default=json_default))
     for name in sorted(graph.tensors):
         info = graph.tensors[name]
         message.tensors.add(name=name, shape=list(info.shape), dtype=info.dtype)
@@ -159,8 +159,8 @@ def deserialize(data: bytes, source: str = "artifact") -> CompiledModel:
 def _to_model(message: Any) -> CompiledModel:
     options = CompileOptions(target=message.options.target, autocast=message.options.autocast, cores=message.options.cores)
     constants = {c.name: _constant(c) for c in message.constants}
-    executable = _graph(message.executable, constants)
-    source = _graph(message.source, {})
+    executable = graph_from_message(message.executable, constants)
+    source = graph_from_message(message.source, {})
     table = read_table(message.placements, {"device": "uint8", "dtype": "uint8", "group": "int32", "core": "int32"})
     if len(table["device"]) != len(source.nodes) or len(message.placement_reasons) != len(source.nodes):
         raise ValueError("placements do not match the source graph")
@@ -186,7 +186,7 @@ def _constant(message: Any) -> np.ndarray:
     return value.astype(np.float32) if message.dtype == "bfloat16" else value
 
 
-def _graph(message: Any, constants: dict[str, np.ndarray]) -> Graph:
+def graph_from_message(message: Any, constants: dict[str, np.ndarray]) -> Graph:
     tensors = {t.name: TensorInfo(t.name, tuple(t.shape), t.dtype) for t in message.tensors}
     nodes = [Node(name=n.name, op_type=n.op_type, inputs=list(n.inputs), outputs=list(n.outputs),
                   attrs=json.loads(n.attrs_json) if n.attrs_json else {}, scope=n.scope, known=n.known)

@@ -1,0 +1,1 @@
+"""Execution traces: schema, writer, reader and summary metrics over their columns."""

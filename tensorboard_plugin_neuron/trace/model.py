@@ -1,0 +1,52 @@
+"""The in-memory trace: everything the analyses need, as numpy columns."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from tensorboard_plugin_neuron.compiler.model import FusionGroup
+from tensorboard_plugin_neuron.compiler.program import Queue
+from tensorboard_plugin_neuron.graph.ir import Graph
+
+EVENT_COLUMNS = {"task": "int32", "iteration": "int32", "start_ns": "int64", "duration_ns": "int64"}
+COUNTER_COLUMNS = {"counter": "int32", "time_ns": "int64", "value": "float64"}
+REQUEST_COLUMNS = {"request": "int32", "start_ns": "int64", "end_ns": "int64"}
+NODE_COLUMNS = {"device": "uint8", "dtype": "uint8", "group": "int32", "core": "int32", "flops": "int64", "bytes": "int64"}
+
+
+@dataclasses.dataclass
+class TraceMetadata:
+    model: str
+    target: str
+    autocast: str
+    batch: int
+    cores: int
+    iterations: int
+    session: str
+    created_unix_ns: int
+    producer: str
+    source_format: str = "neuron"
+
+
+@dataclasses.dataclass
+class Trace:
+    metadata: TraceMetadata
+    graph: Graph
+    nodes: dict[str, np.ndarray]              # NODE_COLUMNS, one row per graph node
+    placement_reasons: list[str]              # per graph node: why it runs on the CPU ('' on device)
+    groups: list[FusionGroup]
+    queues: list[Queue]
+    strings: list[str]
+    tensor_names: list[str]
+    tasks: dict[str, np.ndarray]
+    events: dict[str, np.ndarray]
+    counter_names: list[str]
+    counters: dict[str, np.ndarray]
+    requests: dict[str, np.ndarray]
+    summary: dict[str, Any]
+
+    @property
+    def event_count(self) -> int:
+        return int(len(self.events["task"]))

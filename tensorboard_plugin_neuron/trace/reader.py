@@ -1,0 +1,73 @@
+"""Read traces into numpy columns, rejecting truncated, corrupt, empty or newer-version files clearly."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from tensorboard_plugin_neuron.columns import ColumnError, read_table
+from tensorboard_plugin_neuron.compiler.artifact import graph_from_message
+from tensorboard_plugin_neuron.compiler.model import FusionGroup
+from tensorboard_plugin_neuron.compiler.program import TASK_COLUMNS, Queue
+from tensorboard_plugin_neuron.errors import TraceError
+from tensorboard_plugin_neuron.fileio import check_frame
+from tensorboard_plugin_neuron.trace.model import (COUNTER_COLUMNS, EVENT_COLUMNS, NODE_COLUMNS, REQUEST_COLUMNS, Trace,
+                                                   TraceMetadata)
+from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
+
+
+def read_trace(path: str | os.PathLike[str]) -> Trace:
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise TraceError(f"no such trace file: {path}")
+    with open(path, "rb") as handle:
+        return parse_trace(handle.read(), source=path)
+
+
+def parse_trace(data: bytes, source: str = "trace") -> Trace:
+    problem = check_frame(data, "trace", source)
+    if problem:
+        raise TraceError(problem)
+    message = TraceMessage()
+    try:
+        message.ParseFromString(data)
+    except DecodeError as exc:
+        raise TraceError(f"{source} is corrupt: {exc}") from None
+    if message.format_version > FORMAT_VERSION:
+        raise TraceError(f"{source} has trace format {message.format_version}; this version reads up to "
+                         f"{FORMAT_VERSION}: upgrade tensorboard-plugin-neuron")
+    if message.format_version < 1:
+        raise TraceError(f"{source} has no valid trace format version")
+    try:
+        return _to_trace(message)
+    except (ColumnError, ValueError, KeyError, IndexError) as exc:
+        raise TraceError(f"{source} is inconsistent: {exc}") from None
+
+
+def _to_trace(message) -> Trace:
+    m = message.metadata
+    metadata = TraceMetadata(m.model, m.target, m.autocast, m.batch, m.cores, m.iterations, m.session,
+                             m.created_unix_ns, m.producer, m.source_format or "neuron")
+    graph = graph_from_message(message.graph, {})
+    nodes = read_table(message.nodes, NODE_COLUMNS)
+    tasks = read_table(message.tasks, dict(TASK_COLUMNS))
+    events = read_table(message.events, EVENT_COLUMNS)
+    counters = read_table(message.counters, COUNTER_COLUMNS)
+    requests = read_table(message.requests, REQUEST_COLUMNS)
+    queues = [Queue(q.core, q.kind, q.index) for q in message.queues]
+    if len(nodes["device"]) != len(graph.nodes) or len(message.placement_reasons) != len(graph.nodes):
+        raise ValueError("node table does not match the graph")
+    n_tasks = len(tasks["queue"])
+    if len(events["task"]) and (events["task"].min() < 0 or events["task"].max() >= n_tasks):
+        raise ValueError("an event refers to a task that does not exist")
+    if n_tasks and tasks["queue"].max() >= len(queues):
+        raise ValueError("a task refers to a queue that does not exist")
+    if np.any(events["duration_ns"] < 0):
+        raise ValueError("negative event duration")
+    groups = [FusionGroup(g.id, tuple(g.nodes), g.anchor, g.kind, g.engine, g.device, g.core, tuple(g.folded))
+              for g in message.groups]
+    return Trace(metadata, graph, nodes, list(message.placement_reasons), groups, queues, list(message.strings),
+                 list(message.tensor_names), tasks, events, list(message.counter_names), counters, requests,
+                 json.loads(message.summary_json) if message.summary_json else {})

@@ -1,0 +1,53 @@
+"""Schema of an execution trace (`trace.proto` in this package): metadata, the model graph with its
+placement and fusion, the static task table, and columnar event tables (packed, compressed columns)."""
+from __future__ import annotations
+
+from tensorboard_plugin_neuron.columns import COLUMN_MESSAGES
+from tensorboard_plugin_neuron.compiler.artifact_schema import ARTIFACT_SCHEMA, GRAPH_MESSAGES
+from tensorboard_plugin_neuron.protoschema import Field, Message, Schema, build_classes
+
+FORMAT_VERSION = 1
+
+_SHARED = {m.name: m for m in ARTIFACT_SCHEMA.messages}
+
+TRACE_SCHEMA = Schema(
+    package="neuron.trace",
+    file_name="trace.proto",
+    doc="Execution trace written by the simulated runtime under LOGDIR/RUN/plugins/neuron/<session>.trace.pb.",
+    messages=COLUMN_MESSAGES + GRAPH_MESSAGES + (_SHARED["FusionGroupDef"], _SHARED["QueueDef"]) + (
+        Message("TraceMetadata", (
+            Field("model", 1, "string"),
+            Field("target", 2, "string"),
+            Field("autocast", 3, "string"),
+            Field("batch", 4, "uint32"),
+            Field("cores", 5, "uint32"),
+            Field("iterations", 6, "uint32"),
+            Field("session", 7, "string"),
+            Field("created_unix_ns", 8, "int64"),
+            Field("producer", 9, "string"),
+            Field("source_format", 10, "string", doc="'neuron' for the simulated runtime; 'chrome' for imported traces"),
+        )),
+        Message("Trace", (
+            Field("file_size", 1, "fixed64", doc="length of the whole file in bytes"),
+            Field("crc32", 2, "fixed32", doc="CRC-32 of every byte after the first two fields"),
+            Field("format_version", 3, "uint32"),
+            Field("metadata", 4, "TraceMetadata"),
+            Field("graph", 5, "GraphDef", doc="the user's graph (no weights)"),
+            Field("nodes", 6, "Table", doc="per graph node: device, dtype, group, core, flops, bytes"),
+            Field("placement_reasons", 7, "string", repeated=True),
+            Field("groups", 8, "FusionGroupDef", repeated=True),
+            Field("queues", 9, "QueueDef", repeated=True),
+            Field("strings", 10, "string", repeated=True, doc="interned names (opcodes)"),
+            Field("tensor_names", 11, "string", repeated=True),
+            Field("tasks", 12, "Table", doc="static task table (instructions and DMA descriptors) of the program"),
+            Field("events", 13, "Table", doc="one row per executed task: task, iteration, start_ns, duration_ns"),
+            Field("counter_names", 14, "string", repeated=True),
+            Field("counters", 15, "Table", doc="samples: counter, time_ns, value"),
+            Field("requests", 16, "Table", doc="per inference: request, start_ns, end_ns"),
+            Field("summary_json", 17, "string", doc="summary metrics (vendor names where one exists)"),
+        ), doc="One profiling session."),
+    ),
+)
+
+CLASSES = build_classes(TRACE_SCHEMA)
+TraceMessage = CLASSES["Trace"]

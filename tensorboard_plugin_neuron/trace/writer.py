@@ -1,0 +1,60 @@
+"""Write traces: `LOGDIR/RUN/plugins/neuron/<session>.trace.pb`, atomically (temp file + rename)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+
+from tensorboard_plugin_neuron.columns import fill_table
+from tensorboard_plugin_neuron.compiler.artifact import fill_graph_message, json_default
+from tensorboard_plugin_neuron.fileio import atomic_write, frame
+from tensorboard_plugin_neuron.trace.model import Trace
+from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
+
+PLUGIN_NAME = "neuron"
+TRACE_SUFFIX = ".trace.pb"
+_SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def trace_path(logdir: str, run: str, session: str) -> str:
+    """Where a session's trace goes; run and session names may not climb out of the logdir."""
+    parts = [p for p in run.replace("\\", "/").split("/") if p]
+    if not parts or any(p in (".", "..") or not _SAFE.match(p) for p in parts) or not _SAFE.match(session):
+        raise ValueError(f"run '{run}' / session '{session}': use letters, digits, '.', '_', '-' and '/' between levels")
+    return os.path.join(logdir, *parts, "plugins", PLUGIN_NAME, session + TRACE_SUFFIX)
+
+
+def serialize_trace(trace: Trace) -> bytes:
+    message = TraceMessage(format_version=FORMAT_VERSION)
+    meta = trace.metadata
+    message.metadata.model, message.metadata.target, message.metadata.autocast = meta.model, meta.target, meta.autocast
+    message.metadata.batch, message.metadata.cores, message.metadata.iterations = meta.batch, meta.cores, meta.iterations
+    message.metadata.session, message.metadata.created_unix_ns = meta.session, meta.created_unix_ns
+    message.metadata.producer, message.metadata.source_format = meta.producer, meta.source_format
+    fill_graph_message(message.graph, trace.graph)
+    fill_table(message.nodes, trace.nodes, compress=True)
+    message.placement_reasons.extend(trace.placement_reasons)
+    for g in trace.groups:
+        message.groups.add(id=g.id, nodes=list(g.nodes), anchor=g.anchor, kind=g.kind, engine=g.engine,
+                           device=g.device, core=g.core, folded=list(g.folded))
+    for q in trace.queues:
+        message.queues.add(core=q.core, kind=q.kind, index=q.index)
+    message.strings.extend(trace.strings)
+    message.tensor_names.extend(trace.tensor_names)
+    fill_table(message.tasks, trace.tasks, compress=True)
+    order = np.argsort(trace.events["start_ns"], kind="stable")
+    fill_table(message.events, {k: v[order] for k, v in trace.events.items()}, compress=True, delta=frozenset({"start_ns"}))
+    message.counter_names.extend(trace.counter_names)
+    fill_table(message.counters, trace.counters, compress=True)
+    fill_table(message.requests, trace.requests, compress=True)
+    message.summary_json = json.dumps(trace.summary, sort_keys=True, default=json_default)
+    return frame(message.SerializeToString(deterministic=True))
+
+
+def write_trace(trace: Trace, logdir: str, run: str) -> str:
+    """Write the trace under the logdir's plugin-asset layout; returns its path."""
+    path = trace_path(logdir, run, trace.metadata.session)
+    atomic_write(path, serialize_trace(trace))
+    return path

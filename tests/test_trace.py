@@ -1,0 +1,86 @@
+"""Traces: written by the runtime's recorder, read back into columns; bad files and names rejected."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tensorboard_plugin_neuron.compiler import compile_model
+from tensorboard_plugin_neuron.errors import TraceError
+from tensorboard_plugin_neuron.graph.loader import load_model
+from tensorboard_plugin_neuron.hardware import get_target
+from tensorboard_plugin_neuron.protoschema import render_proto
+from tensorboard_plugin_neuron.runtime.recorder import build_trace
+from tensorboard_plugin_neuron.runtime.simulate import simulate
+from tensorboard_plugin_neuron.trace.reader import parse_trace, read_trace
+from tensorboard_plugin_neuron.trace.schema import TRACE_SCHEMA
+from tensorboard_plugin_neuron.trace.writer import serialize_trace, trace_path, write_trace
+
+
+def _trace(name: str = "bert-tiny", iterations: int = 3):
+    compiled = compile_model(load_model(name))
+    schedules, release = [], 0.0
+    for _ in range(iterations):
+        schedule = simulate(compiled.program, get_target("inf2"), release_ns=release)
+        schedules.append(schedule)
+        release = float(schedule.end_ns.max())
+    return compiled, build_trace(compiled, schedules, batch=1, session="s1")
+
+
+def test_round_trip_keeps_every_column(tmp_path: Path) -> None:
+    compiled, trace = _trace()
+    path = write_trace(trace, str(tmp_path), "runs/bert")
+    assert path == os.path.join(str(tmp_path), "runs", "bert", "plugins", "neuron", "s1.trace.pb")
+    back = read_trace(path)
+    assert back.event_count == 3 * compiled.program.size
+    order = np.lexsort((trace.events["task"], trace.events["start_ns"]))
+    back_order = np.lexsort((back.events["task"], back.events["start_ns"]))
+    for column in ("task", "iteration", "start_ns", "duration_ns"):
+        np.testing.assert_array_equal(back.events[column][back_order], trace.events[column][order])
+    np.testing.assert_array_equal(back.tasks["flops"], compiled.program.tasks["flops"])
+    assert [n.name for n in back.graph.nodes] == [n.name for n in compiled.source.nodes]
+    assert back.summary == pytest.approx(trace.summary)
+    assert back.requests["request"].tolist() == [0, 1, 2]
+    latencies = back.requests["end_ns"] - back.requests["start_ns"]
+    assert latencies.max() - latencies.min() <= 1  # same work, same latency (to the ns rounding)
+    assert not list(Path(path).parent.glob(".tmp-*"))
+
+
+def test_summary_metrics_are_consistent() -> None:
+    compiled, trace = _trace("resnet18", iterations=2)
+    s = trace.summary
+    assert 0 < s["mfu_estimated_percent"] < 100 and 0 < s["tensor_engine_active_time_percent"] <= 100
+    assert s["tensor_engine_instruction_count"] == 2 * int((compiled.program.queue_kinds() == 0).sum())
+    assert s["latency_p50_ns"] * 2 <= s["total_time"] + 1
+    assert s["hardware_flops"] == 2 * compiled.program.tasks["flops"].sum()
+    assert s["dma_transfer_total_bytes"] == 2 * compiled.program.tasks["bytes"][compiled.program.queue_kinds() == 5].sum()
+
+
+def test_bad_trace_files_fail_clearly(tmp_path: Path) -> None:
+    _, trace = _trace(iterations=1)
+    data = serialize_trace(trace)
+    with pytest.raises(TraceError, match="truncated"):
+        parse_trace(data[:-100])
+    damaged = bytearray(data)
+    damaged[len(data) // 3] ^= 0x55
+    with pytest.raises(TraceError, match="checksum"):
+        parse_trace(bytes(damaged))
+    with pytest.raises(TraceError, match="empty"):
+        parse_trace(b"")
+    with pytest.raises(TraceError, match="not a trace"):
+        parse_trace(b"{\"traceEvents\": []}" * 3)
+    with pytest.raises(TraceError, match="no such trace"):
+        read_trace(tmp_path / "nope.trace.pb")
+
+
+@pytest.mark.parametrize("run", ["../escape", "a/../../b", "/", "<img src=x>", ""])
+def test_run_names_cannot_leave_the_logdir(tmp_path: Path, run: str) -> None:
+    with pytest.raises(ValueError):
+        trace_path(str(tmp_path), run, "s1")
+
+
+def test_shipped_trace_proto_matches_the_schema() -> None:
+    shipped = Path(__file__).resolve().parent.parent / "tensorboard_plugin_neuron" / "trace" / "trace.proto"
+    assert shipped.read_text() == render_proto(TRACE_SCHEMA)
