@@ -10,8 +10,17 @@ import os
 import struct
 import tempfile
 import zlib
+from typing import Any
+
+from google.protobuf.message import DecodeError
+
+from tensorboard_plugin_neuron.protoschema import Field
 
 HEADER_BYTES = 9 + 5
+FRAME_FIELDS = (
+    Field("file_size", 1, "fixed64", doc="length of the whole file in bytes"),
+    Field("crc32", 2, "fixed32", doc="CRC-32 of every byte after the first two fields"),
+)
 
 
 def frame(body: bytes) -> bytes:
@@ -46,3 +55,21 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> int:
             os.unlink(temp)
         raise
     return len(data)
+
+
+def parse_framed(data: bytes, message_class: type, what: str, source: str, newest: int) -> tuple[Any, str | None]:
+    """Check the frame, parse the message and its `format_version`; returns (message, problem or None)."""
+    problem = check_frame(data, what, source)
+    if problem:
+        return None, problem
+    message = message_class()
+    try:
+        message.ParseFromString(data)
+    except DecodeError as exc:
+        return None, f"{source} is corrupt: {exc}"
+    if message.format_version > newest:
+        return None, (f"{source} has {what} format {message.format_version}, newer than this version reads ({newest}): "
+                      "upgrade tensorboard-plugin-neuron")
+    if message.format_version < 1:
+        return None, f"{source} has no valid {what} format version"
+    return message, None

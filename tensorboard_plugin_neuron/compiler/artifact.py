@@ -11,7 +11,6 @@ from typing import Any
 
 import ml_dtypes
 import numpy as np
-from google.protobuf.message import DecodeError
 
 from tensorboard_plugin_neuron import __version__
 from tensorboard_plugin_neuron.columns import ColumnError, fill_table, read_table
@@ -19,7 +18,7 @@ from tensorboard_plugin_neuron.compiler.artifact_schema import FORMAT_VERSION, A
 from tensorboard_plugin_neuron.compiler.model import Buffer, CompiledModel, CompileOptions, FusionGroup, NodePlacement
 from tensorboard_plugin_neuron.compiler.program import TASK_COLUMNS, Program, Queue
 from tensorboard_plugin_neuron.errors import ArtifactError
-from tensorboard_plugin_neuron.fileio import atomic_write, check_frame, frame
+from tensorboard_plugin_neuron.fileio import atomic_write, frame, parse_framed
 from tensorboard_plugin_neuron.graph.ir import Graph, Node, TensorInfo
 
 _DTYPE_CODES = ("fp32", "bf16")
@@ -135,21 +134,9 @@ def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
 
 
 def deserialize(data: bytes, source: str = "artifact") -> CompiledModel:
-    problem = check_frame(data, "compiled artifact", source)
+    message, problem = parse_framed(data, ArtifactMessage, "compiled artifact", source, FORMAT_VERSION)
     if problem:
         raise ArtifactError(problem)
-    message = ArtifactMessage()
-    try:
-        message.ParseFromString(data)
-    except DecodeError as exc:
-        raise ArtifactError(f"{source} is corrupt: {exc}") from None
-    if message.format_version > FORMAT_VERSION:
-        raise ArtifactError(
-            f"{source} has artifact format {message.format_version}, newer than this version reads "
-            f"({FORMAT_VERSION}); it was made by '{message.producer}': upgrade tensorboard-plugin-neuron"
-        )
-    if message.format_version < 1:
-        raise ArtifactError(f"{source} has no valid artifact format version")
     try:
         return _to_model(message)
     except (ColumnError, KeyError, ValueError, IndexError) as exc:

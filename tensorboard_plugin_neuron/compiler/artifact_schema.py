@@ -6,6 +6,7 @@ truncated or damaged file is detected before anything else is trusted.
 from __future__ import annotations
 
 from tensorboard_plugin_neuron.columns import COLUMN_MESSAGES
+from tensorboard_plugin_neuron.fileio import FRAME_FIELDS
 from tensorboard_plugin_neuron.protoschema import Field, Message, Schema, build_classes
 
 FORMAT_VERSION = 1
@@ -74,8 +75,7 @@ ARTIFACT_SCHEMA = Schema(
             Field("dep_ids", 6, "Table", doc="column 'ids': the tasks each task waits for"),
         )),
         Message("Artifact", (
-            Field("file_size", 1, "fixed64", doc="length of the whole file in bytes"),
-            Field("crc32", 2, "fixed32", doc="CRC-32 of every byte after the first two fields"),
+            *FRAME_FIELDS,
             Field("format_version", 3, "uint32"),
             Field("producer", 4, "string"),
             Field("options", 5, "CompileOptionsDef"),

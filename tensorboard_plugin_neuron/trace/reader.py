@@ -5,14 +5,13 @@ import json
 import os
 
 import numpy as np
-from google.protobuf.message import DecodeError
 
 from tensorboard_plugin_neuron.columns import ColumnError, read_table
 from tensorboard_plugin_neuron.compiler.artifact import graph_from_message
 from tensorboard_plugin_neuron.compiler.model import FusionGroup
 from tensorboard_plugin_neuron.compiler.program import TASK_COLUMNS, Queue
 from tensorboard_plugin_neuron.errors import TraceError
-from tensorboard_plugin_neuron.fileio import check_frame
+from tensorboard_plugin_neuron.fileio import parse_framed
 from tensorboard_plugin_neuron.trace.model import (COUNTER_COLUMNS, EVENT_COLUMNS, NODE_COLUMNS, REQUEST_COLUMNS, Trace,
                                                    TraceMetadata)
 from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
@@ -27,19 +26,9 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
 
 
 def parse_trace(data: bytes, source: str = "trace") -> Trace:
-    problem = check_frame(data, "trace", source)
+    message, problem = parse_framed(data, TraceMessage, "trace", source, FORMAT_VERSION)
     if problem:
         raise TraceError(problem)
-    message = TraceMessage()
-    try:
-        message.ParseFromString(data)
-    except DecodeError as exc:
-        raise TraceError(f"{source} is corrupt: {exc}") from None
-    if message.format_version > FORMAT_VERSION:
-        raise TraceError(f"{source} has trace format {message.format_version}; this version reads up to "
-                         f"{FORMAT_VERSION}: upgrade tensorboard-plugin-neuron")
-    if message.format_version < 1:
-        raise TraceError(f"{source} has no valid trace format version")
     try:
         return _to_trace(message)
     except (ColumnError, ValueError, KeyError, IndexError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tensorboard_plugin_neuron.columns import COLUMN_MESSAGES
 from tensorboard_plugin_neuron.compiler.artifact_schema import ARTIFACT_SCHEMA, GRAPH_MESSAGES
+from tensorboard_plugin_neuron.fileio import FRAME_FIELDS
 from tensorboard_plugin_neuron.protoschema import Field, Message, Schema, build_classes
 
 FORMAT_VERSION = 1
@@ -28,8 +29,7 @@ TRACE_SCHEMA = Schema(
             Field("source_format", 10, "string", doc="'neuron' for the simulated runtime; 'chrome' for imported traces"),
         )),
         Message("Trace", (
-            Field("file_size", 1, "fixed64", doc="length of the whole file in bytes"),
-            Field("crc32", 2, "fixed32", doc="CRC-32 of every byte after the first two fields"),
+            *FRAME_FIELDS,
             Field("format_version", 3, "uint32"),
             Field("metadata", 4, "TraceMetadata"),
             Field("graph", 5, "GraphDef", doc="the user's graph (no weights)"),
