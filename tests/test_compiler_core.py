@@ -36,7 +36,7 @@ def test_program_builder_columns_and_deps() -> None:
     builder = ProgramBuilder()
     dma = builder.add(3, builder.queue(0, "dma", 1), "dma", bytes=np.array([10, 20, 30]), purpose=2)
     mm = builder.add(3, builder.queue(0, "tensor"), "MatMult", deps=[dma, np.array([[-1], [0], [-1]])], flops=7)
-    out = builder.add(1, builder.queue(0, "vector"), "TensorCopy", deps=np.array([[mm[-1], mm[0]]]))
+    builder.add(1, builder.queue(0, "vector"), "TensorCopy", deps=np.array([[mm[-1], mm[0]]]))
     program = builder.finish()
     assert program.size == 7
     assert program.strings == ["dma", "MatMult", "TensorCopy"]

@@ -48,7 +48,6 @@ class _TensorState:
     core: int = 0
     ready: np.ndarray | None = None          # tasks after which the device copy is complete
     spilled: bool = False
-    resident_since: int = 0
 
 
 @dataclasses.dataclass
@@ -308,7 +307,7 @@ class _Lowerer:
         ready = [self.make_resident(core, name, step, pinned) for name in inputs]
         anchor = self.exec_by_name.get(self.source.nodes[group.anchor].name, nodes[0])
         for name in outputs:
-            state = _TensorState(device="sbuf", core=core, resident_since=step)
+            state = _TensorState(device="sbuf", core=core)
             self.states[name] = state
             size = self.nbytes(name)
             fits = size <= self.config.hbm_resident_fraction * self.config.sbuf_bytes
@@ -405,6 +404,7 @@ class _Lowerer:
             len(last), self.builder.queue(core, engine), "Activation" if fused else "TensorCopy", deps=last,
             group=group.id, dtype=_dtype_code("fp32"), flops=extra, elements=elements * max(1, len(fused)),
             psum_read=elements * 4, sbuf_write=elements * out_itemsize)
+        # PSUM use estimate: up to one bank-sized accumulation tile in flight per bank (banks not planned individually).
         self.stats["psum_peak_bytes"] = max(self.stats["psum_peak_bytes"], min(self.config.psum_bytes, int((out_c * out_r * 4).max()) * 8))
         return _tails(evac)
 

@@ -26,8 +26,8 @@ def format_summary(graph: Graph, *, show_nodes: bool = True) -> str:
     unknown = [n for n in graph.nodes if not n.known]
     lines = [
         f"model       {graph.name}",
-        f"inputs      " + ", ".join(f"{n} {_shape(graph, n)}" for n in graph.inputs),
-        f"outputs     " + ", ".join(f"{n} {_shape(graph, n)}" for n in graph.outputs),
+        "inputs      " + ", ".join(f"{n} {_shape(graph, n)}" for n in graph.inputs),
+        "outputs     " + ", ".join(f"{n} {_shape(graph, n)}" for n in graph.outputs),
         f"nodes       {len(graph.nodes)}",
         f"parameters  {graph.parameter_count():,} ({_human(graph.parameter_count())})",
         f"weights     {_human(weight_bytes, 'B')}",

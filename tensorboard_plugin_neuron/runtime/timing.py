@@ -50,7 +50,7 @@ def task_costs(program: Program, device: DeviceModel) -> TaskCosts:
     dma = kinds == QUEUE_KINDS.index("dma")
     chip = cores // device.chip.cores
     src, dst = tasks["src_mem"], tasks["dst_mem"]
-    host_mem, hbm, remote = MEMORIES.index("host"), MEMORIES.index("hbm"), MEMORIES.index("remote")
+    host_mem, remote = MEMORIES.index("host"), MEMORIES.index("remote")
     peer_chip = np.where(tasks["peer"] >= 0, tasks["peer"] // device.chip.cores, chip)
     kind = np.full(program.size, LINK_KINDS.index("hbm"), dtype=np.int64)
     kind[(src == host_mem) | (dst == host_mem)] = LINK_KINDS.index("host")
