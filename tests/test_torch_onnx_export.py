@@ -1,56 +1,92 @@
-"""Models exported by torch.onnx.export (TorchScript exporter), imported by our ONNX importer and run by
-the reference interpreter, against onnxruntime on the same file."""
+"""Models exported by torch.onnx.export, imported by our ONNX importer and run by the reference
+interpreter, against onnxruntime on the same file.
+
+Both exporters of torch 2.13 are covered: the TorchScript one (`dynamo=False`, opsets 11-17) and the
+default torch.export-based one (`dynamo=True`, which needs the `onnxscript` package).
+"""
 from __future__ import annotations
 
 import io
 import warnings
+from typing import Any, Callable
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 
+from tensorboard_plugin_neuron.graph.interpreter import run
+from tensorboard_plugin_neuron.graph.onnx_import import from_onnx_model
+from tensorboard_plugin_neuron.graph.torch_import import from_torch
+
 torch = pytest.importorskip("torch")
 
-from tensorboard_plugin_neuron.graph.interpreter import run  # noqa: E402
-from tensorboard_plugin_neuron.graph.onnx_import import from_onnx_model  # noqa: E402
-from tests.test_torch_import import SmallCNN, TinyGPT  # noqa: E402
+from tests.test_torch_import import TinyGPT, make_cnn, make_encoder, make_mlp  # noqa: E402
+
+MODELS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
+    "mlp": (make_mlp, lambda: torch.randn(3, 20)),
+    "cnn": (make_cnn, lambda: torch.randn(2, 3, 16, 16)),
+    "encoder": (make_encoder, lambda: torch.randn(2, 10, 64)),
+    "gpt": (TinyGPT, lambda: torch.randint(0, 50, (2, 12))),
+}
 
 
-def _export(module, inputs, opset: int, dynamic_batch: bool = False) -> onnx.ModelProto:
+def _build(kind: str) -> tuple[Any, Any]:
+    torch.manual_seed(5)
+    make_module, make_input = MODELS[kind]
+    return make_module().eval(), make_input()
+
+
+def export_torchscript(module: Any, example: Any, opset: int) -> onnx.ModelProto:
+    """Legacy exporter, with a symbolic batch dimension (resolved again through input_shapes)."""
     buffer = io.BytesIO()
-    names = [f"input{i}" for i in range(len(inputs))]
-    axes = {name: {0: "batch"} for name in names} if dynamic_batch else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module.eval(), tuple(inputs), buffer, input_names=names, output_names=["out"],
-                          opset_version=opset, dynamo=False, dynamic_axes=axes)
+        torch.onnx.export(module, (example,), buffer, input_names=["input"], output_names=["out"],
+                          opset_version=opset, dynamo=False, dynamic_axes={"input": {0: "batch"}})
     return onnx.load_from_string(buffer.getvalue())
 
 
-@pytest.mark.parametrize("opset", [11, 14, 17])
-@pytest.mark.parametrize("kind", ["mlp", "cnn", "encoder", "gpt"])
-def test_exported_models_match_onnxruntime(kind: str, opset: int) -> None:
-    torch.manual_seed(5)
-    if kind == "mlp":
-        module, inputs = torch.nn.Sequential(torch.nn.Linear(10, 16), torch.nn.GELU(), torch.nn.Linear(16, 3)), [torch.randn(4, 10)]
-    elif kind == "cnn":
-        module, inputs = SmallCNN(), [torch.randn(2, 3, 16, 16)]
-    elif kind == "encoder":
-        layer = torch.nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
-        module, inputs = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False), [torch.randn(2, 7, 32)]
-    else:
-        module, inputs = TinyGPT(), [torch.randint(0, 50, (2, 12))]
-    if kind in ("gpt", "encoder") and opset < 14:
-        pytest.skip("scaled_dot_product_attention exports from opset 14")
-    model = _export(module, inputs, opset, dynamic_batch=True)
-    feeds = {f"input{i}": x.numpy() for i, x in enumerate(inputs)}
-    shapes = {name: value.shape for name, value in feeds.items()}
-    graph = from_onnx_model(model, shapes)
-    assert all(n.known for n in graph.nodes), [n.op_type for n in graph.nodes if not n.known]
-    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+def export_dynamo(module: Any, example: Any) -> onnx.ModelProto:
+    pytest.importorskip("onnxscript", reason="torch.onnx.export(dynamo=True) needs onnxscript")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(module, (example,), input_names=["input"], output_names=["out"],
+                                    dynamo=True, verbose=False)
+    return program.model_proto
+
+
+def compare_with_onnxruntime(model: onnx.ModelProto, example: Any) -> Any:
+    feeds = {"input": example.numpy()}
+    graph = from_onnx_model(model, {"input": tuple(example.shape)})
+    assert [n.op_type for n in graph.nodes if not n.known] == []
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (want,) = session.run(["out"], feeds)
     got = run(graph, feeds)["out"]
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
-    # torch.onnx's node names carry the module path: it becomes each node's scope
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    return graph
+
+
+@pytest.mark.parametrize("opset", [11, 14, 17])
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_torchscript_export_matches_onnxruntime(kind: str, opset: int) -> None:
+    if kind in ("gpt", "encoder") and opset < 14:
+        pytest.skip("the TorchScript exporter has scaled_dot_product_attention from opset 14")
+    module, example = _build(kind)
+    graph = compare_with_onnxruntime(export_torchscript(module, example, opset), example)
+    # torch.onnx names nodes by module path the way from_torch names scopes; BatchNorm is fused into Conv
+    assert {n.scope for n in graph.nodes} <= {n.scope for n in from_torch(module, (example,)).nodes}
     if kind == "encoder":
-        assert any(n.scope.startswith("layers.1/self_attn") for n in graph.nodes), {n.scope for n in graph.nodes}
+        assert "layers.1/self_attn" in {n.scope for n in graph.nodes}
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_dynamo_export_matches_onnxruntime(kind: str) -> None:
+    module, example = _build(kind)
+    compare_with_onnxruntime(export_dynamo(module, example), example)
+
+
+def test_dynamo_export_scopes_match_torch_import() -> None:
+    module, example = _build("encoder")
+    graph = from_onnx_model(export_dynamo(module, example), {"input": tuple(example.shape)})
+    assert {n.scope for n in graph.nodes} <= {n.scope for n in from_torch(module, (example,)).nodes}

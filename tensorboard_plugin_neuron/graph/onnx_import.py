@@ -19,6 +19,7 @@ from tensorboard_plugin_neuron.errors import ModelError
 from tensorboard_plugin_neuron.graph.ir import Graph, Node, TensorInfo, scope_of, topological_order
 from tensorboard_plugin_neuron.graph.onnx_canonical import Converted, canonicalize, onnx_attributes
 from tensorboard_plugin_neuron.graph.onnx_folding import fold_node
+from tensorboard_plugin_neuron.graph.torch_import import module_scope
 
 MIN_OPSET = 7
 # Constants at most this large are handed to ONNX shape inference with their values (shape arithmetic
@@ -318,10 +319,10 @@ def _scope(proto: onnx.NodeProto) -> str:
     """Name scope: from torch.onnx's name-scope metadata when present, else from the slash-separated name."""
     for prop in proto.metadata_props:
         if prop.key == "pkg.torch.onnx.name_scopes":
+            # The module call stack as qualified paths, then the node's own FX name:
+            # ['', 'layers.0', 'layers.0.self_attn', 'linear'] -> 'layers.0/self_attn' (as the PyTorch importer names it).
             parts = [p.strip().strip("'\"") for p in prop.value.strip("[]").split(",")]
-            parts = [p for p in parts if p]
-            if parts:
-                return "/".join(parts)
+            return module_scope(parts[:-1])
     return scope_of(proto.name)
 
 
