@@ -5,6 +5,7 @@ User errors (`UserError`) print as one line on stderr with exit code 2; no trace
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -53,6 +54,38 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from tensorboard_plugin_neuron.graph.loader import parse_input_shapes
+    from tensorboard_plugin_neuron.runtime.jobs import (compiled_model, format_result, load_inputs, progress_bar,
+                                                        run_job, save_outputs)
+
+    model = compiled_model(args.model, args.target, args.autocast, args.batch, parse_input_shapes(args.input_shape))
+    result = run_job(model, args.logdir, args.run, args.iterations, load_inputs(args.inputs), progress_bar())
+    print(format_result(result, batch=model.source.tensor(model.source.inputs[0]).shape[0] if model.source.inputs else 1))
+    if args.save_outputs:
+        save_outputs(result.outputs, args.save_outputs)
+        print(f"outputs      {args.save_outputs} ({', '.join(result.outputs)})")
+    print(f"view it      tensorboard --logdir {args.logdir}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from tensorboard_plugin_neuron.runtime.jobs import DEMO_JOBS, compiled_model, run_job
+
+    for spec, autocast, note in DEMO_JOBS:
+        print(f"profiling {spec} ({autocast}): {note}", flush=True)
+        result = run_job(compiled_model(spec, args.target, autocast, 1), args.logdir, None, args.iterations)
+        s = result.summary
+        print(f"  {result.run}: p50 {s['latency_p50_ns'] / 1e3:.1f} us, MFU {s['mfu_estimated_percent']:.1f} %", flush=True)
+    if args.no_serve:
+        print(f"view it: tensorboard --logdir {args.logdir}")
+        return 0
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", args.logdir, "--port", str(args.port)]
+    print("starting " + " ".join(command[2:]), flush=True)
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
 def _cmd_ls(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.hardware.listing import format_ls
 
@@ -96,6 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", nargs="?", const="text", choices=["text", "json"], default=None,
                    help="print the compile report (text, or json)")
     p.set_defaults(handler=_cmd_compile)
+
+    p = sub.add_parser("run", help="run a model on the simulated device and write a profile into a logdir")
+    _add_model_args(p)
+    p.add_argument("--target", default="inf2", help="device model: inf1, inf2 or trn1 (default inf2)")
+    p.add_argument("--batch", type=int, default=1, help="batch size for built-in models (default 1)")
+    p.add_argument("--autocast", default="bf16", choices=["bf16", "fp32", "none"], help="as for compile (default bf16)")
+    p.add_argument("--iterations", type=int, default=10, help="inferences to run (default 10)")
+    p.add_argument("--logdir", required=True, help="TensorBoard log directory to write the profile into")
+    p.add_argument("--run", default=None, help="run name (default: MODEL_TARGET_AUTOCAST_bBATCH)")
+    p.add_argument("--inputs", default=None, metavar="FILE.npz", help="inputs by input name (default: seeded random)")
+    p.add_argument("--save-outputs", default=None, metavar="FILE.npz", help="write the outputs by output name")
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("demo", help="profile a few built-in models into a logdir, then start TensorBoard on it")
+    p.add_argument("--logdir", required=True, help="TensorBoard log directory to write the profiles into")
+    p.add_argument("--target", default="inf2", help="device model: inf1, inf2 or trn1 (default inf2)")
+    p.add_argument("--iterations", type=int, default=5, help="inferences per model (default 5)")
+    p.add_argument("--port", type=int, default=6006, help="TensorBoard port (default 6006)")
+    p.add_argument("--no-serve", action="store_true", help="write the profiles only; do not start TensorBoard")
+    p.set_defaults(handler=_cmd_demo)
 
     p = sub.add_parser("ls", help="list the simulated devices of a target, like neuron-ls")
     p.add_argument("--target", default="inf2", help="device model: inf1, inf2 or trn1 (default inf2)")

@@ -90,3 +90,54 @@ def test_unsupported_attribute_is_one_line(tmp_path: Path) -> None:
     result = cli("inspect", str(path))
     assert result.returncode == 2, result.stdout
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_run_profiles_and_round_trips_inputs_and_outputs(tmp_path: Path) -> None:
+    from tensorboard_plugin_neuron.compiler import compile_model
+    from tensorboard_plugin_neuron.graph.loader import load_model
+    from tensorboard_plugin_neuron.runtime.session import Runtime
+    from tensorboard_plugin_neuron.trace.reader import read_trace
+
+    x = np.random.default_rng(5).standard_normal((1, 784)).astype(np.float32)
+    np.savez(tmp_path / "in.npz", input=x)
+    result = cli("run", "mlp", "--logdir", str(tmp_path / "logs"), "--iterations", "4", "--run", "exp/mlp",
+                 "--inputs", str(tmp_path / "in.npz"), "--save-outputs", str(tmp_path / "out.npz"))
+    assert result.returncode == 0, result.stderr
+    assert "latency      p50" in result.stdout and "MFU" in result.stdout and "tensor " in result.stdout
+    traces = list((tmp_path / "logs" / "exp" / "mlp" / "plugins" / "neuron").glob("*.trace.pb"))
+    assert len(traces) == 1 and str(traces[0]) in result.stdout
+    assert read_trace(traces[0]).metadata.iterations == 4
+    want = Runtime("inf2").load(compile_model(load_model("mlp"))).infer({"input": x})
+    with np.load(tmp_path / "out.npz") as saved:
+        assert sorted(saved.files) == sorted(want)
+        for name in want:
+            np.testing.assert_array_equal(saved[name], want[name])
+
+
+def test_run_of_a_compiled_artifact(tmp_path: Path) -> None:
+    assert cli("compile", "mlp", "-o", str(tmp_path / "mlp.neff"), "--autocast", "fp32").returncode == 0
+    result = cli("run", str(tmp_path / "mlp.neff"), "--logdir", str(tmp_path), "--iterations", "1")
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.glob("mlp_inf2_fp32_b1/plugins/neuron/*.trace.pb"))
+
+
+def test_run_bad_requests_are_one_line(tmp_path: Path) -> None:
+    assert_user_error(cli("run", "mlp", "--logdir", str(tmp_path), "--run", "../escape"), "use letters")
+    assert_user_error(cli("run", "mlp", "--logdir", str(tmp_path), "--inputs", str(tmp_path / "no.npz")),
+                      "no such inputs file")
+    np.savez(tmp_path / "wrong.npz", input=np.zeros((3, 3), np.float32))
+    assert_user_error(cli("run", "mlp", "--logdir", str(tmp_path), "--inputs", str(tmp_path / "wrong.npz")),
+                      "has shape [3, 3]")
+    assert_user_error(cli("run", "mlp", "--logdir", str(tmp_path), "--iterations", "0"), "at least 1")
+    assert not list(tmp_path.rglob("*.trace.pb"))
+
+
+def test_demo_without_serving_profiles_every_demo_model(tmp_path: Path) -> None:
+    result = cli("demo", "--logdir", str(tmp_path), "--iterations", "1", "--no-serve")
+    assert result.returncode == 0, result.stderr
+    runs = sorted(p.parts[-4] for p in tmp_path.glob("*/plugins/neuron/*.trace.pb"))
+    assert runs == ["bert-base_inf2_bf16_b1", "resnet50_inf2_bf16_b1", "resnet50_inf2_fp32_b1",
+                    "roberta-base_inf2_bf16_b1"]
+    from tensorboard_plugin_neuron.trace.reader import read_trace
+    roberta = read_trace(next(tmp_path.glob("roberta-base*/plugins/neuron/*.trace.pb")))
+    assert roberta.summary["host_time_ns"] > 0  # the CPU fallback shows

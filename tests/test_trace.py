@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tensorboard_plugin_neuron.compiler import compile_model
-from tensorboard_plugin_neuron.errors import TraceError
+from tensorboard_plugin_neuron.errors import TraceError, UserError
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.hardware import get_target
 from tensorboard_plugin_neuron.protoschema import render_proto
@@ -77,7 +77,7 @@ def test_bad_trace_files_fail_clearly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("run", ["../escape", "a/../../b", "/", "<img src=x>", ""])
 def test_run_names_cannot_leave_the_logdir(tmp_path: Path, run: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match="use letters, digits"):
         trace_path(str(tmp_path), run, "s1")
 
 

@@ -23,7 +23,7 @@ from tensorboard_plugin_neuron.graph.zoo import bert, gpt
 from tensorboard_plugin_neuron.graph.zoo.transformer import TransformerConfig
 
 SMALL = ["mlp", "resnet18", "bert-tiny", "gpt-tiny"]
-LARGE = ["resnet50", "bert-base", "gpt2"]  # bert-large has its own test, so it is built only once
+LARGE = ["resnet50", "bert-base", "roberta-base", "gpt2"]  # bert-large has its own test, so it is built only once
 
 
 @pytest.fixture(scope="module")
@@ -125,26 +125,31 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.unflatten(-1, (heads, -1)).transpose(1, 2)
 
 
-class BertModel(nn.Module):  # transformers.BertModel: state-dict names as in HF
-    def __init__(self, c: TransformerConfig) -> None:
+class BertModel(nn.Module):  # transformers.BertModel (RobertaModel with roberta=True): state-dict names as in HF
+    def __init__(self, c: TransformerConfig, roberta: bool = False) -> None:
         super().__init__()
         h, i = c.hidden, c.intermediate
-        self.heads = c.heads
+        self.heads, self.roberta = c.heads, roberta
+        eps = 1e-5 if roberta else 1e-12
         self.embeddings = nn.ModuleDict({
             "word_embeddings": nn.Embedding(c.vocab, h), "position_embeddings": nn.Embedding(c.positions, h),
-            "token_type_embeddings": nn.Embedding(2, h), "LayerNorm": nn.LayerNorm(h, eps=1e-12)})
+            "token_type_embeddings": nn.Embedding(1 if roberta else 2, h), "LayerNorm": nn.LayerNorm(h, eps=eps)})
         self.encoder = nn.ModuleDict({"layer": nn.ModuleList(nn.ModuleDict({
             "attention": nn.ModuleDict({
                 "self": nn.ModuleDict({"query": nn.Linear(h, h), "key": nn.Linear(h, h), "value": nn.Linear(h, h)}),
-                "output": nn.ModuleDict({"dense": nn.Linear(h, h), "LayerNorm": nn.LayerNorm(h, eps=1e-12)})}),
+                "output": nn.ModuleDict({"dense": nn.Linear(h, h), "LayerNorm": nn.LayerNorm(h, eps=eps)})}),
             "intermediate": nn.ModuleDict({"dense": nn.Linear(h, i)}),
-            "output": nn.ModuleDict({"dense": nn.Linear(i, h), "LayerNorm": nn.LayerNorm(h, eps=1e-12)}),
+            "output": nn.ModuleDict({"dense": nn.Linear(i, h), "LayerNorm": nn.LayerNorm(h, eps=eps)}),
         }) for _ in range(c.layers))})
         self.pooler = nn.ModuleDict({"dense": nn.Linear(h, h)})
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         e = self.embeddings
         positions = torch.arange(ids.shape[1])
+        if self.roberta:  # transformers' create_position_ids_from_input_ids, padding_idx 1
+            not_padding = ids.ne(1).long()
+            positions = torch.cumsum(not_padding, dim=1) * not_padding + 1
+            types = torch.zeros_like(ids)
         x = e["LayerNorm"](e["word_embeddings"](ids) + e["token_type_embeddings"](types)
                            + e["position_embeddings"](positions))
         additive = (1.0 - mask[:, None, None, :].float()) * -10000.0
@@ -200,6 +205,7 @@ REFERENCES: dict[str, Callable[[], nn.Module]] = {
     "bert-tiny": lambda: BertModel(bert.BERT_TINY),
     "bert-base": lambda: BertModel(bert.BERT_BASE),
     "bert-large": lambda: BertModel(bert.BERT_LARGE),
+    "roberta-base": lambda: BertModel(bert.ROBERTA_BASE, roberta=True),
     "gpt-tiny": lambda: GPT2LMHeadModel(gpt.GPT_TINY),
     "gpt2": lambda: GPT2LMHeadModel(gpt.GPT2),
 }
@@ -265,11 +271,12 @@ def test_published_counts_are_the_cited_figures() -> None:
     assert published == {
         "mlp": 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10, "resnet18": 11_689_512, "resnet50": 25_557_032,
         "bert-tiny": 4_385_920, "bert-base": 109_482_240, "bert-large": 335_141_888, "gpt2": 124_439_808,
-        "gpt-tiny": gpt_tiny,
+        "gpt-tiny": gpt_tiny, "roberta-base": 124_645_632,
     }
     assert gpt_tiny == 560_640
     for config in (bert.BERT_TINY, bert.BERT_BASE, bert.BERT_LARGE):
         assert bert.bert_parameters(config) == published[config.name]
+    assert bert.bert_parameters(bert.ROBERTA_BASE, type_vocab=1) == published["roberta-base"]
     for config in (gpt.GPT_TINY, gpt.GPT2):
         assert gpt.gpt_parameters(config) == published[config.name]
 
@@ -395,6 +402,22 @@ def test_onnxruntime_matches_the_torch_reference(name: str, built: Callable[[str
         np.testing.assert_allclose(got[output], expected.numpy(), rtol=0, atol=bound, err_msg=output)
 
 
+def test_roberta_positions_skip_padding_like_the_torch_reference(built: Callable[[str], onnx.ModelProto]) -> None:
+    """RoBERTa counts positions over non-padding tokens (id 1): a padded batch row must match torch."""
+    model = built("roberta-base")
+    rng = np.random.default_rng(3)
+    ids = rng.integers(2, 50265, (1, 128), dtype=np.int64)
+    ids[0, 90:] = 1
+    mask = (ids != 1).astype(np.int64)
+    got = _run(model, {"input_ids": ids, "attention_mask": mask})
+    reference = BertModel(bert.ROBERTA_BASE, roberta=True)
+    _load_weights(reference, model)
+    with torch.no_grad():
+        hidden, pooled = reference(torch.from_numpy(ids), torch.from_numpy(mask))
+    np.testing.assert_allclose(got["last_hidden_state"], hidden.numpy(), rtol=0, atol=2e-5)
+    np.testing.assert_allclose(got["pooler_output"], pooled.numpy(), rtol=0, atol=2e-5)
+
+
 def test_causal_mask_hides_later_tokens(built: Callable[[str], onnx.ModelProto]) -> None:
     model = built("gpt-tiny")
     ids = np.random.default_rng(1).integers(0, 1024, (1, 64), dtype=np.int64)
@@ -448,7 +471,7 @@ def test_builds_are_deterministic(name: str) -> None:
 
 def test_registry() -> None:
     assert list(zoo.MODELS) == ["mlp", "resnet18", "resnet50", "bert-tiny", "bert-base", "bert-large",
-                                "gpt-tiny", "gpt2"]
+                                "roberta-base", "gpt-tiny", "gpt2"]
     for key, model in zoo.MODELS.items():
         assert model.name == key
         assert model.family in {"mlp", "cnn", "encoder", "decoder"}

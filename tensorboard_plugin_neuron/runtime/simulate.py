@@ -22,6 +22,7 @@ from tensorboard_plugin_neuron.runtime.timing import TaskCosts, task_costs
 class Schedule:
     start_ns: np.ndarray
     end_ns: np.ndarray
+    link_start_ns: np.ndarray   # DMA: start of the transfer's slot on its link (NaN for other tasks)
     costs: TaskCosts
 
     @property
@@ -35,6 +36,7 @@ def _list_schedule(queue, duration, link, nbytes, dep_offsets, dep_ids, n_queues
     n = queue.shape[0]
     start = np.empty(n, dtype=np.float64)
     end = np.empty(n, dtype=np.float64)
+    slot = np.full(n, np.nan, dtype=np.float64)
     queue_free = np.full(n_queues, release, dtype=np.float64)
     link_free = np.full(link_rate.shape[0], release, dtype=np.float64)
     for i in range(n):
@@ -45,7 +47,8 @@ def _list_schedule(queue, duration, link, nbytes, dep_offsets, dep_ids, n_queues
         l = link[i]
         if l >= 0:
             own = t + dma_latency + nbytes[i] / dma_rate
-            reserved = max(link_free[l], t) + nbytes[i] / link_rate[l]
+            slot[i] = max(link_free[l], t)
+            reserved = slot[i] + nbytes[i] / link_rate[l]
             link_free[l] = reserved
             finish = own if own > reserved else reserved
         else:
@@ -53,14 +56,14 @@ def _list_schedule(queue, duration, link, nbytes, dep_offsets, dep_ids, n_queues
         start[i] = t
         end[i] = finish
         queue_free[queue[i]] = finish
-    return start, end
+    return start, end, slot
 
 
 def simulate(program: Program, device: DeviceModel, release_ns: float = 0.0) -> Schedule:
     """Start and end time (ns) of every task of one execution of the program."""
     costs = task_costs(program, device)
-    start, end = _list_schedule(
+    start, end, slot = _list_schedule(
         program.tasks["queue"].astype(np.int64), costs.duration_ns, costs.link,
         program.tasks["bytes"].astype(np.float64), program.dep_offsets.astype(np.int64), program.dep_ids.astype(np.int64),
         len(program.queues), costs.link_bytes_per_ns, costs.dma_bytes_per_ns, costs.dma_latency_ns, float(release_ns))
-    return Schedule(start, end, costs)
+    return Schedule(start, end, slot, costs)

@@ -22,12 +22,13 @@ def summary_metrics(trace: Trace, peak_flops_per_s: float, hbm_bytes_per_s: floa
     hbm = MEMORIES.index("hbm")
     flops = float(tasks["flops"][task][kinds != QUEUE_KINDS.index("host")].sum())
     latencies = (trace.requests["end_ns"] - trace.requests["start_ns"]).astype(np.float64)
-    iterations = max(len(latencies), 1)
+    iterations = int(events["iteration"].max()) + 1 if len(task) else 1   # traced inferences
+    served = float(trace.requests["end_ns"].max() - trace.requests["start_ns"].min()) if len(latencies) else span
     metrics: dict[str, Any] = {
         "total_time": span,
         "latency_p50_ns": float(np.percentile(latencies, 50)) if len(latencies) else span,
         "latency_p99_ns": float(np.percentile(latencies, 99)) if len(latencies) else span,
-        "throughput_inferences_per_s": iterations * trace.metadata.batch / (span * 1e-9) if span else 0.0,
+        "throughput_inferences_per_s": len(latencies) * trace.metadata.batch / (served * 1e-9) if served else 0.0,
         "model_flops": float(trace.nodes["flops"].sum()) * iterations,
         "hardware_flops": flops,
         "mfu_estimated_percent": 100.0 * flops / (peak_flops_per_s * span * 1e-9) if span else 0.0,

@@ -9,6 +9,7 @@ import numpy as np
 
 from tensorboard_plugin_neuron.columns import fill_table
 from tensorboard_plugin_neuron.compiler.artifact import fill_graph_message, json_default
+from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.fileio import atomic_write, frame
 from tensorboard_plugin_neuron.trace.model import Trace
 from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
@@ -18,12 +19,19 @@ TRACE_SUFFIX = ".trace.pb"
 _SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
-def trace_path(logdir: str, run: str, session: str) -> str:
-    """Where a session's trace goes; run and session names may not climb out of the logdir."""
+def run_directory(logdir: str, run: str) -> str:
+    """LOGDIR/RUN; a run name may have levels ('a/b') but may not climb out of the logdir."""
     parts = [p for p in run.replace("\\", "/").split("/") if p]
-    if not parts or any(p in (".", "..") or not _SAFE.match(p) for p in parts) or not _SAFE.match(session):
-        raise ValueError(f"run '{run}' / session '{session}': use letters, digits, '.', '_', '-' and '/' between levels")
-    return os.path.join(logdir, *parts, "plugins", PLUGIN_NAME, session + TRACE_SUFFIX)
+    if not parts or any(p in (".", "..") or not _SAFE.match(p) for p in parts):
+        raise UserError(f"run '{run}': use letters, digits, '.', '_', '-' and '/' between levels")
+    return os.path.join(logdir, *parts)
+
+
+def trace_path(logdir: str, run: str, session: str) -> str:
+    """Where a session's trace goes: LOGDIR/RUN/plugins/neuron/SESSION.trace.pb."""
+    if not _SAFE.match(session):
+        raise UserError(f"session '{session}': use letters, digits, '.', '_' and '-'")
+    return os.path.join(run_directory(logdir, run), "plugins", PLUGIN_NAME, session + TRACE_SUFFIX)
 
 
 def serialize_trace(trace: Trace) -> bytes:

@@ -40,6 +40,8 @@ _MODELS = (
              bert.BERT_BASE_PARAMETERS, bert.build_bert_base),
     ZooModel("bert-large", "BERT-large encoder, 24 layers, hidden 1024, seq 128 (340 M params)", "encoder",
              bert.BERT_LARGE_PARAMETERS, bert.build_bert_large),
+    ZooModel("roberta-base", "RoBERTa-base encoder, 12 layers, hidden 768, seq 128; position ids on the CPU (125 M params)",
+             "encoder", bert.ROBERTA_BASE_PARAMETERS, bert.build_roberta_base),
     ZooModel("gpt-tiny", "GPT-2-style decoder, 2 layers, hidden 128, vocab 1024, seq 64 (0.56 M params)", "decoder",
              gpt.GPT_TINY_PARAMETERS, gpt.build_gpt_tiny),
     ZooModel("gpt2", "GPT-2 small decoder with tied LM head, 12 layers, hidden 768, seq 128 (124 M params)",

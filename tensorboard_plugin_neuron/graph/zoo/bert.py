@@ -1,4 +1,7 @@
-"""BERT encoders in the HuggingFace `BertModel` layout (embeddings, encoder.layer.N, pooler).
+"""BERT encoders in the HuggingFace `BertModel` layout (embeddings, encoder.layer.N, pooler), and
+RoBERTa-base in the `RobertaModel` layout (same encoder; position ids counted from the non-padding
+tokens with a cumulative sum, as `create_position_ids_from_input_ids` does, which is integer work
+that runs on the CPU).
 
 Inputs (all int64 [batch, seq]): `input_ids`, `attention_mask` (1 = attend, 0 = padding; applied as an
 additive -10000 mask on the scores) and `token_type_ids` (segment ids 0/1; an input, as in BertModel,
@@ -38,10 +41,20 @@ BERT_BASE_PARAMETERS = 109_482_240
 BERT_LARGE_PARAMETERS = 335_141_888
 
 
-def bert_parameters(c: TransformerConfig) -> int:
-    """Parameter count of BertModel (with pooler) for a configuration."""
+ROBERTA_BASE = TransformerConfig("roberta-base", layers=12, hidden=768, heads=12, intermediate=3072, vocab=50265,
+                                 positions=514, seq=128, seed=5)
+ROBERTA_TYPE_VOCAB = 1
+ROBERTA_PADDING_ID = 1
+ROBERTA_LAYER_NORM_EPSILON = 1e-5
+# roberta-base: "125M" in Liu et al. 2019 (RoBERTa, and the fairseq README); exact = RobertaModel
+# (with pooler) sum(p.numel()).
+ROBERTA_BASE_PARAMETERS = 124_645_632
+
+
+def bert_parameters(c: TransformerConfig, type_vocab: int = TYPE_VOCAB) -> int:
+    """Parameter count of BertModel / RobertaModel (with pooler) for a configuration."""
     h = c.hidden
-    embeddings = (c.vocab + c.positions + TYPE_VOCAB) * h + 2 * h
+    embeddings = (c.vocab + c.positions + type_vocab) * h + 2 * h
     attention = 4 * (h * h + h) + 2 * h
     feed_forward = (h * c.intermediate + c.intermediate) + (c.intermediate * h + h) + 2 * h
     pooler = h * h + h
@@ -69,7 +82,26 @@ def _extended_attention_mask(b: OnnxBuilder, mask: str) -> str:
     return b.op("Mul", [x, b.scalar("extended_attention_mask.masked_score", MASKED_SCORE)], scope)
 
 
-def _layer(b: OnnxBuilder, c: TransformerConfig, batch: int, h: str, mask: str, scope: str, output: str | None) -> str:
+def _roberta_embeddings(b: OnnxBuilder, c: TransformerConfig, ids: str) -> str:
+    """RobertaEmbeddings: position ids = cumsum(ids != padding) * (ids != padding) + padding; one token type."""
+    scope = "embeddings"
+    words = b.weight("embeddings.word_embeddings.weight", (c.vocab, c.hidden), tf.INIT_STD)
+    positions = b.weight("embeddings.position_embeddings.weight", (c.positions, c.hidden), tf.INIT_STD)
+    types = b.weight("embeddings.token_type_embeddings.weight", (ROBERTA_TYPE_VOCAB, c.hidden), tf.INIT_STD)
+    padding = b.const("embeddings.padding_idx", np.array(ROBERTA_PADDING_ID, dtype=np.int64))
+    not_padding = b.op("Cast", [b.op("Not", [b.op("Equal", [ids, padding], f"{scope}/position_ids")], f"{scope}/position_ids")],
+                       f"{scope}/position_ids", to=TensorProto.INT64)
+    counted = b.op("CumSum", [not_padding, b.const("embeddings.cumsum_axis", np.array(1, dtype=np.int64))], f"{scope}/position_ids")
+    position_ids = b.op("Add", [b.op("Mul", [counted, not_padding], f"{scope}/position_ids"), padding], f"{scope}/position_ids")
+    token_types = b.const("embeddings.token_type_ids", np.zeros((1, c.seq), dtype=np.int64))
+    x = b.op("Gather", [words, ids], f"{scope}/word_embeddings")
+    x = b.op("Add", [x, b.op("Gather", [types, token_types], f"{scope}/token_type_embeddings")], scope)
+    x = b.op("Add", [x, b.op("Gather", [positions, position_ids], f"{scope}/position_embeddings")], scope)
+    return tf.layer_norm(b, x, c.hidden, f"{scope}/LayerNorm", ROBERTA_LAYER_NORM_EPSILON)
+
+
+def _layer(b: OnnxBuilder, c: TransformerConfig, batch: int, h: str, mask: str, scope: str, output: str | None,
+           eps: float = LAYER_NORM_EPSILON) -> str:
     attn = f"{scope}/attention"
     q = tf.linear(b, h, c.hidden, c.hidden, f"{attn}/self/query")
     k = tf.linear(b, h, c.hidden, c.hidden, f"{attn}/self/key")
@@ -78,24 +110,27 @@ def _layer(b: OnnxBuilder, c: TransformerConfig, batch: int, h: str, mask: str, 
     context = tf.attention_context(b, scores, v, batch, c, f"{attn}/self")
     x = tf.linear(b, context, c.hidden, c.hidden, f"{attn}/output/dense")
     h = tf.layer_norm(b, b.op("Add", [x, h], f"{attn}/output"), c.hidden, f"{attn}/output/LayerNorm",
-                      LAYER_NORM_EPSILON)
+                      eps)
     x = tf.linear(b, h, c.hidden, c.intermediate, f"{scope}/intermediate/dense")
     x = tf.gelu_erf(b, x, f"{scope}/intermediate/intermediate_act_fn")
     x = tf.linear(b, x, c.intermediate, c.hidden, f"{scope}/output/dense")
     return tf.layer_norm(b, b.op("Add", [x, h], f"{scope}/output"), c.hidden, f"{scope}/output/LayerNorm",
-                         LAYER_NORM_EPSILON, output=output)
+                         eps, output=output)
 
 
-def build_bert(c: TransformerConfig, batch: int) -> onnx.ModelProto:
+def build_bert(c: TransformerConfig, batch: int, roberta: bool = False) -> onnx.ModelProto:
     b = OnnxBuilder(c.name, seed=c.seed)
     ids = b.input("input_ids", (batch, c.seq), TensorProto.INT64)
     mask = b.input("attention_mask", (batch, c.seq), TensorProto.INT64)
-    token_types = b.input("token_type_ids", (batch, c.seq), TensorProto.INT64)
-    h = _embeddings(b, c, ids, token_types)
+    if roberta:
+        h, eps = _roberta_embeddings(b, c, ids), ROBERTA_LAYER_NORM_EPSILON
+    else:
+        token_types = b.input("token_type_ids", (batch, c.seq), TensorProto.INT64)
+        h, eps = _embeddings(b, c, ids, token_types), LAYER_NORM_EPSILON
     additive_mask = _extended_attention_mask(b, mask)
     for index in range(c.layers):
         last = index == c.layers - 1
-        h = _layer(b, c, batch, h, additive_mask, f"encoder/layer.{index}", "last_hidden_state" if last else None)
+        h = _layer(b, c, batch, h, additive_mask, f"encoder/layer.{index}", "last_hidden_state" if last else None, eps)
     first_token = b.op("Gather", [h, b.const("pooler.first_token", np.array(0, dtype=np.int64))], "pooler", axis=1)
     pooled = tf.linear(b, first_token, c.hidden, c.hidden, "pooler/dense")
     b.op("Tanh", [pooled], "pooler/activation", output="pooler_output")
@@ -114,3 +149,7 @@ def build_bert_base(batch: int) -> onnx.ModelProto:
 
 def build_bert_large(batch: int) -> onnx.ModelProto:
     return build_bert(BERT_LARGE, batch)
+
+
+def build_roberta_base(batch: int) -> onnx.ModelProto:
+    return build_bert(ROBERTA_BASE, batch, roberta=True)

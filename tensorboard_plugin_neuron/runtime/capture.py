@@ -1,0 +1,118 @@
+"""Profile capture: collects the simulated executions of loaded models and writes their traces.
+
+`with profile(logdir, run=...)` captures every inference inside the block and writes, on leaving it
+(also after an exception), one trace per model under `LOGDIR/RUN/plugins/neuron/` plus an events file
+in `LOGDIR/RUN/`. With `NEURON_PROFILE=DIR` in the environment, each loaded model captures itself
+into DIR, writing after 1, 2, 4, 8, ... inferences and when the model is released or the program exits,
+so nothing is lost and writing costs O(inferences) in total.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import os
+import re
+from typing import Iterator
+
+import numpy as np
+
+from tensorboard_plugin_neuron.compiler.model import CompiledModel
+from tensorboard_plugin_neuron.runtime.recorder import build_trace, session_name
+from tensorboard_plugin_neuron.runtime.simulate import Schedule
+from tensorboard_plugin_neuron.trace.tensorboard_events import write_events
+from tensorboard_plugin_neuron.trace.writer import run_directory, write_trace
+
+PROFILE_ENV = "NEURON_PROFILE"
+TRACED_INFERENCES = 20   # events of the first N inferences of a session; latencies of all of them
+
+_ACTIVE: contextvars.ContextVar[Capture | None] = contextvars.ContextVar("neuron_profile_capture", default=None)
+
+
+def default_run_name(model: CompiledModel, batch: int) -> str:
+    options = model.options
+    name = f"{model.source.name}_{options.target}_{options.autocast}_b{batch}"
+    if options.cores > 1:
+        name += f"_{options.cores}cores"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
+
+
+@dataclasses.dataclass
+class _Session:
+    model: CompiledModel
+    batch: int
+    run: str
+    name: str
+    schedules: list[Schedule] = dataclasses.field(default_factory=list)
+    starts: list[float] = dataclasses.field(default_factory=list)
+    ends: list[float] = dataclasses.field(default_factory=list)
+
+
+class Capture:
+    """Where inferences are recorded while profiling; `paths` lists the traces written so far."""
+
+    def __init__(self, logdir: str, run: str | None = None, traced_inferences: int = TRACED_INFERENCES,
+                 flush_at_powers_of_two: bool = False) -> None:
+        if run is not None:
+            run_directory(logdir, run)  # reject unsafe run names before any work is done
+        self.logdir = logdir
+        self.run = run
+        self.traced_inferences = max(1, traced_inferences)
+        self.flush_at_powers_of_two = flush_at_powers_of_two
+        self.paths: list[str] = []
+        self._sessions: dict[int, _Session] = {}
+
+    def record(self, key: int, model: CompiledModel, batch: int, schedule: Schedule) -> None:
+        """Add one inference of the model identified by `key` (one session per loaded model)."""
+        session = self._sessions.get(key)
+        if session is None:
+            session = _Session(model, batch, self.run or default_run_name(model, batch), session_name())
+            self._sessions[key] = session
+        if len(session.schedules) < self.traced_inferences:
+            session.schedules.append(schedule)
+        session.starts.append(float(schedule.start_ns.min()) if len(schedule.start_ns) else 0.0)
+        session.ends.append(float(schedule.end_ns.max()) if len(schedule.end_ns) else 0.0)
+        count = len(session.starts)
+        if self.flush_at_powers_of_two and count & (count - 1) == 0:
+            self._write(session)
+
+    def flush(self) -> list[str]:
+        """Write every session with inferences; returns the trace paths."""
+        for session in self._sessions.values():
+            self._write(session)
+        return list(self.paths)
+
+    def _write(self, session: _Session) -> None:
+        if not session.schedules:
+            return
+        trace = build_trace(session.model, session.schedules, session.batch, session.name,
+                            requests=(np.array(session.starts), np.array(session.ends)))
+        path = write_trace(trace, self.logdir, session.run)
+        write_events(trace, self.logdir, session.run)
+        if path not in self.paths:
+            self.paths.append(path)
+
+
+def active_capture() -> Capture | None:
+    return _ACTIVE.get()
+
+
+@contextlib.contextmanager
+def profile(logdir: str | os.PathLike[str], run: str | None = None,
+            traced_inferences: int = TRACED_INFERENCES) -> Iterator[Capture]:
+    """Capture the inferences run inside the block; traces are written when it ends.
+
+    `run` names the run directory (default: model_target_autocast_bBATCH, one per model)."""
+    capture = Capture(os.fspath(logdir), run, traced_inferences)
+    token = _ACTIVE.set(capture)
+    try:
+        yield capture
+    finally:
+        _ACTIVE.reset(token)
+        capture.flush()
+
+
+def environment_capture() -> Capture | None:
+    """A capture into $NEURON_PROFILE when it is set (a new one per loaded model)."""
+    logdir = os.environ.get(PROFILE_ENV, "").strip()
+    return Capture(logdir, flush_at_powers_of_two=True) if logdir else None

@@ -1,0 +1,65 @@
+"""Attribute the time of a trace's events to the graph nodes they execute.
+
+Every instruction and DMA descriptor belongs to one fusion group. A group's time is shared among its
+nodes in proportion to their FLOPs (equally when none has FLOPs); nodes folded away at compile time
+(e.g. BatchNormalization folded into a Conv) get none. Times are means per traced inference.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
+from tensorboard_plugin_neuron.trace.model import Trace
+
+ENGINE_KINDS = ("tensor", "vector", "scalar", "gpsimd", "sync")
+
+
+def group_shares(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(group index, node index, share) triples: how a group's time divides among its nodes."""
+    flops = trace.nodes["flops"].astype(np.float64)
+    groups, nodes, shares = [], [], []
+    for index, group in enumerate(trace.groups):
+        members = [n for n in group.nodes if n not in set(group.folded)]
+        if not members:
+            continue
+        weight = flops[members]
+        weight = weight / weight.sum() if weight.sum() > 0 else np.full(len(members), 1.0 / len(members))
+        groups += [index] * len(members)
+        nodes += members
+        shares.append(weight)
+    share = np.concatenate(shares) if shares else np.zeros(0)
+    return np.array(groups, dtype=np.int64), np.array(nodes, dtype=np.int64), share
+
+
+def event_group_index(trace: Trace) -> np.ndarray:
+    """Per event: index into trace.groups of the group it belongs to, -1 for none."""
+    index_of_id = np.full(max((g.id for g in trace.groups), default=-1) + 2, -1, dtype=np.int64)
+    index_of_id[[g.id for g in trace.groups]] = np.arange(len(trace.groups))
+    group_id = trace.tasks["group"].astype(np.int64)[trace.events["task"]]
+    return np.where(group_id >= 0, index_of_id[group_id], -1)
+
+
+def node_times(trace: Trace) -> dict[str, np.ndarray]:
+    """Per graph node: 'engine_ns' (NeuronCore instructions), 'dma_ns' (descriptors), 'host_ns' (CPU
+    fallback), mean per traced inference, and 'first_start_ns' (first event of the node's group, or -1)."""
+    events = trace.events
+    count = len(trace.graph.nodes)
+    iterations = int(events["iteration"].max()) + 1 if len(events["task"]) else 1
+    group = event_group_index(trace)
+    queue_kind = np.array([QUEUE_KINDS.index(q.kind) for q in trace.queues], dtype=np.int64)
+    kind = queue_kind[trace.tasks["queue"][events["task"]]] if len(events["task"]) else np.zeros(0, np.int64)
+    engine = np.isin(kind, [QUEUE_KINDS.index(k) for k in ENGINE_KINDS])
+    categories = {"engine_ns": engine, "dma_ns": kind == QUEUE_KINDS.index("dma"), "host_ns": kind == QUEUE_KINDS.index("host")}
+    g_index, n_index, share = group_shares(trace)
+    with_group = group >= 0
+    result: dict[str, np.ndarray] = {}
+    for name, mask in categories.items():
+        per_group = np.bincount(group[mask & with_group], weights=events["duration_ns"][mask & with_group],
+                                minlength=len(trace.groups)).astype(np.float64)
+        result[name] = np.bincount(n_index, weights=per_group[g_index] * share, minlength=count) / iterations
+    first = np.full(len(trace.groups), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, group[with_group], events["start_ns"][with_group])
+    node_first = np.full(count, -1, dtype=np.int64)
+    node_first[n_index] = np.where(first[g_index] == np.iinfo(np.int64).max, -1, first[g_index])
+    result["first_start_ns"] = node_first
+    return result
