@@ -61,7 +61,7 @@ def build_trace(model: CompiledModel, schedules: list[Schedule], batch: int, ses
         created_unix_ns=time.time_ns(), producer=f"tensorboard-plugin-neuron {__version__}")
     trace = Trace(metadata, graph, nodes, [p.reason for p in model.placements], list(model.groups), list(program.queues),
                   list(program.strings), list(program.tensor_names), dict(program.tasks), events, counter_names, counters,
-                  request_table, {})
+                  request_table, {}, program.dep_offsets.astype(np.int64), program.dep_ids.astype(np.int64))
     device = get_target(model.options.target)
     trace.summary = summary_metrics(trace, peak_flops(device, "bf16", model.options.cores), device.chip.hbm_bytes_per_s)
     return trace

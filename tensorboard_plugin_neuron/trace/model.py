@@ -46,6 +46,11 @@ class Trace:
     counters: dict[str, np.ndarray]
     requests: dict[str, np.ndarray]
     summary: dict[str, Any]
+    dep_offsets: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(1, np.int64))  # CSR over tasks
+    dep_ids: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def deps_of(self, task: int) -> np.ndarray:
+        return self.dep_ids[self.dep_offsets[task]: self.dep_offsets[task + 1]]
 
     @property
     def event_count(self) -> int:

@@ -55,8 +55,14 @@ def _to_trace(message) -> Trace:
         raise ValueError("a task refers to a queue that does not exist")
     if np.any(events["duration_ns"] < 0):
         raise ValueError("negative event duration")
+    offsets = read_table(message.dep_offsets, {"offsets": "int64"})["offsets"] if message.HasField("dep_offsets") \
+        else np.zeros(n_tasks + 1, np.int64)
+    dep_ids = read_table(message.dep_ids, {"ids": "int64"})["ids"] if message.HasField("dep_ids") else np.zeros(0, np.int64)
+    if len(offsets) != n_tasks + 1 or offsets[-1] != len(dep_ids) or np.any(np.diff(offsets) < 0) \
+            or (len(dep_ids) and (dep_ids.min() < 0 or dep_ids.max() >= n_tasks)):
+        raise ValueError("dependency table does not match the task table")
     groups = [FusionGroup(g.id, tuple(g.nodes), g.anchor, g.kind, g.engine, g.device, g.core, tuple(g.folded))
               for g in message.groups]
     return Trace(metadata, graph, nodes, list(message.placement_reasons), groups, queues, list(message.strings),
                  list(message.tensor_names), tasks, events, list(message.counter_names), counters, requests,
-                 json.loads(message.summary_json) if message.summary_json else {})
+                 json.loads(message.summary_json) if message.summary_json else {}, offsets, dep_ids)

@@ -45,6 +45,8 @@ TRACE_SCHEMA = Schema(
             Field("counters", 15, "Table", doc="samples: counter, time_ns, value"),
             Field("requests", 16, "Table", doc="per inference: request, start_ns, end_ns"),
             Field("summary_json", 17, "string", doc="summary metrics (vendor names where one exists)"),
+            Field("dep_offsets", 18, "Table", doc="column 'offsets': CSR row pointers into dep_ids, tasks + 1 rows"),
+            Field("dep_ids", 19, "Table", doc="column 'ids': the tasks each task waits for (its dependencies)"),
         ), doc="One profiling session."),
     ),
 )

@@ -57,6 +57,8 @@ def serialize_trace(trace: Trace) -> bytes:
     message.counter_names.extend(trace.counter_names)
     fill_table(message.counters, trace.counters, compress=True)
     fill_table(message.requests, trace.requests, compress=True)
+    fill_table(message.dep_offsets, {"offsets": trace.dep_offsets.astype(np.int64)}, compress=True, delta=frozenset({"offsets"}))
+    fill_table(message.dep_ids, {"ids": trace.dep_ids.astype(np.int64)}, compress=True)
     message.summary_json = json.dumps(trace.summary, sort_keys=True, default=json_default)
     return frame(message.SerializeToString(deterministic=True))
 
