@@ -27,5 +27,6 @@ setup(
     },
     entry_points={
         "console_scripts": ["neuron-profile=tensorboard_plugin_neuron.cli:main"],
+        "tensorboard_plugins": ["neuron=tensorboard_plugin_neuron.plugin.plugin:NeuronPlugin"],
     },
 )

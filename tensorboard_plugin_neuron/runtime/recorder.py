@@ -37,7 +37,9 @@ def build_trace(model: CompiledModel, schedules: list[Schedule], batch: int, ses
         "task": np.tile(np.arange(count, dtype=np.int32), len(schedules)),
         "iteration": np.repeat(np.arange(len(schedules), dtype=np.int32), count),
         "start_ns": np.concatenate([np.round(s.start_ns).astype(np.int64) for s in schedules]),
-        "duration_ns": np.concatenate([np.maximum(np.round(s.end_ns - s.start_ns), 0).astype(np.int64) for s in schedules]),
+        # rounding both ends (not the difference) keeps back-to-back events on a queue from overlapping
+        "duration_ns": np.concatenate([np.maximum(np.round(s.end_ns) - np.round(s.start_ns), 0).astype(np.int64)
+                                       for s in schedules]),
     }
     if requests is None:
         requests = (np.array([s.start_ns.min() for s in schedules]), np.array([s.end_ns.max() for s in schedules]))

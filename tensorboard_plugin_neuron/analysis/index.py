@@ -1,0 +1,81 @@
+"""Derived columns every analysis shares, computed once per loaded trace: per-event queue, kind, end time
+and group, per-queue ordering for windowed queries, per-node attributed time, and device figures."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
+from tensorboard_plugin_neuron.hardware import DeviceModel, get_target, peak_flops
+from tensorboard_plugin_neuron.trace.attribution import event_group_index, node_times
+from tensorboard_plugin_neuron.trace.model import Trace
+
+ENGINES = ("tensor", "vector", "scalar", "gpsimd", "sync")
+
+
+@dataclasses.dataclass
+class ProfileIndex:
+    trace: Trace
+    device: DeviceModel | None
+    queue: np.ndarray            # per event: queue index
+    kind: np.ndarray             # per event: index into QUEUE_KINDS
+    end_ns: np.ndarray           # per event
+    group: np.ndarray            # per event: index into trace.groups, -1 for none
+    track_offsets: np.ndarray    # events are sorted by (queue, start); queue q owns [offsets[q], offsets[q+1])
+    busy_prefix: np.ndarray      # events + 1 values: sum of the durations of the events before each (in that order)
+    node_time: dict[str, np.ndarray]
+    span_start_ns: int
+    span_end_ns: int
+    iterations: int
+
+    @property
+    def span_ns(self) -> float:
+        return float(self.span_end_ns - self.span_start_ns)
+
+    @property
+    def peak_flops_per_s(self) -> float:
+        if self.device is None:
+            return 0.0
+        return peak_flops(self.device, "bf16", max(int(self.trace.metadata.cores), 1))
+
+    @property
+    def hbm_bytes_per_s(self) -> float:
+        return self.device.chip.hbm_bytes_per_s if self.device is not None else 0.0
+
+
+def index_trace(trace: Trace) -> ProfileIndex:
+    """Sort the trace's events by (queue, start) in place and derive the shared columns."""
+    events = trace.events
+    queue_of_task = trace.tasks["queue"].astype(np.int32)
+    queue = queue_of_task[events["task"]] if len(events["task"]) else np.zeros(0, np.int32)
+    order = np.lexsort((events["start_ns"], queue))
+    for name in list(events):
+        events[name] = events[name][order]
+    queue = queue[order]
+    kinds = np.array([QUEUE_KINDS.index(q.kind) if q.kind in QUEUE_KINDS else -1 for q in trace.queues], dtype=np.int8)
+    kind = kinds[queue] if len(queue) else np.zeros(0, np.int8)
+    end = events["start_ns"] + events["duration_ns"]
+    offsets = np.searchsorted(queue, np.arange(len(trace.queues) + 1)).astype(np.int64)
+    prefix = np.concatenate([[0], np.cumsum(events["duration_ns"])])
+    try:
+        device = get_target(trace.metadata.target)
+    except Exception:  # imported traces name devices we do not model
+        device = None
+    return ProfileIndex(
+        trace=trace, device=device, queue=queue, kind=kind, end_ns=end, group=event_group_index(trace),
+        track_offsets=offsets, busy_prefix=prefix, node_time=node_times(trace),
+        span_start_ns=int(events["start_ns"].min()) if len(end) else 0, span_end_ns=int(end.max()) if len(end) else 0,
+        iterations=int(events["iteration"].max()) + 1 if len(end) else 0,
+    )
+
+
+def busy_union_ns(start: np.ndarray, end: np.ndarray) -> float:
+    """Length of the union of intervals [start, end), vectorized."""
+    if not len(start):
+        return 0.0
+    order = np.argsort(start, kind="stable")
+    s, e = start[order].astype(np.float64), end[order].astype(np.float64)
+    running_end = np.maximum.accumulate(e)
+    gaps = np.maximum(s[1:] - running_end[:-1], 0.0)
+    return float(running_end[-1] - s[0] - gaps.sum())

@@ -1,0 +1,143 @@
+"""The overview of a profile: headline metrics, per-engine utilization per core, host vs device time,
+top ops and recommendations with the figures behind them."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tensorboard_plugin_neuron.analysis.index import ENGINES, ProfileIndex, busy_union_ns
+from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows
+from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
+
+RELOAD_THRESHOLD = 2      # a tensor loaded from HBM more than this many times per inference is reported
+TOP_OPS = 10
+
+
+def engine_utilization(index: ProfileIndex) -> list[dict[str, Any]]:
+    """Per queue: busy time (sum of event durations), its percent of the profiled span, instruction count."""
+    trace, span = index.trace, index.span_ns
+    busy = np.diff(index.busy_prefix[index.track_offsets])
+    counts = np.diff(index.track_offsets)
+    return [{"track": q.label, "core": q.core, "kind": q.kind, "busy_ns": float(busy[i]),
+             "percent": 100.0 * float(busy[i]) / span if span else 0.0, "count": int(counts[i])}
+            for i, q in enumerate(trace.queues)]
+
+
+def dma_wait(index: ProfileIndex) -> dict[str, float]:
+    """Time the Tensor engine sat idle before an instruction whose last-finishing dependency was a DMA
+    transfer (it was waiting for data), as ns and percent of the Tensor engine's idle time."""
+    trace = index.trace
+    tasks_per_iteration = len(trace.tasks["queue"])
+    if not tasks_per_iteration or not len(index.queue):
+        return {"waiting_ns": 0.0, "idle_ns": 0.0, "percent_of_idle": 0.0}
+    slot = trace.events["iteration"].astype(np.int64) * tasks_per_iteration + trace.events["task"]
+    end_of = np.full(index.iterations * tasks_per_iteration, -np.inf)
+    end_of[slot] = index.end_ns
+    tensor = np.flatnonzero(index.kind == QUEUE_KINDS.index("tensor"))
+    if len(tensor) < 2:
+        return {"waiting_ns": 0.0, "idle_ns": 0.0, "percent_of_idle": 0.0}
+    # events are sorted by (queue, start): consecutive tensor events on one queue follow each other
+    same_queue = index.queue[tensor[1:]] == index.queue[tensor[:-1]]
+    current, previous = tensor[1:][same_queue], tensor[:-1][same_queue]
+    gap = np.maximum(trace.events["start_ns"][current] - index.end_ns[previous], 0).astype(np.float64)
+    tasks = trace.events["task"][current].astype(np.int64)
+    iteration = trace.events["iteration"][current].astype(np.int64)
+    lo, hi = trace.dep_offsets[tasks], trace.dep_offsets[tasks + 1]
+    has_deps = hi > lo
+    counts = (hi - lo)[has_deps]
+    flat = np.repeat(np.flatnonzero(has_deps), counts)
+    positions = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo[has_deps], counts)
+    dep_task = trace.dep_ids[positions].astype(np.int64)
+    dep_end = end_of[iteration[flat] * tasks_per_iteration + dep_task]
+    dep_kind = np.array([QUEUE_KINDS.index(q.kind) for q in trace.queues])[trace.tasks["queue"][dep_task]]
+    latest = np.full(len(current), -np.inf)
+    np.maximum.at(latest, flat, dep_end)
+    waits_on_dma = np.zeros(len(current), dtype=bool)
+    is_latest_dma = (dep_end == latest[flat]) & (dep_kind == QUEUE_KINDS.index("dma"))
+    waits_on_dma[flat[is_latest_dma]] = True
+    waiting = float(gap[waits_on_dma].sum())
+    idle = float(gap.sum())
+    return {"waiting_ns": waiting, "idle_ns": idle, "percent_of_idle": 100.0 * waiting / idle if idle else 0.0}
+
+
+def reloaded_tensors(index: ProfileIndex, threshold: int = RELOAD_THRESHOLD) -> list[dict[str, Any]]:
+    """Tensors read from HBM more than `threshold` times per inference, most loads first."""
+    trace = index.trace
+    task = trace.events["task"]
+    dma = index.kind == QUEUE_KINDS.index("dma")
+    from_hbm = dma & (trace.tasks["src_mem"][task] == MEMORIES.index("hbm")) & (trace.tasks["tensor"][task] >= 0)
+    if not from_hbm.any() or not index.iterations:
+        return []
+    tensors = trace.tasks["tensor"][task][from_hbm]
+    counts = np.bincount(tensors, minlength=len(trace.tensor_names)) / index.iterations
+    nbytes = np.bincount(tensors, weights=trace.tasks["bytes"][task][from_hbm], minlength=len(trace.tensor_names))
+    # loads = descriptors grouped per fusion group visit: count distinct (group) visits per tensor
+    groups = trace.tasks["group"][task][from_hbm].astype(np.int64)
+    pairs = np.unique(tensors.astype(np.int64) * (len(trace.groups) + 2) + groups + 1)
+    visits = np.bincount(pairs // (len(trace.groups) + 2), minlength=len(trace.tensor_names))
+    rows = [{"tensor": trace.tensor_names[t], "loads": int(visits[t]), "descriptors": float(counts[t]),
+             "bytes": float(nbytes[t]) / index.iterations}
+            for t in np.flatnonzero(visits > threshold)]
+    return sorted(rows, key=lambda r: (-r["loads"], -r["bytes"]))
+
+
+def recommendations(index: ProfileIndex, table: dict[str, list]) -> list[dict[str, Any]]:
+    trace, span = index.trace, index.span_ns
+    out: list[dict[str, Any]] = []
+    cpu = [i for i, p in enumerate(table["placement"]) if p == "cpu"]
+    if cpu:
+        host_ns = float(sum(table["host_ns"][i] for i in cpu))
+        ops = sorted({table["op_type"][i] for i in cpu})
+        out.append({"kind": "cpu_fallback", "severity": "warning", "nodes": cpu,
+                    "message": f"{len(cpu)} op(s) fall back to the CPU ({', '.join(ops)}): {host_ns / 1e3:.1f} us of host "
+                               f"time per inference plus host<->device transfers",
+                    "reasons": sorted({trace.placement_reasons[i] for i in cpu})})
+    for row in reloaded_tensors(index)[:5]:
+        out.append({"kind": "reload", "severity": "info", "tensor": row["tensor"],
+                    "message": f"tensor {row['tensor']} is loaded from HBM {row['loads']} times per inference "
+                               f"({row['bytes'] / 2**20:.2f} MiB moved)"})
+    task = trace.events["task"]
+    dma = index.kind == QUEUE_KINDS.index("dma")
+    purpose = trace.tasks["purpose"][task]
+    spill = dma & np.isin(purpose, [PURPOSES.index("spill"), PURPOSES.index("reload")])
+    if spill.any() and span:
+        share = 100.0 * busy_union_ns(trace.events["start_ns"][spill], index.end_ns[spill]) / span
+        out.append({"kind": "spill", "severity": "warning" if share > 5 else "info", "percent": share,
+                    "message": f"SBUF spills and reloads are in flight {share:.1f}% of the time"})
+    wait = dma_wait(index)
+    if wait["idle_ns"] and wait["percent_of_idle"] > 10:
+        idle_share = 100.0 * wait["waiting_ns"] / span / max(int(trace.metadata.cores), 1) if span else 0.0
+        out.append({"kind": "dma_wait", "severity": "warning" if idle_share > 20 else "info",
+                    "percent": wait["percent_of_idle"],
+                    "message": f"the Tensor engine is idle waiting on DMA {idle_share:.1f}% of the time "
+                               f"({wait['percent_of_idle']:.0f}% of its idle time)"})
+    memory_bound = [i for i, b in enumerate(table["bound"]) if b == "memory"]
+    if memory_bound:
+        share = sum(table["percent"][i] for i in memory_bound)
+        if share > 30:
+            out.append({"kind": "memory_bound", "severity": "info", "percent": share,
+                        "message": f"{share:.0f}% of op time is in memory-bound ops (arithmetic intensity below the "
+                                   "device's ridge point): larger batches or fusion raise it"})
+    return out
+
+
+def overview(index: ProfileIndex) -> dict[str, Any]:
+    trace = index.trace
+    table = op_table(index)
+    top = sort_rows(table, "time_ns", limit=TOP_OPS)
+    utilization = engine_utilization(index)
+    host = index.kind == QUEUE_KINDS.index("host")
+    device = np.isin(index.kind, [QUEUE_KINDS.index(e) for e in ENGINES] + [QUEUE_KINDS.index("dma")])
+    return {
+        "metadata": {k: getattr(trace.metadata, k) for k in ("model", "target", "autocast", "batch", "cores", "iterations",
+                                                             "session", "created_unix_ns", "producer", "source_format")},
+        "summary": trace.summary,
+        "span_ns": index.span_ns,
+        "time": {"host_busy_ns": busy_union_ns(trace.events["start_ns"][host], index.end_ns[host]),
+                 "device_busy_ns": busy_union_ns(trace.events["start_ns"][device], index.end_ns[device])},
+        "utilization": utilization,
+        "top_ops": top,
+        "recommendations": recommendations(index, table),
+        "nodes": len(trace.graph.nodes), "events": trace.event_count,
+    }

@@ -1,0 +1,1 @@
+"""The TensorBoard plugin: profile discovery, cache, HTTP routes."""

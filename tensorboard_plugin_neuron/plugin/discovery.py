@@ -1,0 +1,63 @@
+"""Find profiles in a logdir: every `RUN/plugins/neuron/*.trace.pb`, runs nested at any depth, and resolve
+a (run, profile) request to a file that is certainly inside the logdir."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+
+from tensorboard_plugin_neuron.trace.writer import PLUGIN_NAME, TRACE_SUFFIX
+
+_SAFE_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+MAX_DEPTH = 12
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileFile:
+    run: str          # path of the run directory relative to the logdir, '/'-separated ('.' for the logdir itself)
+    profile: str      # session name (file name without .trace.pb)
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def find_profiles(logdir: str) -> list[ProfileFile]:
+    """All profiles under `logdir`, sorted by run then profile; symlinked directories are not followed."""
+    root = os.path.realpath(logdir)
+    found: list[ProfileFile] = []
+    if not os.path.isdir(root):
+        return found
+    for directory, subdirs, _files in os.walk(root, followlinks=False):
+        depth = directory[len(root):].count(os.sep)
+        if depth >= MAX_DEPTH:
+            subdirs[:] = []
+        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+        if os.path.basename(directory) != PLUGIN_NAME or os.path.basename(os.path.dirname(directory)) != "plugins":
+            continue
+        run_dir = os.path.dirname(os.path.dirname(directory))
+        run = os.path.relpath(run_dir, root).replace(os.sep, "/")
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if not entry.name.endswith(TRACE_SUFFIX) or entry.name.startswith("."):
+                    continue
+                if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                    continue
+                stat = entry.stat(follow_symlinks=False)
+                found.append(ProfileFile(run, entry.name[: -len(TRACE_SUFFIX)], entry.path, stat.st_size, stat.st_mtime_ns))
+    return sorted(found, key=lambda p: (p.run, p.profile))
+
+
+def resolve_profile(logdir: str, run: str, profile: str) -> ProfileFile | None:
+    """The profile file for a request, or None. Names are checked part by part (no '..', no absolute
+    paths, nothing but letters, digits, '.', '_', '-'), and the real path must stay inside the logdir."""
+    parts = run.split("/") if run != "." else []
+    if any(not _SAFE_PART.match(p) or p in (".", "..") for p in parts) or not _SAFE_PART.match(profile) \
+            or profile in (".", ".."):
+        return None
+    root = os.path.realpath(logdir)
+    path = os.path.join(root, *parts, "plugins", PLUGIN_NAME, profile + TRACE_SUFFIX)
+    real = os.path.realpath(path)
+    if os.path.commonpath([root, real]) != root or real != path or not os.path.isfile(real):
+        return None
+    stat = os.stat(real)
+    return ProfileFile(run, profile, real, stat.st_size, stat.st_mtime_ns)

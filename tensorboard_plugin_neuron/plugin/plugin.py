@@ -1,0 +1,70 @@
+"""The Neuron TensorBoard plugin: finds profiles in the logdir, serves the routes and the frontend.
+
+Reads `context.logdir` itself (the multiplexer is None under --load_fast), never blocks TensorBoard in
+`is_active` (a background scan answers it), and keeps parsed profiles in a bounded LRU cache.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from tensorboard.plugins import base_plugin
+
+from tensorboard_plugin_neuron.analysis.index import ProfileIndex, index_trace
+from tensorboard_plugin_neuron.plugin.cache import DEFAULT_BUDGET_BYTES, ProfileCache
+from tensorboard_plugin_neuron.plugin.discovery import find_profiles
+from tensorboard_plugin_neuron.plugin.routes import Routes
+from tensorboard_plugin_neuron.trace.reader import read_trace
+from tensorboard_plugin_neuron.trace.writer import PLUGIN_NAME
+
+ACTIVE_RESCAN_SECONDS = 10.0
+
+
+def load_profile(path: str) -> ProfileIndex:
+    return index_trace(read_trace(path))
+
+
+def profile_bytes(index: ProfileIndex) -> int:
+    """Memory held by a loaded profile's arrays (what the cache budget counts)."""
+    trace = index.trace
+    arrays = [*trace.events.values(), *trace.tasks.values(), *trace.counters.values(), *trace.nodes.values(),
+              trace.dep_ids, trace.dep_offsets, index.queue, index.kind, index.end_ns, index.group, index.busy_prefix]
+    return int(sum(a.nbytes for a in arrays if isinstance(a, np.ndarray)))
+
+
+class NeuronPlugin(base_plugin.TBPlugin):
+    plugin_name = PLUGIN_NAME
+
+    def __init__(self, context: base_plugin.TBContext) -> None:
+        self._logdir = context.logdir or ""
+        self._cache: ProfileCache[ProfileIndex] = ProfileCache(load_profile, profile_bytes, DEFAULT_BUDGET_BYTES)
+        self._routes = Routes(self._logdir, self._cache)
+        self._active = False
+        self._scanned_at = 0.0
+        self._scan_lock = threading.Lock()
+        self._first_scan = threading.Event()
+
+    def get_plugin_apps(self):
+        return self._routes.apps()
+
+    def is_active(self) -> bool:
+        """True once any profile exists; rescans in the background at most every few seconds."""
+        if self._active:
+            return True
+        now = time.monotonic()
+        if now - self._scanned_at >= ACTIVE_RESCAN_SECONDS and self._scan_lock.acquire(blocking=False):
+            self._scanned_at = now
+            threading.Thread(target=self._scan, name="neuron-plugin-scan", daemon=True).start()
+        self._first_scan.wait(timeout=1.0)  # only the first call waits, and briefly
+        return self._active
+
+    def _scan(self) -> None:
+        try:
+            self._active = bool(self._logdir) and bool(find_profiles(self._logdir))
+        finally:
+            self._first_scan.set()
+            self._scan_lock.release()
+
+    def frontend_metadata(self) -> base_plugin.FrontendMetadata:
+        return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Neuron", disable_reload=True)

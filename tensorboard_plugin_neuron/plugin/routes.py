@@ -1,0 +1,219 @@
+"""HTTP routes of the Neuron plugin (served under /data/plugin/neuron/): each handler parses the request,
+calls one analysis function and answers JSON; errors are JSON with a 4xx status and never affect other
+runs or profiles."""
+from __future__ import annotations
+
+import json
+import math
+import mimetypes
+import os
+from typing import Any, Callable
+
+import numpy as np
+from tensorboard.backend import http_util
+from werkzeug import wrappers
+
+from tensorboard_plugin_neuron.analysis.compare import compare
+from tensorboard_plugin_neuron.analysis.datapath import datapath
+from tensorboard_plugin_neuron.analysis.graph_view import graph_view
+from tensorboard_plugin_neuron.analysis.index import ProfileIndex
+from tensorboard_plugin_neuron.analysis.memory import memory
+from tensorboard_plugin_neuron.analysis.ops import OP_COLUMNS, op_table, sort_rows, table_csv
+from tensorboard_plugin_neuron.analysis.overview import overview
+from tensorboard_plugin_neuron.analysis.timeline import MAX_WIDTH, event_details, timeline
+from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.plugin.cache import ProfileCache
+from tensorboard_plugin_neuron.plugin.discovery import ProfileFile, find_profiles, resolve_profile
+
+STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
+Handler = Callable[[wrappers.Request], wrappers.Response]
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def respond_json(request: wrappers.Request, payload: Any, status: int = 200) -> wrappers.Response:
+    body = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=_json_default)
+    return http_util.Respond(request, body, "application/json", code=status)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _sanitize(value: Any) -> Any:
+    """JSON has no NaN/Infinity: replace them with null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _sanitize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sanitize(v) for v in value]
+    return value
+
+
+def _number(request: wrappers.Request, name: str, default: float | None = None, kind: type = float) -> Any:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        if default is None:
+            raise RequestError(400, f"missing parameter '{name}'")
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise RequestError(400, f"parameter '{name}' must be a number, got '{raw[:40]}'") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RequestError(400, f"parameter '{name}' must be finite")
+    return value
+
+
+class Routes:
+    """The route table; `profiles` loads (cached) profile indexes."""
+
+    def __init__(self, logdir: str, cache: ProfileCache[ProfileIndex]) -> None:
+        self.logdir = logdir
+        self.cache = cache
+
+    def apps(self) -> dict[str, Handler]:
+        views = {"overview": self.overview, "graph": self.graph, "ops": self.ops, "timeline": self.timeline,
+                 "event": self.event, "datapath": self.datapath, "memory": self.memory, "compare": self.compare,
+                 "export": self.export}
+        apps = {"/runs": self._wrap(self.runs), "/index.js": self.static, "/static/*": self.static}
+        apps.update({f"/{name}": self._wrap(handler) for name, handler in views.items()})
+        return apps
+
+    def _wrap(self, handler: Callable[[wrappers.Request], Any]) -> Handler:
+        @wrappers.Request.application
+        def app(request: wrappers.Request) -> wrappers.Response:
+            try:
+                result = handler(request)
+            except RequestError as exc:
+                return respond_json(request, {"error": str(exc)}, exc.status)
+            except UserError as exc:  # a broken profile: its own error, the rest keeps working
+                return respond_json(request, {"error": str(exc)}, 422)
+            if isinstance(result, wrappers.Response):
+                return result
+            return respond_json(request, _sanitize(result))
+        return app
+
+    # --- profile lookup ---
+
+    def _profile_file(self, request: wrappers.Request, prefix: str = "") -> ProfileFile:
+        run = request.args.get(prefix + "run")
+        if not run:
+            raise RequestError(400, f"missing parameter '{prefix}run'")
+        profile = request.args.get(prefix + "profile")
+        if not profile:
+            candidates = [p for p in find_profiles(self.logdir) if p.run == run]
+            if not candidates:
+                raise RequestError(404, "no such run")
+            return max(candidates, key=lambda p: (p.mtime_ns, p.profile))
+        found = resolve_profile(self.logdir, run, profile)
+        if found is None:
+            raise RequestError(404, "no such run or profile")
+        return found
+
+    def _index(self, request: wrappers.Request, prefix: str = "") -> ProfileIndex:
+        file = self._profile_file(request, prefix)
+        return self.cache.get(file.path, file.size, file.mtime_ns)
+
+    # --- routes ---
+
+    def runs(self, request: wrappers.Request) -> Any:
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for p in find_profiles(self.logdir):
+            runs.setdefault(p.run, []).append({"profile": p.profile, "bytes": p.size, "mtime_ns": p.mtime_ns})
+        return {"runs": [{"run": run, "profiles": profiles} for run, profiles in runs.items()]}
+
+    def overview(self, request: wrappers.Request) -> Any:
+        return overview(self._index(request))
+
+    def graph(self, request: wrappers.Request) -> Any:
+        return graph_view(self._index(request))
+
+    def ops(self, request: wrappers.Request) -> Any:
+        index = self._index(request)
+        key = request.args.get("sort", "time_ns")
+        order = request.args.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise RequestError(400, "order must be 'asc' or 'desc'")
+        limit = _number(request, "limit", 100_000, int)
+        if limit < 1:
+            raise RequestError(400, "limit must be positive")
+        try:
+            rows = sort_rows(op_table(index), key, order == "desc", limit, request.args.get("q", "")[:200])
+        except ValueError as exc:
+            raise RequestError(400, str(exc)) from None
+        if request.args.get("format") == "csv":
+            name = f"{index.trace.metadata.model}-{index.trace.metadata.session}-ops.csv"
+            return _download(request, table_csv(rows).encode("utf-8"), "text/csv", name)
+        return {"columns": list(OP_COLUMNS), "rows": rows}
+
+    def timeline(self, request: wrappers.Request) -> Any:
+        index = self._index(request)
+        width = _number(request, "width", 1000, int)
+        if not 1 <= width <= MAX_WIDTH:
+            raise RequestError(400, f"width must be between 1 and {MAX_WIDTH} pixels")
+        start = _number(request, "start_ns", float(index.span_start_ns))
+        end = _number(request, "end_ns", float(max(index.span_end_ns, index.span_start_ns + 1)))
+        if end <= start:
+            raise RequestError(400, "end_ns must be greater than start_ns")
+        return timeline(index, start, end, width)
+
+    def event(self, request: wrappers.Request) -> Any:
+        index = self._index(request)
+        row = _number(request, "event", None, int)
+        try:
+            return event_details(index, row)
+        except IndexError as exc:
+            raise RequestError(404, str(exc)) from None
+
+    def datapath(self, request: wrappers.Request) -> Any:
+        return datapath(self._index(request))
+
+    def memory(self, request: wrappers.Request) -> Any:
+        points = _number(request, "points", 2000, int)
+        try:
+            return memory(self._index(request), points)
+        except ValueError as exc:
+            raise RequestError(400, str(exc)) from None
+
+    def compare(self, request: wrappers.Request) -> Any:
+        return compare(self._index(request), self._index(request, prefix="other_"))
+
+    def export(self, request: wrappers.Request) -> Any:
+        index = self._index(request)
+        fmt = request.args.get("format", "")
+        meta = index.trace.metadata
+        if fmt == "csv":
+            return _download(request, table_csv(op_table(index)).encode("utf-8"), "text/csv",
+                             f"{meta.model}-{meta.session}-ops.csv")
+        if fmt == "summary":
+            body = json.dumps(_sanitize(overview(index)), indent=1, default=_json_default).encode("utf-8")
+            return _download(request, body, "application/json", f"{meta.model}-{meta.session}-summary.json")
+        raise RequestError(400, "format must be one of: csv, summary")
+
+    @wrappers.Request.application
+    def static(self, request: wrappers.Request) -> wrappers.Response:
+        name = "index.js" if request.path.endswith("/index.js") else request.path.rsplit("/static/", 1)[-1]
+        path = os.path.realpath(os.path.join(STATIC_DIR, name))
+        if os.path.commonpath([os.path.realpath(STATIC_DIR), path]) != os.path.realpath(STATIC_DIR) \
+                or not os.path.isfile(path):
+            return respond_json(request, {"error": "the frontend is not built (pip install . builds it)"
+                                          if name == "index.js" else "no such file"}, 404)
+        content_type = "text/javascript" if path.endswith(".js") else (mimetypes.guess_type(path)[0] or "application/octet-stream")
+        with open(path, "rb") as handle:
+            return http_util.Respond(request, handle.read(), content_type)
+
+
+def _download(request: wrappers.Request, body: bytes, content_type: str, filename: str) -> wrappers.Response:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename)
+    return http_util.Respond(request, body, content_type,
+                             headers=[("Content-Disposition", f'attachment; filename="{safe}"')])

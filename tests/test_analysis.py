@@ -1,0 +1,187 @@
+"""Analyses over traces written by the real runtime: each function on its own, with invariants that break
+if the attribution, level of detail or accounting is wrong."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tensorboard_plugin_neuron.analysis.compare import compare
+from tensorboard_plugin_neuron.analysis.datapath import datapath
+from tensorboard_plugin_neuron.analysis.graph_view import graph_view
+from tensorboard_plugin_neuron.analysis.index import index_trace
+from tensorboard_plugin_neuron.analysis.memory import downsample_max, memory
+from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows, table_csv
+from tensorboard_plugin_neuron.analysis.overview import dma_wait, engine_utilization, overview
+from tensorboard_plugin_neuron.analysis.timeline import event_details, timeline
+from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
+from tensorboard_plugin_neuron.graph.loader import load_model
+from tensorboard_plugin_neuron.runtime.capture import profile
+from tensorboard_plugin_neuron.runtime.session import Runtime
+from tensorboard_plugin_neuron.trace.reader import read_trace
+
+
+def _profile(tmp: Path, graph, autocast: str = "bf16", inferences: int = 3):
+    loaded = Runtime("inf2").load(compile_model(graph, CompileOptions(autocast=autocast)))
+    with profile(tmp, run=f"{graph.name}-{autocast}") as capture:
+        loaded.infer()
+        for _ in range(inferences - 1):
+            loaded.repeat()
+    return index_trace(read_trace(capture.paths[0]))
+
+
+@pytest.fixture(scope="module")
+def cnn(tmp_path_factory):
+    return _profile(tmp_path_factory.mktemp("cnn"), load_model("resnet18"))
+
+
+@pytest.fixture(scope="module")
+def cnn_fp32(tmp_path_factory):
+    return _profile(tmp_path_factory.mktemp("cnn32"), load_model("resnet18"), "fp32")
+
+
+@pytest.fixture(scope="module")
+def alexnet(tmp_path_factory, light_dir):
+    return _profile(tmp_path_factory.mktemp("alex"), load_model(str(light_dir / "light_bvlc_alexnet.onnx")), inferences=2)
+
+
+def test_index_sorts_events_per_track(cnn) -> None:
+    start = cnn.trace.events["start_ns"]
+    for q in range(len(cnn.trace.queues)):
+        lo, hi = cnn.track_offsets[q], cnn.track_offsets[q + 1]
+        assert np.all(np.diff(start[lo:hi]) >= 0)
+        assert np.all(cnn.queue[lo:hi] == q)
+        assert np.all(start[lo + 1:hi] >= cnn.end_ns[lo:hi - 1])  # one queue runs one thing at a time
+
+
+def test_op_table_attributes_all_engine_time_to_nodes(cnn) -> None:
+    table = op_table(cnn)
+    kinds = np.array([q.kind for q in cnn.trace.queues])[cnn.queue]
+    engine_total = cnn.trace.events["duration_ns"][np.isin(kinds, ["tensor", "vector", "scalar", "gpsimd", "sync"])].sum()
+    assert sum(table["engine_ns"]) == pytest.approx(engine_total / cnn.iterations, rel=1e-6)
+    assert sum(table["percent"]) == pytest.approx(100.0, abs=0.05)
+    conv = table["op_type"].index("Conv")
+    assert table["placement"][conv] == "neuron" and table["engine"][conv] == "tensor"
+    assert table["bound"][conv] in ("compute", "memory") and table["intensity"][conv] > 0
+    bn = table["op_type"].index("BatchNormalization")
+    assert table["placement"][bn] == "fused" and table["fused_into"][bn].endswith("Conv") and table["time_ns"][bn] == 0
+    rows = sort_rows(table, "time_ns", limit=5)
+    assert rows["time_ns"] == sorted(rows["time_ns"], reverse=True) and len(rows["name"]) == 5
+    assert set(sort_rows(table, "name", descending=False, query="layer1")["scope"]) <= {s for s in table["scope"] if "layer1" in s}
+    with pytest.raises(ValueError, match="cannot sort by"):
+        sort_rows(table, "nonsense")
+
+
+def test_csv_is_parseable_and_defuses_formulas(cnn) -> None:
+    import csv
+    import io
+    table = op_table(cnn)
+    table["name"][0] = "=HYPERLINK(\"http://x\")"
+    rows = list(csv.reader(io.StringIO(table_csv(table))))
+    assert rows[0][:3] == ["node", "name", "op_type"] and len(rows) == len(table["node"]) + 1
+    assert rows[1][1].startswith("'=")
+
+
+def test_overview_reports_cpu_fallback_and_utilization(alexnet) -> None:
+    result = overview(alexnet)
+    kinds = [r["kind"] for r in result["recommendations"]]
+    assert "cpu_fallback" in kinds
+    fallback = result["recommendations"][kinds.index("cpu_fallback")]
+    assert "LRN" in fallback["message"] and len(fallback["nodes"]) == 2
+    assert result["time"]["host_busy_ns"] > 0 and result["time"]["device_busy_ns"] > 0
+    for row in engine_utilization(alexnet):
+        assert 0 <= row["percent"] <= 100
+    assert len(result["top_ops"]["name"]) == 10
+
+
+def test_dma_wait_is_part_of_the_tensor_engine_idle_time(cnn) -> None:
+    wait = dma_wait(cnn)
+    assert 0 < wait["waiting_ns"] <= wait["idle_ns"]
+    tensor = [u for u in engine_utilization(cnn) if u["kind"] == "tensor"][0]
+    assert wait["idle_ns"] <= cnn.span_ns - tensor["busy_ns"] + 1
+
+
+@pytest.mark.parametrize("width", [1, 37, 800, 5000])
+def test_timeline_lod_keeps_busy_time_and_bounds_items(cnn, width: int) -> None:
+    full = timeline(cnn, width=width)
+    assert len(full["data"]) == sum(1 for t in full["tracks"] if t["events"])
+    for track in full["data"]:
+        q = track["track"]
+        lo, hi = cnn.track_offsets[q], cnn.track_offsets[q + 1]
+        raw = float(cnn.trace.events["duration_ns"][lo:hi].sum())
+        merged = sum(track["aggregates"]["busy_ns"]) + sum(track["events"]["duration"])
+        assert merged == pytest.approx(raw, rel=1e-9, abs=2)
+        assert len(track["aggregates"]["start"]) + len(track["events"]["start"]) <= 2 * width
+        assert sum(track["aggregates"]["count"]) + len(track["events"]["start"]) == hi - lo
+        pixel = full["pixel_ns"]
+        assert all(d >= pixel for d in track["events"]["duration"])
+
+
+def test_timeline_zoomed_window_holds_exactly_the_overlapping_events(cnn) -> None:
+    start = cnn.span_start_ns + cnn.span_ns * 0.4
+    end = start + cnn.span_ns * 0.01
+    window = timeline(cnn, start, end, width=2000)
+    for track in window["data"]:
+        q = track["track"]
+        lo, hi = cnn.track_offsets[q], cnn.track_offsets[q + 1]
+        s, e = cnn.trace.events["start_ns"][lo:hi], cnn.end_ns[lo:hi]
+        overlapping = int(((s < end) & (e > start)).sum())
+        shown = sum(track["aggregates"]["count"]) + len(track["events"]["start"])
+        assert shown == overlapping
+    details = event_details(cnn, window["data"][0]["events"]["event"][0] if window["data"][0]["events"]["event"] else 0)
+    assert details["track"] and details["name"] and "depends_on" in details
+    with pytest.raises(ValueError):
+        timeline(cnn, 10, 5, 100)
+    with pytest.raises(ValueError):
+        timeline(cnn, 0, 5, 0)
+
+
+def test_timeline_payload_does_not_grow_with_the_trace(tmp_path: Path) -> None:
+    small = _profile(tmp_path / "a", load_model("resnet18"), inferences=2)
+    large = _profile(tmp_path / "b", load_model("resnet18"), inferences=20)
+    assert large.trace.event_count == 10 * small.trace.event_count
+    size = [sum(len(t["aggregates"]["start"]) + len(t["events"]["start"]) for t in timeline(x, width=300)["data"])
+            for x in (small, large)]
+    assert size[1] <= 2 * 300 * len(large.trace.queues) and size[1] < 1.5 * size[0] + 300
+
+
+def test_graph_view_edges_scopes_and_placement(alexnet, cnn) -> None:
+    view = graph_view(alexnet)
+    assert len(view["nodes"]) == len(alexnet.trace.graph.nodes)
+    assert all(0 <= a < len(view["nodes"]) and 0 <= b < len(view["nodes"]) and a < b for a, b in view["edges"])
+    lrn = [n for n in view["nodes"] if n["op_type"] == "LRN"]
+    assert lrn and all(n["placement"] == "cpu" and not n["supported"] and n["reason"] for n in lrn)
+    scopes = {s["scope"]: s for s in graph_view(cnn)["scopes"]}
+    assert scopes["layer1"]["nodes"] == sum(v["nodes"] for k, v in scopes.items() if k.startswith("layer1/") and v["depth"] == 2)
+
+
+def test_datapath_links_account_for_every_dma_byte(alexnet) -> None:
+    result = datapath(alexnet)
+    links = {link["link"]: link for link in result["links"]}
+    assert {"host<->hbm", "hbm<->sbuf", "sbuf<->psum"} <= set(links)
+    dma_bytes = alexnet.trace.summary["dma_transfer_total_bytes"] / alexnet.iterations
+    assert sum(v["bytes"] for k, v in links.items() if k != "sbuf<->psum") == pytest.approx(dma_bytes)
+    assert sum(result["by_purpose"].values()) == pytest.approx(dma_bytes)
+    for link in links.values():
+        assert link["peak_bytes_per_s"] > 0
+        assert 0 < link["achieved_bytes_per_s"] <= link["peak_bytes_per_s"] * 1.0001, link["link"]
+    assert result["top_transfers"][0]["bytes"] == max(t["bytes"] for t in result["top_transfers"])
+    assert {s["link"] for s in result["bandwidth"]} >= {"host", "hbm"}
+
+
+def test_memory_series_keep_their_peaks(cnn) -> None:
+    result = memory(cnn, points=50)
+    sbuf = [s for s in result["series"] if s["memory"] == "sbuf"][0]
+    assert len(sbuf["time_ns"]) <= 51 and max(sbuf["bytes"]) == sbuf["peak_bytes"] <= sbuf["capacity_bytes"]
+    times, values = downsample_max(np.arange(10), np.array([0, 5, 1, 1, 9, 0, 0, 2, 0, 0.0]), 3)
+    assert values.max() == 9 and len(times) <= 3
+
+
+def test_compare_matches_ops_by_name(cnn, cnn_fp32) -> None:
+    result = compare(cnn, cnn_fp32)
+    assert result["unmatched_ops"] == 0 and result["matched_ops"] == len(cnn.trace.graph.nodes)
+    latency = [m for m in result["metrics"] if m["metric"] == "latency_p50_ns"][0]
+    assert latency["ratio"] > 1.2  # fp32 is slower than bf16 on the Tensor engine
+    conv = [r for r in result["ops"] if r["op_type"] == "Conv"]
+    assert conv and all(r["delta_ns"] >= 0 for r in conv)

@@ -1,0 +1,216 @@
+"""The Neuron plugin's HTTP routes over a logdir of real profiles, broken files and hostile requests,
+and the plugin loaded by a real `tensorboard` process."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from tensorboard.plugins.base_plugin import TBContext
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
+from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
+from tensorboard_plugin_neuron.fileio import frame
+from tensorboard_plugin_neuron.graph.loader import load_model
+from tensorboard_plugin_neuron.plugin.cache import ProfileCache
+from tensorboard_plugin_neuron.plugin.plugin import NeuronPlugin
+from tensorboard_plugin_neuron.runtime.capture import profile
+from tensorboard_plugin_neuron.runtime.session import Runtime
+from tensorboard_plugin_neuron.trace.schema import TraceMessage
+
+GOOD = "bert-tiny_inf2_bf16_b1"
+NESTED = "sweep/fp32"
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("logs")
+    graph = load_model("bert-tiny")
+    for autocast, run in (("bf16", None), ("fp32", NESTED)):
+        loaded = Runtime("inf2").load(compile_model(graph, CompileOptions(autocast=autocast)))
+        with profile(root, run=run):
+            loaded.infer()
+            loaded.repeat()
+    good = next((root / GOOD / "plugins" / "neuron").glob("*.trace.pb"))
+    broken = root / "broken" / "plugins" / "neuron"
+    broken.mkdir(parents=True)
+    data = good.read_bytes()
+    (broken / "truncated.trace.pb").write_bytes(data[: len(data) // 2])
+    damaged = bytearray(data)
+    damaged[len(data) // 2] ^= 0xFF
+    (broken / "corrupt.trace.pb").write_bytes(bytes(damaged))
+    (broken / "empty.trace.pb").write_bytes(b"")
+    (broken / "future.trace.pb").write_bytes(frame(TraceMessage(format_version=99).SerializeToString()))
+    (broken / ".tmp-half-written").write_bytes(data[:100])  # a writer's temp file: never listed
+    outside = tmp_path_factory.mktemp("outside")
+    shutil.copy(good, outside / "secret.trace.pb")
+    (root / "linked" / "plugins").mkdir(parents=True)
+    os.symlink(outside, root / "linked" / "plugins" / "neuron")
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(logdir: Path):
+    plugin = NeuronPlugin(TBContext(logdir=str(logdir)))
+    apps = plugin.get_plugin_apps()
+
+    def get(route: str, **query) -> Response:
+        return Client(apps[route], Response).get(route, query_string=query)
+
+    get.plugin = plugin
+    return get
+
+
+def _json(response: Response) -> dict:
+    assert response.headers["Content-Type"].startswith("application/json")
+    return json.loads(response.data)
+
+
+def _session(logdir: Path, run: str) -> str:
+    return next((logdir / run / "plugins" / "neuron").glob("*.trace.pb")).name[: -len(".trace.pb")]
+
+
+def test_runs_lists_nested_runs_and_skips_temp_files_and_symlinks(client) -> None:
+    runs = {r["run"]: [p["profile"] for p in r["profiles"]] for r in _json(client("/runs"))["runs"]}
+    assert set(runs) == {GOOD, NESTED, "broken"}
+    assert sorted(runs["broken"]) == ["corrupt", "empty", "future", "truncated"]
+    assert client.plugin.is_active()
+
+
+def test_every_view_answers_for_a_good_profile(client, logdir: Path) -> None:
+    session = _session(logdir, GOOD)
+    overview = _json(client("/overview", run=GOOD, profile=session))
+    assert overview["metadata"]["model"] == "bert-tiny" and overview["summary"]["latency_p50_ns"] > 0
+    graph = _json(client("/graph", run=GOOD))
+    assert len(graph["nodes"]) > 50 and graph["edges"] and graph["scopes"]
+    ops = _json(client("/ops", run=GOOD, sort="flops", order="desc", limit="5"))
+    assert ops["rows"]["flops"] == sorted(ops["rows"]["flops"], reverse=True) and len(ops["rows"]["name"]) == 5
+    assert _json(client("/ops", run=GOOD, q="attention"))["rows"]["name"]
+    timeline = _json(client("/timeline", run=GOOD, width="400"))
+    assert timeline["data"] and timeline["width"] == 400
+    row = next(t["events"]["event"][0] for t in timeline["data"] if t["events"]["event"])
+    assert _json(client("/event", run=GOOD, event=str(row)))["event"] == row
+    assert _json(client("/datapath", run=GOOD))["links"]
+    assert _json(client("/memory", run=GOOD))["series"]
+    compared = _json(client("/compare", run=GOOD, other_run=NESTED))
+    assert compared["matched_ops"] > 50 and compared["other"]["autocast"] == "fp32"
+
+
+def test_csv_downloads(client) -> None:
+    response = client("/ops", run=GOOD, format="csv", sort="time_ns")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.data.decode())))
+    assert rows[0][1] == "name" and len(rows) > 50
+    summary = client("/export", run=GOOD, format="summary")
+    assert json.loads(summary.data)["metadata"]["model"] == "bert-tiny"
+    assert client("/export", run=GOOD, format="exe").status_code == 400
+
+
+@pytest.mark.parametrize("profile_name, needle", [("truncated", "truncated"), ("corrupt", "checksum"),
+                                                  ("empty", "empty"), ("future", "version")])
+def test_broken_profiles_get_a_json_error_and_others_keep_working(client, profile_name: str, needle: str) -> None:
+    response = client("/overview", run="broken", profile=profile_name)
+    assert response.status_code == 422
+    assert needle in _json(response)["error"]
+    assert client("/overview", run=GOOD).status_code == 200
+
+
+@pytest.mark.parametrize("query", [
+    {"run": "../" + GOOD}, {"run": "/etc"}, {"run": GOOD, "profile": "../../x"}, {"run": "linked"},
+    {"run": "linked", "profile": "secret"}, {"run": "nope"}, {"run": GOOD, "profile": "nope"},
+    {"run": "<img src=x onerror=alert(1)>"},
+])
+def test_requests_cannot_leave_the_logdir(client, query: dict) -> None:
+    response = client("/overview", **query)
+    assert response.status_code == 404
+    assert "error" in _json(response)
+
+
+@pytest.mark.parametrize("query, status", [
+    ({"width": "-5"}, 400), ({"width": "100000000"}, 400), ({"width": "abc"}, 400),
+    ({"start_ns": "100", "end_ns": "50"}, 400), ({"start_ns": "nan"}, 400), ({}, 200),
+])
+def test_absurd_timeline_parameters(client, query: dict, status: int) -> None:
+    assert client("/timeline", run=GOOD, **query).status_code == status
+
+
+def test_missing_and_bad_parameters(client) -> None:
+    assert client("/overview").status_code == 400
+    assert client("/ops", run=GOOD, sort="nonsense").status_code == 400
+    assert client("/event", run=GOOD, event="99999999").status_code == 404
+    assert client("/memory", run=GOOD, points="1").status_code == 400
+
+
+def test_cache_loads_once_under_concurrency_and_reloads_changed_files(tmp_path: Path) -> None:
+    calls = []
+
+    def slow_load(path: str) -> str:
+        calls.append(path)
+        time.sleep(0.2)
+        return path.upper()
+
+    cache: ProfileCache[str] = ProfileCache(slow_load, len, budget_bytes=10)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("a", 1, 1))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["A"] * 8 and calls == ["a"]
+    assert cache.get("a", 1, 2) == "A" and calls == ["a", "a"]  # new mtime: loaded again
+    cache.get("bbbbbbbbbbbb", 1, 1)  # over the 10-byte budget: the older entry goes
+    cache.get("a", 1, 2)
+    assert calls == ["a", "a", "bbbbbbbbbbbb", "a"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("flags", [["--load_fast=true"], ["--load_fast=false", "--path_prefix=/tb"]])
+def test_real_tensorboard_lists_and_serves_the_plugin(logdir: Path, flags: list[str]) -> None:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port),
+                                "--host", "127.0.0.1", *flags], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    prefix = "/tb" if any(f.startswith("--path_prefix") for f in flags) else ""
+    base = f"http://127.0.0.1:{port}{prefix}"
+    try:
+        listing = None
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(base + "/data/plugins_listing", timeout=5) as response:
+                    listing = json.loads(response.read())
+                if listing.get("neuron", {}).get("enabled"):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert listing and listing["neuron"]["enabled"], listing
+        assert listing["neuron"]["tab_name"] == "Neuron"
+        with urllib.request.urlopen(base + "/data/plugin/neuron/runs", timeout=10) as response:
+            runs = {r["run"] for r in json.loads(response.read())["runs"]}
+        assert GOOD in runs
+        try:
+            urllib.request.urlopen(base + "/data/plugin/neuron/overview?run=broken&profile=corrupt", timeout=10)
+            raise AssertionError("a corrupt profile must not answer 200")
+        except urllib.error.HTTPError as error:
+            assert error.code == 422 and "checksum" in json.loads(error.read())["error"]
+        with urllib.request.urlopen(base + f"/data/plugin/neuron/overview?run={GOOD}", timeout=10) as response:
+            assert json.loads(response.read())["metadata"]["model"] == "bert-tiny"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
