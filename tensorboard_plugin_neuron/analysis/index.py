@@ -28,6 +28,7 @@ class ProfileIndex:
     span_start_ns: int
     span_end_ns: int
     iterations: int
+    memo: dict = dataclasses.field(default_factory=dict)   # results of parameterless views, computed once
 
     @property
     def span_ns(self) -> float:
@@ -49,10 +50,11 @@ def index_trace(trace: Trace) -> ProfileIndex:
     events = trace.events
     queue_of_task = trace.tasks["queue"].astype(np.int32)
     queue = queue_of_task[events["task"]] if len(events["task"]) else np.zeros(0, np.int32)
-    order = np.lexsort((events["start_ns"], queue))
-    for name in list(events):
-        events[name] = events[name][order]
-    queue = queue[order]
+    if not _sorted_by_queue_and_start(queue, events["start_ns"]):  # the writer stores them sorted already
+        order = np.lexsort((events["start_ns"], queue))
+        for name in list(events):
+            events[name] = events[name][order]
+        queue = queue[order]
     kinds = np.array([QUEUE_KINDS.index(q.kind) if q.kind in QUEUE_KINDS else -1 for q in trace.queues], dtype=np.int8)
     kind = kinds[queue] if len(queue) else np.zeros(0, np.int8)
     end = events["start_ns"] + events["duration_ns"]
@@ -68,6 +70,11 @@ def index_trace(trace: Trace) -> ProfileIndex:
         span_start_ns=int(events["start_ns"].min()) if len(end) else 0, span_end_ns=int(end.max()) if len(end) else 0,
         iterations=int(events["iteration"].max()) + 1 if len(end) else 0,
     )
+
+
+def _sorted_by_queue_and_start(queue: np.ndarray, start: np.ndarray) -> bool:
+    step = np.diff(queue)
+    return bool(np.all((step > 0) | ((step == 0) & (np.diff(start) >= 0))))
 
 
 def busy_union_ns(start: np.ndarray, end: np.ndarray) -> float:

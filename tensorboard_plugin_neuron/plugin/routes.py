@@ -133,10 +133,10 @@ class Routes:
         return {"runs": [{"run": run, "profiles": profiles} for run, profiles in runs.items()]}
 
     def overview(self, request: wrappers.Request) -> Any:
-        return overview(self._index(request))
+        return _memo(self._index(request), "overview", overview)
 
     def graph(self, request: wrappers.Request) -> Any:
-        return graph_view(self._index(request))
+        return _memo(self._index(request), "graph", graph_view)
 
     def ops(self, request: wrappers.Request) -> Any:
         index = self._index(request)
@@ -148,7 +148,7 @@ class Routes:
         if limit < 1:
             raise RequestError(400, "limit must be positive")
         try:
-            rows = sort_rows(op_table(index), key, order == "desc", limit, request.args.get("q", "")[:200])
+            rows = sort_rows(_memo(index, "ops", op_table), key, order == "desc", limit, request.args.get("q", "")[:200])
         except ValueError as exc:
             raise RequestError(400, str(exc)) from None
         if request.args.get("format") == "csv":
@@ -176,7 +176,7 @@ class Routes:
             raise RequestError(404, str(exc)) from None
 
     def datapath(self, request: wrappers.Request) -> Any:
-        return datapath(self._index(request))
+        return _memo(self._index(request), "datapath", datapath)
 
     def memory(self, request: wrappers.Request) -> Any:
         points = _number(request, "points", 2000, int)
@@ -211,6 +211,13 @@ class Routes:
         content_type = "text/javascript" if path.endswith(".js") else (mimetypes.guess_type(path)[0] or "application/octet-stream")
         with open(path, "rb") as handle:
             return http_util.Respond(request, handle.read(), content_type)
+
+
+def _memo(index: ProfileIndex, key: str, compute: Callable[[ProfileIndex], Any]) -> Any:
+    """A parameterless view's result, computed once per loaded profile (they are immutable)."""
+    if key not in index.memo:
+        index.memo[key] = compute(index)
+    return index.memo[key]
 
 
 def _download(request: wrappers.Request, body: bytes, content_type: str, filename: str) -> wrappers.Response:

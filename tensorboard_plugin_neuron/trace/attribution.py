@@ -41,7 +41,7 @@ def event_group_index(trace: Trace) -> np.ndarray:
 
 def node_times(trace: Trace) -> dict[str, np.ndarray]:
     """Per graph node: 'engine_ns' (NeuronCore instructions), 'dma_ns' (descriptors), 'host_ns' (CPU
-    fallback), mean per traced inference, and 'first_start_ns' (first event of the node's group, or -1)."""
+    fallback), mean per traced inference, and 'first_start_ns' (first event of the node's group in the first inference, or -1)."""
     events = trace.events
     count = len(trace.graph.nodes)
     iterations = int(events["iteration"].max()) + 1 if len(events["task"]) else 1
@@ -58,7 +58,8 @@ def node_times(trace: Trace) -> dict[str, np.ndarray]:
                                 minlength=len(trace.groups)).astype(np.float64)
         result[name] = np.bincount(n_index, weights=per_group[g_index] * share, minlength=count) / iterations
     first = np.full(len(trace.groups), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, group[with_group], events["start_ns"][with_group])
+    in_first = with_group & (events["iteration"] == 0)  # the first inference is enough for first starts
+    np.minimum.at(first, group[in_first], events["start_ns"][in_first])
     node_first = np.full(count, -1, dtype=np.int64)
     node_first[n_index] = np.where(first[g_index] == np.iinfo(np.int64).max, -1, first[g_index])
     result["first_start_ns"] = node_first
