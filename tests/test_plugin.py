@@ -214,3 +214,15 @@ def test_real_tensorboard_lists_and_serves_the_plugin(logdir: Path, flags: list[
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_new_profiles_appear_without_a_restart(tmp_path: Path) -> None:
+    plugin = NeuronPlugin(TBContext(logdir=str(tmp_path)))
+    runs = plugin.get_plugin_apps()["/runs"]
+    assert json.loads(Client(runs, Response).get("/runs").data) == {"runs": []}
+    assert not plugin.is_active()
+    loaded = Runtime("inf2").load(compile_model(load_model("mlp")))
+    with profile(tmp_path, run="late"):
+        loaded.infer()
+    listed = json.loads(Client(runs, Response).get("/runs").data)["runs"]
+    assert [r["run"] for r in listed] == ["late"]
