@@ -1,5 +1,34 @@
-"""Package set-up for tensorboard-plugin-neuron."""
+"""Package set-up for tensorboard-plugin-neuron.
+
+Building the package also builds the web UI: `frontend/` (TypeScript) is bundled by esbuild into
+`tensorboard_plugin_neuron/static/index.js` (npm ci + npm run build; needs Node.js and npm).
+"""
+import os
+import shutil
+import subprocess
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FRONTEND = os.path.join(HERE, "frontend")
+
+
+def build_frontend() -> None:
+    if not os.path.isfile(os.path.join(FRONTEND, "package.json")):
+        return  # building from an sdist that already carries the bundle
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("building tensorboard-plugin-neuron needs npm (Node.js) for its web UI: apt-get install nodejs npm")
+    if not os.path.isdir(os.path.join(FRONTEND, "node_modules")):
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=FRONTEND, check=True)
+    subprocess.run([npm, "run", "build"], cwd=FRONTEND, check=True)
+
+
+class BuildWithFrontend(build_py):
+    def run(self) -> None:
+        build_frontend()
+        super().run()
 
 setup(
     name="tensorboard-plugin-neuron",
@@ -11,7 +40,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["tensorboard_plugin_neuron", "tensorboard_plugin_neuron.*"]),
     include_package_data=True,
-    package_data={"tensorboard_plugin_neuron": ["*/*.proto"]},
+    package_data={"tensorboard_plugin_neuron": ["*/*.proto", "static/*"]},
+    cmdclass={"build_py": BuildWithFrontend},
     install_requires=[
         "tensorboard>=2.15",
         "werkzeug>=2.0",

@@ -134,8 +134,9 @@ def overview(index: ProfileIndex) -> dict[str, Any]:
                                                              "session", "created_unix_ns", "producer", "source_format")},
         "summary": trace.summary,
         "span_ns": index.span_ns,
-        "time": {"host_busy_ns": busy_union_ns(trace.events["start_ns"][host], index.end_ns[host]),
-                 "device_busy_ns": busy_union_ns(trace.events["start_ns"][device], index.end_ns[device])},
+        "time": {  # per inference
+            "host_busy_ns": busy_union_ns(trace.events["start_ns"][host], index.end_ns[host]) / max(index.iterations, 1),
+            "device_busy_ns": busy_union_ns(trace.events["start_ns"][device], index.end_ns[device]) / max(index.iterations, 1)},
         "utilization": utilization,
         "top_ops": top,
         "recommendations": recommendations(index, table),

@@ -1,0 +1,116 @@
+// The dashboard shell: run and profile selectors, view tabs, the URL-hash state, and the active view.
+import { ApiError, getJSON } from "./api";
+import { clear, h } from "./dom";
+import { readState, State, writeState } from "./state";
+import { VIEWS } from "./views/registry";
+
+interface RunsPayload {
+  runs: { run: string; profiles: { profile: string; bytes: number; mtime_ns: number }[] }[];
+}
+
+export class App {
+  private state: State = readState();
+  private runs: RunsPayload["runs"] = [];
+  private header = h("header", { className: "np-header" });
+  private body = h("main", { className: "np-body" });
+  private dispose: (() => void) | null = null;
+
+  constructor(private root: HTMLElement) {
+    root.classList.add("np-root");
+    root.append(this.header, this.body);
+    window.addEventListener("hashchange", () => {
+      this.state = readState();
+      this.show();
+    });
+  }
+
+  async start(): Promise<void> {
+    try {
+      this.runs = (await getJSON<RunsPayload>("runs")).runs;
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (!this.runs.length) {
+      clear(this.header);
+      clear(this.body);
+      this.body.append(h("div", { className: "np-empty" },
+        h("h2", {}, "No Neuron profiles yet"),
+        h("p", {}, "Profiles appear here when a run writes RUN/plugins/neuron/*.trace.pb under the logdir, for example:"),
+        h("pre", {}, "neuron-profile run resnet50 --logdir LOGDIR\nNEURON_PROFILE=LOGDIR python my_inference.py"),
+        h("p", {}, "Reload the page after profiling.")));
+      return;
+    }
+    if (!this.state.run || !this.runs.some((r) => r.run === this.state.run)) {
+      this.state.run = this.runs[0].run;
+      this.state.profile = undefined;
+    }
+    this.show();
+  }
+
+  navigate(changes: Partial<State>): void {
+    this.state = { ...this.state, ...changes } as State;
+    writeState(this.state);
+    this.show();
+  }
+
+  private profilesOf(run: string | undefined) {
+    return this.runs.find((r) => r.run === run)?.profiles ?? [];
+  }
+
+  private renderHeader(): void {
+    clear(this.header);
+    const runSelect = h("select", { id: "np-run", "aria-label": "run", onchange: (e: Event) => {
+      this.navigate({ run: (e.target as HTMLSelectElement).value, profile: undefined, start_ns: undefined, end_ns: undefined });
+    } });
+    for (const r of this.runs) {
+      const option = h("option", { value: r.run }, r.run);
+      option.selected = r.run === this.state.run;
+      runSelect.append(option);
+    }
+    const profileSelect = h("select", { id: "np-profile", "aria-label": "profile", onchange: (e: Event) => {
+      this.navigate({ profile: (e.target as HTMLSelectElement).value, start_ns: undefined, end_ns: undefined });
+    } });
+    const profiles = this.profilesOf(this.state.run);
+    const current = this.state.profile ?? profiles[profiles.length - 1]?.profile;
+    for (const p of profiles) {
+      const option = h("option", { value: p.profile }, p.profile);
+      option.selected = p.profile === current;
+      profileSelect.append(option);
+    }
+    const tabs = h("nav", { className: "np-tabs" });
+    for (const view of VIEWS) {
+      const tab = h("button", { className: "np-tab", "data-view": view.id, onclick: () => this.navigate({ view: view.id }) }, view.title);
+      if (view.id === this.state.view) tab.classList.add("np-active");
+      tabs.append(tab);
+    }
+    this.header.append(h("label", {}, "Run ", runSelect), h("label", {}, "Profile ", profileSelect), tabs);
+  }
+
+  private show(): void {
+    this.renderHeader();
+    this.dispose?.();
+    this.dispose = null;
+    clear(this.body);
+    const view = VIEWS.find((v) => v.id === this.state.view) ?? VIEWS[0];
+    const container = h("section", { className: "np-view", id: `np-view-${view.id}` });
+    this.body.append(container);
+    const context = { state: this.state, runs: this.runs, navigate: (c: Partial<State>) => this.navigate(c) };
+    try {
+      this.dispose = view.mount(container, context) ?? null;
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private fail(error: unknown): void {
+    clear(this.body);
+    this.body.append(errorBox(error));
+  }
+}
+
+export function errorBox(error: unknown): HTMLElement {
+  const message = error instanceof ApiError ? error.message : error instanceof Error ? error.message : String(error);
+  const status = error instanceof ApiError ? ` (HTTP ${error.status})` : "";
+  return h("div", { className: "np-error", role: "alert" }, h("strong", {}, `Cannot show this profile${status}: `), message);
+}

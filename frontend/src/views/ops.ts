@@ -1,0 +1,75 @@
+// Ops: the per-node statistics table, sorted and filtered by the backend, with a CSV download.
+import { getJSON, url } from "../api";
+import { errorBox } from "../app";
+import { clear, h } from "../dom";
+import { bytes, count, duration, percent } from "../format";
+import { profileParams, View } from "./types";
+
+type Rows = Record<string, (string | number)[]>;
+const COLUMNS: [string, string, (v: string | number) => string][] = [
+  ["name", "op", String], ["op_type", "type", String], ["placement", "placement", String], ["engine", "engine", String],
+  ["time_ns", "time", (v) => duration(Number(v))], ["percent", "%", (v) => percent(Number(v))],
+  ["instructions", "instructions", (v) => count(Number(v))], ["flops", "FLOPs", (v) => count(Number(v))],
+  ["bytes", "bytes", (v) => bytes(Number(v))], ["intensity", "FLOP/B", (v) => count(Number(v))], ["bound", "bound", String],
+  ["fused_into", "fused into", String],
+];
+
+export const opsView: View = {
+  id: "ops",
+  title: "Ops",
+  mount(container, context) {
+    const state = context.state;
+    let sort = state.sort ?? "time_ns";
+    let order = state.order ?? "desc";
+    let query = state.q ?? "";
+    let controller = new AbortController();
+    const search = h("input", { type: "search", id: "np-ops-search", placeholder: "filter by name, type or scope", value: query });
+    const download = h("a", { id: "np-ops-csv", className: "np-button", download: "" }, "Download CSV");
+    const table = h("div", { className: "np-table-wrap" });
+    container.append(h("div", { className: "np-toolbar" }, search, download), table);
+
+    const load = () => {
+      controller.abort();
+      controller = new AbortController();
+      const params = { ...profileParams(state), sort, order, q: query };
+      download.setAttribute("href", url("ops", { ...params, format: "csv" }));
+      getJSON<{ rows: Rows }>("ops", params, controller.signal).then(({ rows }) => {
+        clear(table);
+        const head = h("tr");
+        for (const [key, title] of COLUMNS) {
+          const arrow = key === sort ? (order === "desc" ? " \u25BC" : " \u25B2") : "";
+          head.append(h("th", { "data-sort": key, onclick: () => {
+            order = key === sort && order === "desc" ? "asc" : "desc";
+            sort = key;
+            context.navigate({ sort, order, q: query });
+          } }, title + arrow));
+        }
+        const body = h("tbody");
+        (rows.name ?? []).forEach((_, i) => {
+          const tr = h("tr", { "data-node": String(rows.node[i]) });
+          for (const [key, , fmt] of COLUMNS) tr.append(h("td", {}, fmt(rows[key][i])));
+          body.append(tr);
+        });
+        table.append(h("table", { className: "np-table", id: "np-ops-table" }, h("thead", {}, head), body),
+          h("p", { className: "np-note" }, `${rows.name?.length ?? 0} ops`));
+      }).catch((error) => {
+        if (controller.signal.aborted) return;
+        clear(table);
+        table.append(errorBox(error));
+      });
+    };
+    let timer = 0;
+    search.addEventListener("input", () => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        query = search.value;
+        load();
+      }, 200);
+    });
+    load();
+    return () => {
+      controller.abort();
+      window.clearTimeout(timer);
+    };
+  },
+};

@@ -1,0 +1,7 @@
+// The views the dashboard offers, in tab order.
+import { opsView } from "./ops";
+import { overviewView } from "./overview";
+import { timelineView } from "./timeline";
+import { View } from "./types";
+
+export const VIEWS: View[] = [overviewView, opsView, timelineView];
