@@ -9,7 +9,6 @@ import mimetypes
 import os
 from typing import Any, Callable
 
-import numpy as np
 from tensorboard.backend import http_util
 from werkzeug import wrappers
 
@@ -21,6 +20,7 @@ from tensorboard_plugin_neuron.analysis.memory import memory
 from tensorboard_plugin_neuron.analysis.ops import OP_COLUMNS, op_table, sort_rows, table_csv
 from tensorboard_plugin_neuron.analysis.overview import overview
 from tensorboard_plugin_neuron.analysis.timeline import MAX_WIDTH, event_details, timeline
+from tensorboard_plugin_neuron.compiler.artifact import json_default
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.plugin.cache import ProfileCache
 from tensorboard_plugin_neuron.plugin.discovery import ProfileFile, find_profiles, resolve_profile
@@ -36,16 +36,8 @@ class RequestError(Exception):
 
 
 def respond_json(request: wrappers.Request, payload: Any, status: int = 200) -> wrappers.Response:
-    body = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=_json_default)
+    body = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=json_default)
     return http_util.Respond(request, body, "application/json", code=status)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def _sanitize(value: Any) -> Any:
@@ -196,7 +188,7 @@ class Routes:
             return _download(request, table_csv(op_table(index)).encode("utf-8"), "text/csv",
                              f"{meta.model}-{meta.session}-ops.csv")
         if fmt == "summary":
-            body = json.dumps(_sanitize(overview(index)), indent=1, default=_json_default).encode("utf-8")
+            body = json.dumps(_sanitize(overview(index)), indent=1, default=json_default).encode("utf-8")
             return _download(request, body, "application/json", f"{meta.model}-{meta.session}-summary.json")
         raise RequestError(400, "format must be one of: csv, summary")
 
