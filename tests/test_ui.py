@@ -181,3 +181,34 @@ def test_deep_link_restores_the_view_and_a_broken_profile_explains_itself(page, 
     _shot(page, "broken")
     # the broken profile's 422 shows in the console as a failed resource load; nothing else may fail
     assert all("422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]
+
+
+def test_graph_collapses_scopes_colours_and_follows_a_row_from_ops(page, server) -> None:
+    frame = _plugin_frame(page, server)
+    frame.wait_for_selector(".np-tab[data-view=graph]")
+    frame.click(".np-tab[data-view=graph]")
+    frame.wait_for_selector("#np-graph svg g.np-graph-node")
+    collapsed = frame.locator("g.np-graph-node").count()
+    assert collapsed < 20  # bert-tiny's ~200 nodes start as a few scopes
+    assert frame.locator("g.np-graph-node[data-key='s:encoder']").count() == 1
+    frame.click("#np-graph-expand")
+    frame.wait_for_function(f"() => document.querySelectorAll('g.np-graph-node').length > {collapsed * 5}")
+    fills = set(frame.eval_on_selector_all("g.np-graph-node rect", "rs => rs.map(r => r.getAttribute('fill'))"))
+    assert len(fills) > 5  # a heat scale, not one colour
+    frame.select_option("#np-graph-color", "placement")
+    frame.wait_for_function("() => document.querySelector('#np-graph-legend').textContent.includes('CPU fallback')")
+    fills = set(frame.eval_on_selector_all("g.np-graph-node rect", "rs => rs.map(r => r.getAttribute('fill'))"))
+    assert fills <= {"#5b8def", "#f57c00", "#bdbdbd", "#9575cd"} and "#5b8def" in fills
+    texts = frame.eval_on_selector_all("g.np-graph-node text", "ts => ts.map(t => t.textContent)")
+    assert HOSTILE in texts and frame.locator("img").count() == 0
+    _shot(page, "graph")
+    frame.click("#np-graph-collapse")
+    frame.wait_for_function(f"() => document.querySelectorAll('g.np-graph-node').length === {collapsed}")
+    # a row of the Ops table opens the graph on that node, with its details
+    frame.click(".np-tab[data-view=ops]")
+    frame.wait_for_selector("#np-ops-table tbody tr")
+    name = frame.locator("#np-ops-table tbody tr").first.locator("td").first.inner_text()
+    frame.locator("#np-ops-table tbody tr").first.click()
+    frame.wait_for_selector("g.np-graph-node.np-picked")
+    assert frame.locator("#np-graph-details h3").inner_text() == name
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -46,7 +46,8 @@ export const opsView: View = {
         }
         const body = h("tbody");
         (rows.name ?? []).forEach((_, i) => {
-          const tr = h("tr", { "data-node": String(rows.node[i]) });
+          const tr = h("tr", { "data-node": String(rows.node[i]), title: "show in the graph",
+            onclick: () => context.navigate({ view: "graph", node: String(rows.node[i]) }) });
           for (const [key, , fmt] of COLUMNS) tr.append(h("td", {}, fmt(rows[key][i])));
           body.append(tr);
         });
