@@ -105,6 +105,13 @@ def _plugin_frame(page, base: str):
     raise AssertionError("the plugin iframe did not load")
 
 
+def _open_view(page, base: str, view: str):
+    frame = _plugin_frame(page, base)
+    frame.wait_for_selector(f".np-tab[data-view={view}]")
+    frame.click(f".np-tab[data-view={view}]")
+    return frame
+
+
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
@@ -123,9 +130,7 @@ def test_overview_renders_metrics_and_recommendations(page, server) -> None:
 
 
 def test_ops_table_sorts_filters_and_renders_hostile_names_as_text(page, server) -> None:
-    frame = _plugin_frame(page, server)
-    frame.wait_for_selector(".np-tab[data-view=ops]")
-    frame.click(".np-tab[data-view=ops]")
+    frame = _open_view(page, server, "ops")
     frame.wait_for_selector("#np-ops-table tbody tr")
     frame.click("th[data-sort=flops]")
     frame.wait_for_function("() => document.querySelector('th[data-sort=flops]')?.textContent.includes('\u25BC')")
@@ -146,9 +151,7 @@ def test_ops_table_sorts_filters_and_renders_hostile_names_as_text(page, server)
 
 
 def test_timeline_draws_zooms_and_shows_details(page, server) -> None:
-    frame = _plugin_frame(page, server)
-    frame.wait_for_selector(".np-tab[data-view=timeline]")
-    frame.click(".np-tab[data-view=timeline]")
+    frame = _open_view(page, server, "timeline")
     frame.wait_for_function("() => document.querySelector('#np-timeline-status')?.textContent.includes('items drawn')",
                             timeout=30_000)
     coloured = frame.evaluate("""() => {
@@ -184,9 +187,7 @@ def test_deep_link_restores_the_view_and_a_broken_profile_explains_itself(page, 
 
 
 def test_graph_collapses_scopes_colours_and_follows_a_row_from_ops(page, server) -> None:
-    frame = _plugin_frame(page, server)
-    frame.wait_for_selector(".np-tab[data-view=graph]")
-    frame.click(".np-tab[data-view=graph]")
+    frame = _open_view(page, server, "graph")
     frame.wait_for_selector("#np-graph svg g.np-graph-node")
     collapsed = frame.locator("g.np-graph-node").count()
     assert collapsed < 20  # bert-tiny's ~200 nodes start as a few scopes
@@ -211,4 +212,25 @@ def test_graph_collapses_scopes_colours_and_follows_a_row_from_ops(page, server)
     frame.locator("#np-ops-table tbody tr").first.click()
     frame.wait_for_selector("g.np-graph-node.np-picked")
     assert frame.locator("#np-graph-details h3").inner_text() == name
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_memory_view_charts_occupancy_against_capacity(page, server) -> None:
+    frame = _open_view(page, server, "memory")
+    frame.wait_for_selector(".np-chart[data-memory=sbuf] canvas", timeout=30_000)
+    title = frame.locator("h3").first.inner_text()
+    assert title.startswith("SBUF on NeuronCore 0: peak ") and "of 24.0 MiB" in title
+    assert frame.locator(".np-chart[data-memory=psum]").count() == 1
+    drawn = frame.evaluate("""() => {
+        const c = document.querySelector('.np-chart[data-memory=sbuf] canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let blue = 0, red = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            if (d[i + 2] > 120 && d[i] < 90) blue++;
+            if (d[i] > 200 && d[i + 1] < 90 && d[i + 2] < 90) red++;
+        }
+        return [blue, red];
+    }""")
+    assert drawn[0] > 100 and drawn[1] > 20  # the occupancy line and the capacity line
+    _shot(page, "memory")
     assert page.errors == []  # type: ignore[attr-defined]

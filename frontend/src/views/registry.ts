@@ -1,8 +1,9 @@
 // The views the dashboard offers, in tab order.
 import { graphView } from "./graph";
+import { memoryView } from "./memory";
 import { opsView } from "./ops";
 import { overviewView } from "./overview";
 import { timelineView } from "./timeline";
 import { View } from "./types";
 
-export const VIEWS: View[] = [overviewView, graphView, opsView, timelineView];
+export const VIEWS: View[] = [overviewView, graphView, opsView, timelineView, memoryView];
