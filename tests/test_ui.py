@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tensorboard_plugin_neuron.compiler import compile_model
+from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
 from tensorboard_plugin_neuron.graph.ir import Node
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.runtime.capture import profile
@@ -45,6 +45,9 @@ def logdir(tmp_path_factory) -> Path:
     with profile(root, run="bert"):
         loaded.infer()
         loaded.repeat()
+    fp32 = Runtime("inf2").load(compile_model(graph, CompileOptions(autocast="fp32")))
+    with profile(root, run="bert-fp32"):
+        fp32.infer()
     broken = root / "broken" / "plugins" / "neuron"
     broken.mkdir(parents=True)
     (broken / "bad.trace.pb").write_bytes(b"not a trace at all")
@@ -233,4 +236,23 @@ def test_memory_view_charts_occupancy_against_capacity(page, server) -> None:
     }""")
     assert drawn[0] > 100 and drawn[1] > 20  # the occupancy line and the capacity line
     _shot(page, "memory")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_compare_shows_metric_ratios_and_op_deltas(page, server) -> None:
+    frame = _open_view(page, server, "compare")
+    frame.wait_for_selector("#np-compare-other")
+    assert "Pick a second profile" in frame.locator("#np-compare-body").inner_text()
+    value = next(v for v in frame.eval_on_selector_all("#np-compare-other option", "os => os.map(o => o.value)")
+                 if v.startswith("bert-fp32"))
+    frame.select_option("#np-compare-other", value)
+    frame.wait_for_selector("#np-compare-metrics tbody tr")
+    header = frame.locator("#np-compare-metrics thead").inner_text()
+    assert "bf16" in header and "fp32" in header
+    latency = frame.locator("#np-compare-metrics tbody tr").first.locator("td").all_inner_texts()
+    assert latency[0] == "latency_p50_ns" and float(latency[3].rstrip("x")) > 1.0  # fp32 is slower
+    assert "matched by name, 0 in only one profile" in frame.locator("h3").first.inner_text()
+    assert frame.locator("#np-compare-ops tbody tr").count() > 50
+    assert "other_run=bert-fp32" in frame.evaluate("location.hash")
+    _shot(page, "compare")
     assert page.errors == []  # type: ignore[attr-defined]

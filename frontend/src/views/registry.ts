@@ -1,4 +1,5 @@
 // The views the dashboard offers, in tab order.
+import { compareView } from "./compare";
 import { graphView } from "./graph";
 import { memoryView } from "./memory";
 import { opsView } from "./ops";
@@ -6,4 +7,4 @@ import { overviewView } from "./overview";
 import { timelineView } from "./timeline";
 import { View } from "./types";
 
-export const VIEWS: View[] = [overviewView, graphView, opsView, timelineView, memoryView];
+export const VIEWS: View[] = [overviewView, graphView, opsView, timelineView, memoryView, compareView];
