@@ -256,3 +256,24 @@ def test_compare_shows_metric_ratios_and_op_deltas(page, server) -> None:
     assert "other_run=bert-fp32" in frame.evaluate("location.hash")
     _shot(page, "compare")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_datapath_diagram_links_tables_and_bandwidth(page, server) -> None:
+    frame = _open_view(page, server, "datapath")
+    frame.wait_for_selector("#np-datapath-diagram, .np-error", timeout=30_000)
+    _shot(page, "datapath")
+    assert frame.locator(".np-error").count() == 0, frame.locator(".np-error").inner_text()
+    assert page.errors == [], page.errors  # type: ignore[attr-defined]
+    widths = {e: float(frame.get_attribute(f"#np-datapath-diagram line[data-link='{e}']", "stroke-width"))
+              for e in ("host<->hbm", "hbm<->sbuf", "sbuf<->psum")}
+    assert widths["sbuf<->psum"] > widths["host<->hbm"]  # more bytes, wider link
+    labels = " ".join(frame.eval_on_selector_all("#np-datapath-diagram text", "ts => ts.map(t => t.textContent)"))
+    assert "GB/s of" in labels and "HBM (device)" in labels
+    rows = frame.locator("#np-datapath-links tbody tr").all_inner_texts()
+    assert any(r.startswith("hbm<->sbuf") for r in rows)
+    purposes = frame.locator("#np-datapath-purpose tbody").inner_text()
+    assert "weight" in purposes and "input" in purposes
+    assert frame.locator(".np-chart[data-link=hbm] canvas").count() == 1
+    assert frame.locator("#np-datapath-top tbody tr").count() > 0
+    _shot(page, "datapath")
+    assert page.errors == []  # type: ignore[attr-defined]

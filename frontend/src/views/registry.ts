@@ -1,5 +1,6 @@
 // The views the dashboard offers, in tab order.
 import { compareView } from "./compare";
+import { datapathView } from "./datapath";
 import { graphView } from "./graph";
 import { memoryView } from "./memory";
 import { opsView } from "./ops";
@@ -7,4 +8,4 @@ import { overviewView } from "./overview";
 import { timelineView } from "./timeline";
 import { View } from "./types";
 
-export const VIEWS: View[] = [overviewView, graphView, opsView, timelineView, memoryView, compareView];
+export const VIEWS: View[] = [overviewView, graphView, opsView, timelineView, datapathView, memoryView, compareView];
