@@ -14,7 +14,7 @@ from tensorboard_plugin_neuron.analysis.index import index_trace
 from tensorboard_plugin_neuron.analysis.memory import downsample_max, memory
 from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows, table_csv
 from tensorboard_plugin_neuron.analysis.overview import dma_wait, engine_utilization, overview
-from tensorboard_plugin_neuron.analysis.timeline import event_details, timeline
+from tensorboard_plugin_neuron.analysis.timeline import event_details, group_of_node, node_occurrences, timeline
 from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.runtime.capture import profile
@@ -135,6 +135,57 @@ def test_timeline_zoomed_window_holds_exactly_the_overlapping_events(cnn) -> Non
         timeline(cnn, 10, 5, 100)
     with pytest.raises(ValueError):
         timeline(cnn, 0, 5, 0)
+
+
+def _busiest_node(index) -> int:
+    table = op_table(index)
+    return int(table["node"][int(np.argmax(table["time_ns"]))])
+
+
+@pytest.mark.parametrize("zoom", [1.0, 0.02])
+def test_timeline_marks_exactly_the_events_of_a_nodes_group(cnn, zoom: float) -> None:
+    node = _busiest_node(cnn)
+    group = group_of_node(cnn, node)
+    assert group >= 0 and node in cnn.trace.groups[group].nodes
+    rows = np.flatnonzero(cnn.group == group)
+    start = float(cnn.trace.events["start_ns"][rows].max()) - cnn.span_ns * zoom / 2 if zoom < 1 else cnn.span_start_ns
+    end = start + cnn.span_ns * zoom
+    marked = timeline(cnn, start, end, width=700, mark_group=group)
+    plain = timeline(cnn, start, end, width=700)
+    total = 0
+    for track, same in zip(marked["data"], plain["data"]):
+        q = track["track"]
+        lo, hi = cnn.track_offsets[q], cnn.track_offsets[q + 1]
+        s, e = cnn.trace.events["start_ns"][lo:hi], cnn.end_ns[lo:hi]
+        expected = int(((s < end) & (e > start) & (cnn.group[lo:hi] == group)).sum())
+        events, aggregates = track["events"], track["aggregates"]
+        shown = sum(m for m in events["marked"]) + sum(aggregates["marked"])
+        assert shown == expected
+        assert all(0 <= m <= c for m, c in zip(aggregates["marked"], aggregates["count"]))
+        assert all(bool(m) == (cnn.group[row] == group) for m, row in zip(events["marked"], events["event"]))
+        assert {k: v for k, v in events.items() if k != "marked"} == same["events"]  # marking changes nothing else
+        total += shown
+    assert total > 0
+    assert "marked" not in plain["data"][0]["events"]
+
+
+def test_node_occurrences_give_the_groups_span_per_inference(cnn) -> None:
+    node = _busiest_node(cnn)
+    found = node_occurrences(cnn, node)
+    group = group_of_node(cnn, node)
+    rows = np.flatnonzero(cnn.group == group)
+    assert found["events"] == len(rows) > 0 and node in found["nodes"] and found["group"] == cnn.trace.groups[group].id
+    assert [o["iteration"] for o in found["occurrences"]] == list(range(cnn.iterations))
+    assert sum(o["events"] for o in found["occurrences"]) == len(rows)
+    first = rows[cnn.trace.events["iteration"][rows] == 0]
+    assert found["occurrences"][0]["start_ns"] == cnn.trace.events["start_ns"][first].min()
+    assert found["occurrences"][0]["end_ns"] == cnn.end_ns[first].max()
+    assert found["occurrences"][0]["start_ns"] == cnn.node_time["first_start_ns"][node]
+    assert len(node_occurrences(cnn, node, limit=1)["occurrences"]) == 1
+    with pytest.raises(IndexError):
+        node_occurrences(cnn, len(cnn.trace.graph.nodes))
+    details = event_details(cnn, int(rows[0]))
+    assert details["anchor_node"] in details["nodes"] and node in details["nodes"]
 
 
 def test_timeline_payload_does_not_grow_with_the_trace(tmp_path: Path) -> None:

@@ -107,6 +107,21 @@ def test_every_view_answers_for_a_good_profile(client, logdir: Path) -> None:
     assert compared["matched_ops"] > 50 and compared["other"]["autocast"] == "fp32"
 
 
+def test_timeline_marks_a_nodes_group_and_occurrences_find_it(client) -> None:
+    ops = _json(client("/ops", run=GOOD, sort="time_ns", order="desc", limit="1"))
+    node = ops["rows"]["node"][0]
+    found = _json(client("/occurrences", run=GOOD, node=str(node)))
+    assert found["events"] > 0 and found["occurrences"][0]["start_ns"] < found["occurrences"][0]["end_ns"]
+    first = found["occurrences"][0]
+    window = _json(client("/timeline", run=GOOD, width="300", node=str(node), start_ns=str(first["start_ns"]),
+                          end_ns=str(first["end_ns"])))
+    marked = sum(sum(t["events"]["marked"]) + sum(t["aggregates"]["marked"]) for t in window["data"])
+    assert marked == first["events"]
+    assert client("/occurrences", run=GOOD, node="999999").status_code == 404
+    assert client("/occurrences", run=GOOD).status_code == 400
+    assert client("/timeline", run=GOOD, node="x").status_code == 400
+
+
 def test_csv_downloads(client) -> None:
     response = client("/ops", run=GOOD, format="csv", sort="time_ns")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")

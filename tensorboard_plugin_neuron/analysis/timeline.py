@@ -30,10 +30,12 @@ def check_window(start_ns: float, end_ns: float, width: int) -> None:
 
 
 def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float | None = None,
-             width: int = 1000) -> dict[str, Any]:
+             width: int = 1000, mark_group: int | None = None) -> dict[str, Any]:
     """Items per track in [start_ns, end_ns) (default: the whole profile), columnar:
     `events`: start, duration, name (string id), event (row, for details);
-    `aggregates`: start, duration, count, busy_ns and busy (fraction of the pixel spent busy)."""
+    `aggregates`: start, duration, count, busy_ns and busy (fraction of the pixel spent busy).
+    With `mark_group` (an index into trace.groups, see `group_of_node`), events also carry `marked` (1 for
+    the group's events) and aggregates `marked` (how many of their events belong to the group)."""
     start_ns = float(index.span_start_ns if start_ns is None else start_ns)
     end_ns = float(index.span_end_ns if end_ns is None else end_ns)
     if end_ns <= start_ns and start_ns == index.span_start_ns:
@@ -69,7 +71,7 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
         keep = np.flatnonzero(count > 0)
         agg_start = np.maximum(edges[keep], starts[cut[keep]].astype(np.float64))
         agg_end = np.minimum(edges[keep + 1], np.maximum(agg_start + 1, index.end_ns[cut[keep + 1] - 1]))
-        out.append({
+        item = {
             "track": q,
             "events": {
                 "start": starts[long_rows].tolist(), "duration": durations[long_rows].tolist(),
@@ -82,9 +84,66 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
                 "busy_ns": np.round(busy[keep]).astype(np.int64).tolist(),
                 "busy": np.round(np.clip(busy[keep] / pixel, 0, 1), 3).tolist(),
             },
-        })
+        }
+        if mark_group is not None:
+            _mark(index, mark_group, item, first, last, long_rows, cut, keep)
+        out.append(item)
     return {"start_ns": start_ns, "end_ns": end_ns, "width": width, "pixel_ns": pixel, "strings": trace.strings,
             "tracks": tracks(index), "data": out}
+
+
+def _mark(index: ProfileIndex, group: int, item: dict[str, Any], first: int, last: int, long_rows: np.ndarray,
+          cut: np.ndarray, keep: np.ndarray) -> None:
+    """Add `marked` columns to one track's items: which events, and how many merged ones, are in `group`."""
+    in_group = index.group[first:last] == group
+    prefix = np.concatenate([[0], np.cumsum(in_group, dtype=np.int64)])
+    count = np.diff(prefix[cut - first])
+    long_marked = in_group[long_rows - first]
+    if len(long_rows):
+        bins = np.searchsorted(cut, long_rows, side="right") - 1
+        np.subtract.at(count, np.clip(bins, 0, len(count) - 1), long_marked.astype(np.int64))
+    item["events"]["marked"] = long_marked.astype(np.int8).tolist()
+    item["aggregates"]["marked"] = count[keep].tolist()
+
+
+def group_of_node(index: ProfileIndex, node: int) -> int:
+    """The index into trace.groups of the fusion group that executes graph node `node`, -1 for none."""
+    trace = index.trace
+    if not 0 <= node < len(trace.graph.nodes):
+        raise IndexError(f"no node {node}")
+    group_id = int(trace.nodes["group"][node])
+    for i, group in enumerate(trace.groups):
+        if group.id == group_id or (group_id < 0 and node in group.nodes):
+            return i
+    return -1
+
+
+def node_occurrences(index: ProfileIndex, node: int, limit: int = 100) -> dict[str, Any]:
+    """Where graph node `node` runs on the timeline: its fusion group, how many events the group has, and
+    per inference (the first `limit`) the span from the group's first event start to its last event end."""
+    trace = index.trace
+    group = group_of_node(index, node)
+    result: dict[str, Any] = {"node": node, "name": trace.graph.nodes[node].path, "group": None, "nodes": [],
+                              "events": 0, "busy_ns": 0, "occurrences": []}
+    if group < 0:
+        return result
+    g = trace.groups[group]
+    rows = np.flatnonzero(index.group == group)
+    result.update(group=int(g.id), group_kind=g.kind, anchor=int(g.anchor), nodes=[int(n) for n in g.nodes],
+                  events=int(len(rows)), busy_ns=int(trace.events["duration_ns"][rows].sum()))
+    if not len(rows):
+        return result
+    iteration = trace.events["iteration"][rows]
+    starts, ends = trace.events["start_ns"][rows], index.end_ns[rows]
+    order = np.argsort(iteration, kind="stable")
+    iteration, starts, ends = iteration[order], starts[order], ends[order]
+    heads = np.flatnonzero(np.concatenate([[True], iteration[1:] != iteration[:-1]]))
+    first = np.minimum.reduceat(starts, heads)
+    last = np.maximum.reduceat(ends, heads)
+    counts = np.diff(np.concatenate([heads, [len(iteration)]]))
+    result["occurrences"] = [{"iteration": int(iteration[h]), "start_ns": int(a), "end_ns": int(b), "events": int(c)}
+                             for h, a, b, c in zip(heads[:limit], first[:limit], last[:limit], counts[:limit])]
+    return result
 
 
 def event_details(index: ProfileIndex, row: int) -> dict[str, Any]:
@@ -104,7 +163,7 @@ def event_details(index: ProfileIndex, row: int) -> dict[str, Any]:
     if group >= 0:
         g = trace.groups[group]
         details.update(group=int(g.id), group_kind=g.kind, anchor=trace.graph.nodes[g.anchor].path,
-                       nodes=[int(n) for n in g.nodes])
+                       anchor_node=int(g.anchor), nodes=[int(n) for n in g.nodes])
     if trace.queues[int(t["queue"])].kind == "dma":
         details.update(src=MEMORIES[int(t["src_mem"])], dst=MEMORIES[int(t["dst_mem"])],
                        purpose=PURPOSES[int(t["purpose"])],

@@ -19,7 +19,7 @@ from tensorboard_plugin_neuron.analysis.index import ProfileIndex
 from tensorboard_plugin_neuron.analysis.memory import memory
 from tensorboard_plugin_neuron.analysis.ops import OP_COLUMNS, op_table, sort_rows, table_csv
 from tensorboard_plugin_neuron.analysis.overview import overview
-from tensorboard_plugin_neuron.analysis.timeline import MAX_WIDTH, event_details, timeline
+from tensorboard_plugin_neuron.analysis.timeline import MAX_WIDTH, event_details, group_of_node, node_occurrences, timeline
 from tensorboard_plugin_neuron.compiler.artifact import json_default
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.plugin.cache import ProfileCache
@@ -76,7 +76,7 @@ class Routes:
     def apps(self) -> dict[str, Handler]:
         views = {"overview": self.overview, "graph": self.graph, "ops": self.ops, "timeline": self.timeline,
                  "event": self.event, "datapath": self.datapath, "memory": self.memory, "compare": self.compare,
-                 "export": self.export}
+                 "export": self.export, "occurrences": self.occurrences}
         apps = {"/runs": self._wrap(self.runs), "/index.js": self.static, "/static/*": self.static}
         apps.update({f"/{name}": self._wrap(handler) for name, handler in views.items()})
         return apps
@@ -157,7 +157,26 @@ class Routes:
         end = _number(request, "end_ns", float(max(index.span_end_ns, index.span_start_ns + 1)))
         if end <= start:
             raise RequestError(400, "end_ns must be greater than start_ns")
-        return timeline(index, start, end, width)
+        return timeline(index, start, end, width, self._marked_group(request, index))
+
+    def _marked_group(self, request: wrappers.Request, index: ProfileIndex) -> int | None:
+        """`node=N` on the timeline marks the events of node N's fusion group."""
+        if not request.args.get("node"):
+            return None
+        try:
+            return group_of_node(index, _number(request, "node", None, int))
+        except IndexError as exc:
+            raise RequestError(404, str(exc)) from None
+
+    def occurrences(self, request: wrappers.Request) -> Any:
+        index = self._index(request)
+        limit = _number(request, "limit", 100, int)
+        if limit < 1:
+            raise RequestError(400, "limit must be positive")
+        try:
+            return node_occurrences(index, _number(request, "node", None, int), limit)
+        except IndexError as exc:
+            raise RequestError(404, str(exc)) from None
 
     def event(self, request: wrappers.Request) -> Any:
         index = self._index(request)
