@@ -65,6 +65,7 @@ ARTIFACT_SCHEMA = Schema(
             Field("core", 1, "int32"),
             Field("kind", 2, "string"),
             Field("index", 3, "int32"),
+            Field("name", 4, "string", doc="display name of the track ('' = derived from core, kind and index)"),
         )),
         Message("ProgramDef", (
             Field("queues", 1, "QueueDef", repeated=True),

@@ -15,6 +15,10 @@ import numpy as np
 # Queue kinds. Engines follow NeuronCore-v2 (Tensor, Vector, Scalar, GpSimd, plus Sync for semaphores).
 ENGINES: tuple[str, ...] = ("tensor", "vector", "scalar", "gpsimd", "sync")
 QUEUE_KINDS: tuple[str, ...] = ENGINES + ("dma", "host")
+# Kinds that only occur in traces imported from other profilers: "stream" (a device's in-order compute
+# stream, e.g. a GPU stream) and "annotation" (ranges that mark time but do no work, e.g. profiler steps).
+IMPORTED_KINDS: tuple[str, ...] = ("stream", "annotation")
+QUEUE_KINDS = QUEUE_KINDS + IMPORTED_KINDS
 MEMORIES: tuple[str, ...] = ("none", "host", "hbm", "sbuf", "psum", "remote")
 PURPOSES: tuple[str, ...] = ("none", "input", "weight", "activation", "spill", "reload", "output", "inter_core")
 DTYPES: tuple[str, ...] = ("fp32", "bf16", "int")
@@ -46,14 +50,18 @@ _ID_COLUMNS = {"group", "tensor", "peer"}
 
 @dataclasses.dataclass(frozen=True)
 class Queue:
-    """An in-order instruction stream: `kind` in QUEUE_KINDS, on `core` (-1 for the host)."""
+    """An in-order instruction stream: `kind` in QUEUE_KINDS, on `core` (-1 for the host). `name`, when
+    set, is the track's own display name (imported traces: "CPU thread 1234", "GPU 0 stream 7")."""
 
     core: int
     kind: str
     index: int = 0
+    name: str = ""
 
     @property
     def label(self) -> str:
+        if self.name:
+            return self.name
         if self.kind == "host":
             return "host"
         suffix = f"{self.index}" if self.kind == "dma" else ""

@@ -45,7 +45,7 @@ def _to_trace(message) -> Trace:
     events = read_table(message.events, EVENT_COLUMNS)
     counters = read_table(message.counters, COUNTER_COLUMNS)
     requests = read_table(message.requests, REQUEST_COLUMNS)
-    queues = [Queue(q.core, q.kind, q.index) for q in message.queues]
+    queues = [Queue(q.core, q.kind, q.index, q.name) for q in message.queues]
     if len(nodes["device"]) != len(graph.nodes) or len(message.placement_reasons) != len(graph.nodes):
         raise ValueError("node table does not match the graph")
     n_tasks = len(tasks["queue"])

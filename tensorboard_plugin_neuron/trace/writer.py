@@ -48,7 +48,7 @@ def serialize_trace(trace: Trace) -> bytes:
         message.groups.add(id=g.id, nodes=list(g.nodes), anchor=g.anchor, kind=g.kind, engine=g.engine,
                            device=g.device, core=g.core, folded=list(g.folded))
     for q in trace.queues:
-        message.queues.add(core=q.core, kind=q.kind, index=q.index)
+        message.queues.add(core=q.core, kind=q.kind, index=q.index, name=q.name)
     message.strings.extend(trace.strings)
     message.tensor_names.extend(trace.tensor_names)
     fill_table(message.tasks, trace.tasks, compress=True)
