@@ -1,0 +1,329 @@
+"""Import a Chrome trace-event file (PyTorch profiler / kineto output in particular) as one of our traces.
+
+Mapping (`chrome_to_trace`, a pure function of the parsed JSON document):
+- one queue (track) per thread or stream and role: CPU threads -> kind 'host'; GPU kernels and memsets
+  -> 'stream'; memcpy -> 'dma' (a track of its own beside its stream, with bytes and host/HBM
+  direction); GPU user annotations, the profiler's 'Trace' spans and instants -> 'annotation';
+- one task row and one event row per slice (X, matched B/E pair, instant as zero duration), times
+  relative to the trace's first timestamp; iteration = index of the `ProfilerStep#N` it falls in;
+- one graph node (and fusion group, so op statistics attribute time to it) per distinct (category,
+  name) of the CPU ops, kernels and transfers; `ProfilerStep#N` spans become requests instead;
+- 'C' events and PyTorch's '[memory]' instants -> counters; flows (s/t/f, `ac2g`) -> task dependencies;
+- M events -> track names and order. Everything else is counted as unmapped with its reason.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import os
+import re
+import zlib
+from typing import Any
+
+import numpy as np
+
+from tensorboard_plugin_neuron import __version__
+from tensorboard_plugin_neuron.compiler.model import FusionGroup
+from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, TASK_COLUMNS, Queue
+from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.graph.ir import Graph, Node
+from tensorboard_plugin_neuron.trace.chrome_flows import flow_dependencies
+from tensorboard_plugin_neuron.trace.chrome_parse import SLICE_BE, SLICE_INSTANT, Parsed, parse_events
+from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
+from tensorboard_plugin_neuron.trace.writer import run_directory, write_trace
+
+ROLES = ("host", "stream", "dma", "annotation")   # role of a track = its queue kind
+_ROLE_OF_CATEGORY = {"memcpy": "dma", "gpu_memcpy": "dma", "kernel": "stream", "memset": "stream",
+                     "gpu_memset": "stream", "gpu_user_annotation": "annotation", "trace": "annotation"}
+_STEP = re.compile(r"^ProfilerStep#(\d+)$")
+_MEMCPY = (("htod", "host", "hbm", "input"), ("dtoh", "hbm", "host", "output"), ("dtod", "hbm", "hbm", "activation"),
+           ("ptop", "hbm", "remote", "inter_core"), ("htoh", "host", "host", "none"))
+
+
+@dataclasses.dataclass
+class ImportResult:
+    """What an import wrote and how every event of the file was accounted for."""
+
+    path: str
+    events_total: int
+    mapped: dict[str, int]       # by what the events became
+    unmapped: dict[str, int]     # by reason
+    tracks: int
+    slices: int
+
+    @property
+    def events_mapped(self) -> int:
+        return sum(self.mapped.values())
+
+    @property
+    def events_unmapped(self) -> int:
+        return sum(self.unmapped.values())
+
+    def message(self) -> str:
+        def parts(counts: dict[str, int]) -> str:
+            return ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        line = f"imported {self.events_total} events: {self.events_mapped} mapped ({parts(self.mapped)})"
+        return line + f", {self.events_unmapped} not mapped" + (f" ({parts(self.unmapped)})" if self.unmapped else "")
+
+
+def import_chrome_trace(path: str | os.PathLike[str], logdir: str, run: str | None = None) -> ImportResult:
+    """Convert a Chrome trace-event file (.json or .json.gz) into LOGDIR/RUN/plugins/neuron/SESSION.trace.pb."""
+    path = os.fspath(path)
+    session = session_name(path)
+    run_directory(logdir, run or session)   # reject a bad run name before reading anything
+    trace = chrome_to_trace(read_chrome_json(path), source_name=os.path.basename(path))
+    written = write_trace(trace, logdir, run or session)
+    s = trace.summary
+    return ImportResult(written, s["import_events_total"], dict(s["import_mapped"]), dict(s["import_unmapped"]),
+                        len(trace.queues), trace.event_count)
+
+
+def session_name(path: str) -> str:
+    """'worker0.123.pt.trace.json.gz' -> 'worker0.123': the file name without trace suffixes, made safe."""
+    stem = os.path.basename(path)
+    for suffix in (".gz", ".json", ".trace", ".pt"):
+        stem = stem[: -len(suffix)] if stem.endswith(suffix) else stem
+    return re.sub(r"[^A-Za-z0-9._-]", "_", stem).strip(".")[:100] or "imported"
+
+
+def read_chrome_json(path: str) -> Any:
+    """The parsed JSON document of a trace file (gzip detected by its magic bytes); one-line errors."""
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a directory, not a trace file")
+    if not os.path.isfile(path):
+        raise UserError(f"no such trace file: {path}")
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise UserError(f"{path} is a truncated or corrupt gzip file ({exc})") from None
+    return parse_chrome_json(data, path)
+
+
+def parse_chrome_json(data: bytes, source: str = "trace") -> Any:
+    if not data.strip():
+        raise UserError(f"{source} is empty, not a Chrome trace-event file")
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = data.rstrip()
+        if text[:1] == b"[" and text[-1:] != b"]":   # the array form may omit its closing bracket
+            try:
+                return json.loads(text.rstrip(b",") + b"]")
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                pass
+        reason = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise UserError(f"{source} is not valid JSON ({reason})") from None
+
+
+def trace_events(document: Any, source: str = "trace") -> list[Any]:
+    if isinstance(document, list):
+        return document
+    if not isinstance(document, dict) or "traceEvents" not in document:
+        raise UserError(f"{source} has no 'traceEvents' list: not a Chrome trace-event file")
+    if not isinstance(document["traceEvents"], list):
+        raise UserError(f"{source}: 'traceEvents' is not a list")
+    return document["traceEvents"]
+
+
+def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
+    """Our Trace from a parsed Chrome trace-event document (object with 'traceEvents', or a bare list)."""
+    events = trace_events(document, source_name)
+    top = document if isinstance(document, dict) else {}
+    p = parse_events(events)
+    if not len(p.slice_ts) and not len(p.counter_ts):
+        raise UserError(f"{source_name} has no timed events to import ({len(events)} entries in traceEvents)")
+    t0 = float(min(p.slice_ts.min(initial=np.inf), p.counter_ts.min(initial=np.inf)))
+    start = np.rint((p.slice_ts - t0) * 1000).astype(np.int64)
+    duration = np.rint(p.slice_dur * 1000).astype(np.int64)
+    names = [_text(n) for n in p.names]
+    role = _slice_roles(p)
+    step_number = np.array([int(m.group(1)) if (m := _STEP.match(n)) else -1 for n in names], np.int64)
+    is_step = (step_number[p.slice_name] >= 0) & (p.slice_source != SLICE_INSTANT) & (role == ROLES.index("host")) \
+        if len(names) else np.zeros(0, bool)
+    queues, queue_of_slice = _queues(p, role)
+    steps = np.flatnonzero(is_step)
+    steps = steps[np.argsort(start[steps], kind="stable")]
+    iteration = np.clip(np.searchsorted(start[steps], start, side="right") - 1, 0, None) if len(steps) else np.zeros(len(start), np.int64)
+    iterations = max(len(steps), 1)
+    is_op = ~is_step & (p.slice_source != SLICE_INSTANT) & (role != ROLES.index("annotation"))
+    node_of_slice, graph, nodes, groups = _graph(p, names, role, is_op, start, iterations, queues, queue_of_slice,
+                                                 session_name(source_name))
+    tasks = _tasks(p, names, role, queue_of_slice, node_of_slice)
+    _count_slices(p, role, is_step)
+    used = np.unique(p.slice_name)
+    offsets, dep_ids = flow_dependencies(p, start, duration, t0)
+    counters = _counter_table(p, t0)
+    requests = {"request": step_number[p.slice_name[steps]].astype(np.int32), "start_ns": start[steps],
+                "end_ns": start[steps] + duration[steps]}
+    devices = [d for d in (top.get("deviceProperties") or top.get("computeProperties") or []) if isinstance(d, dict)]
+    gpus = sorted({q.core for q in queues if q.kind in ("stream", "dma") and q.core >= 0})
+    target = next((_text(d.get("name")) for d in devices if gpus and d.get("id") == gpus[0]), "") or \
+        (_text(devices[0].get("name")) if devices else ("gpu" if gpus else "cpu"))
+    base_ns = top.get("baseTimeNanoseconds") if isinstance(top.get("baseTimeNanoseconds"), int) else 0
+    metadata = TraceMetadata(model=session_name(source_name), target=target, autocast="", batch=1, cores=len(gpus),
+                             iterations=iterations, session=session_name(source_name),
+                             created_unix_ns=int(base_ns + round(t0 * 1000)),
+                             producer=f"tensorboard-plugin-neuron {__version__} chrome import", source_format="chrome")
+    trace = Trace(metadata, graph, nodes, ["" if g.device else "runs on the host (imported trace)" for g in groups],
+                  groups, queues, [names[u] for u in used], [], tasks,
+                  {"task": np.arange(len(start), dtype=np.int32), "iteration": iteration.astype(np.int32),
+                   "start_ns": start, "duration_ns": duration},
+                  p.counter_names, counters, requests, {}, offsets, dep_ids)
+    trace.tasks["opcode"] = np.searchsorted(used, p.slice_name).astype(np.int32)
+    trace.summary = _summary(trace, p, top, devices)
+    return trace
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _count_slices(p: Parsed, role: np.ndarray, is_step: np.ndarray) -> None:
+    """Mapped file events by what they became (a B/E pair is two events of the file)."""
+    weight = np.where(p.slice_source == SLICE_BE, 2, 1)
+    slices = p.slice_source != SLICE_INSTANT    # instants were counted when parsed
+    for label, mask in (("cpu op", slices & ~is_step & (role == ROLES.index("host"))),
+                        ("gpu kernel", slices & (role == ROLES.index("stream"))),
+                        ("memcpy", slices & (role == ROLES.index("dma"))),
+                        ("annotation", slices & (role == ROLES.index("annotation"))),
+                        ("profiler step", slices & is_step)):
+        if mask.any():
+            p.mapped[label] += int(weight[mask].sum())
+
+
+def _slice_roles(p: Parsed) -> np.ndarray:
+    """Per slice: index into ROLES, from its category (instants mark time: 'annotation')."""
+    per_cat = np.array([ROLES.index(_ROLE_OF_CATEGORY.get(_text(c).lower(), "host")) for c in p.cats] or [0], np.int64)
+    role = per_cat[p.slice_cat] if len(p.slice_cat) else np.zeros(0, np.int64)
+    return np.where(p.slice_source == SLICE_INSTANT, ROLES.index("annotation"), role)
+
+
+def _queues(p: Parsed, role: np.ndarray) -> tuple[list[Queue], np.ndarray]:
+    """One queue per (thread, role), named from the M events, ordered by sort indices then ids."""
+    keys, inverse = np.unique(p.slice_thread * len(ROLES) + role, return_inverse=True)
+    roles_of_thread: dict[int, set[int]] = {}
+    for k in keys.tolist():
+        roles_of_thread.setdefault(k // len(ROLES), set()).add(k % len(ROLES))
+    described = []
+    for k in keys.tolist():
+        thread, r = k // len(ROLES), ROLES[k % len(ROLES)]
+        pid, tid = p.threads[thread]
+        process, meta = p.process_meta.get(pid, {}), p.thread_meta.get((pid, tid), {})
+        device = r in ("stream", "dma") and pid.isdigit()
+        plabel = process.get("labels") or (f"GPU {pid}" if device else "") or \
+            (f"{process['name']} {pid}" if process.get("name") else (pid if not pid.isdigit() else f"process {pid}") or "global")
+        tlabel = meta.get("name") or (tid if not tid or not tid.isdigit() or device else f"thread {tid}")
+        suffix = {"dma": " memcpy", "annotation": " annotations" if len(roles_of_thread[thread]) > 1 else ""}.get(r, "")
+        number = re.search(r"\d+", tid)
+        queue = Queue(core=int(pid) % 2**31 if device else -1, kind=r,
+                      index=int(number.group()) % 2**31 if number else 0, name=f"{plabel} {tlabel}".strip() + suffix)
+        order = (_sort_key(process.get("sort"), pid), _sort_key(meta.get("sort"), tid), ROLES.index(r))
+        described.append((order, queue))
+    rank = sorted(range(len(described)), key=lambda i: described[i][0])
+    position = np.empty(len(rank), np.int64)
+    position[rank] = np.arange(len(rank))
+    return [described[i][1] for i in rank], position[inverse].astype(np.int32)
+
+
+def _sort_key(sort_index: Any, ident: str) -> tuple:
+    number = float(sort_index) if sort_index is not None else float("inf")
+    return (number, 0 if ident.isdigit() else 1, int(ident) if ident.isdigit() else 0, ident)
+
+
+def _graph(p: Parsed, names: list[str], role: np.ndarray, is_op: np.ndarray, start: np.ndarray, iterations: int,
+           queues: list[Queue], queue_of_slice: np.ndarray, model: str) -> tuple:
+    """One node (and fusion group) per distinct (category, name) of the op slices, in order of first start."""
+    op = np.flatnonzero(is_op)
+    key = p.slice_cat[op] * max(len(names), 1) + p.slice_name[op]
+    unique, inverse = np.unique(key, return_inverse=True)
+    first = np.full(len(unique), np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(first, inverse, start[op])
+    rank = np.empty(len(unique), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(unique))
+    node_of_slice = np.full(len(start), -1, np.int64)
+    node_of_slice[op] = rank[inverse]
+    count = len(unique)
+    representative = np.zeros(count, np.int64)
+    representative[rank[inverse]] = op     # any slice of the node (all share category, name and role)
+    graph_nodes, groups = [], []
+    for n, s in enumerate(representative.tolist()):
+        r = ROLES[int(role[s])]
+        graph_nodes.append(Node(name=names[int(p.slice_name[s])], op_type=names[int(p.slice_name[s])], inputs=[], outputs=[],
+                                scope=_text(p.cats[int(p.slice_cat[s])]) or r))
+        groups.append(FusionGroup(n, (n,), n, "imported", r, r != "host", queues[int(queue_of_slice[s])].core, ()))
+    per_node = node_of_slice[op]
+    nodes = {"device": np.array([g.device for g in groups], np.uint8), "dtype": np.zeros(count, np.uint8),
+             "group": np.arange(count, dtype=np.int32), "core": np.array([g.core for g in groups], np.int32),
+             "flops": (np.bincount(per_node, p.slice_flops[op], count) // iterations).astype(np.int64),
+             "bytes": (np.bincount(per_node, p.slice_bytes[op], count) // iterations).astype(np.int64)}
+    return node_of_slice, Graph(model, graph_nodes, {}, {}, [], []), nodes, groups
+
+
+def _tasks(p: Parsed, names: list[str], role: np.ndarray, queue_of_slice: np.ndarray,
+           node_of_slice: np.ndarray) -> dict[str, np.ndarray]:
+    count = len(role)
+    tasks = {name: np.full(count, -1 if name in ("group", "tensor", "peer") else 0, dtype) for name, dtype in TASK_COLUMNS.items()}
+    tasks["queue"] = queue_of_slice
+    tasks["group"] = node_of_slice.astype(np.int32)
+    tasks["flops"] = p.slice_flops
+    tasks["bytes"] = p.slice_bytes
+    direction = np.zeros((max(len(names), 1), 3), np.uint8)   # per name: src, dst, purpose of a copy
+    for i, name in enumerate(names):
+        lowered = name.lower()
+        for token, src, dst, purpose in _MEMCPY:
+            if token in lowered:
+                direction[i] = (MEMORIES.index(src), MEMORIES.index(dst), PURPOSES.index(purpose))
+                break
+    copy = role == ROLES.index("dma")
+    per_slice = direction[p.slice_name] if count else np.zeros((0, 3), np.uint8)
+    for column, j in (("src_mem", 0), ("dst_mem", 1), ("purpose", 2)):
+        tasks[column] = np.where(copy, per_slice[:, j], 0).astype(np.uint8)
+    return {name: tasks[name].astype(dtype, copy=False) for name, dtype in TASK_COLUMNS.items()}
+
+
+def _counter_table(p: Parsed, t0: float) -> dict[str, np.ndarray]:
+    time_ns = np.rint((p.counter_ts - t0) * 1000).astype(np.int64)
+    order = np.lexsort((time_ns, p.counter_id))
+    return {"counter": p.counter_id[order].astype(np.int32), "time_ns": time_ns[order], "value": p.counter_value[order]}
+
+
+def _union_ns(start: np.ndarray, end: np.ndarray) -> float:
+    if not len(start):
+        return 0.0
+    order = np.argsort(start, kind="stable")
+    s, e = start[order].astype(np.float64), end[order].astype(np.float64)
+    running = np.maximum.accumulate(e)
+    return float(running[-1] - s[0] - np.maximum(s[1:] - running[:-1], 0.0).sum())
+
+
+def _summary(trace: Trace, p: Parsed, top: dict[str, Any], devices: list[dict]) -> dict[str, Any]:
+    events, tasks = trace.events, trace.tasks
+    kind = np.array([ROLES.index(q.kind) for q in trace.queues], np.int64)[tasks["queue"]] if len(tasks["queue"]) else np.zeros(0, np.int64)
+    start, end = events["start_ns"], events["start_ns"] + events["duration_ns"]
+    copy, kernel, host = kind == ROLES.index("dma"), kind == ROLES.index("stream"), kind == ROLES.index("host")
+    src, dst, nbytes = tasks["src_mem"], tasks["dst_mem"], tasks["bytes"]
+    latencies = (trace.requests["end_ns"] - trace.requests["start_ns"]).astype(np.float64)
+    span = float(end.max() - start.min()) if len(start) else 0.0
+    served = float(trace.requests["end_ns"].max() - trace.requests["start_ns"].min()) if len(latencies) else 0.0
+    return {
+        "total_time": span,
+        "latency_p50_ns": float(np.percentile(latencies, 50)) if len(latencies) else span,
+        "latency_p99_ns": float(np.percentile(latencies, 99)) if len(latencies) else span,
+        "throughput_inferences_per_s": len(latencies) / (served * 1e-9) if served else 0.0,
+        "profiler_steps": len(latencies),
+        "host_time_ns": _union_ns(start[host], end[host]),
+        "device_time_ns": _union_ns(start[kernel | copy], end[kernel | copy]),
+        "kernel_count": int(kernel.sum()), "kernel_time_ns": float(events["duration_ns"][kernel].sum()),
+        "dma_transfer_count": int(copy.sum()), "dma_transfer_total_bytes": int(nbytes[copy].sum()),
+        "hbm_read_bytes": int(nbytes[copy & (src == MEMORIES.index("hbm"))].sum()),
+        "hbm_write_bytes": int(nbytes[copy & (dst == MEMORIES.index("hbm"))].sum()),
+        "model_flops": float(tasks["flops"].sum()),
+        "devices": [_text(d.get("name")) for d in devices],
+        "source_schema_version": top.get("schemaVersion") if isinstance(top.get("schemaVersion"), (int, str)) else None,
+        "import_events_total": p.total, "import_events_mapped": sum(p.mapped.values()),
+        "import_mapped": dict(sorted(p.mapped.items())), "import_unmapped": dict(sorted(p.unmapped.items())),
+    }
