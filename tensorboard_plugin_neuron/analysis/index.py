@@ -24,6 +24,7 @@ class ProfileIndex:
     group: np.ndarray            # per event: index into trace.groups, -1 for none
     track_offsets: np.ndarray    # events are sorted by (queue, start); queue q owns [offsets[q], offsets[q+1])
     busy_prefix: np.ndarray      # events + 1 values: sum of the durations of the events before each (in that order)
+    running_end: np.ndarray      # per event: latest end of its track's events up to it (nested/overlapping tracks)
     node_time: dict[str, np.ndarray]
     span_start_ns: int
     span_end_ns: int
@@ -60,13 +61,16 @@ def index_trace(trace: Trace) -> ProfileIndex:
     end = events["start_ns"] + events["duration_ns"]
     offsets = np.searchsorted(queue, np.arange(len(trace.queues) + 1)).astype(np.int64)
     prefix = np.concatenate([[0], np.cumsum(events["duration_ns"])])
+    running_end = end.copy()
+    for lo, hi in zip(offsets[:-1].tolist(), offsets[1:].tolist()):   # per track, not per event
+        np.maximum.accumulate(end[lo:hi], out=running_end[lo:hi])
     try:
         device = get_target(trace.metadata.target)
     except Exception:  # imported traces name devices we do not model
         device = None
     return ProfileIndex(
         trace=trace, device=device, queue=queue, kind=kind, end_ns=end, group=event_group_index(trace),
-        track_offsets=offsets, busy_prefix=prefix, node_time=node_times(trace),
+        track_offsets=offsets, busy_prefix=prefix, running_end=running_end, node_time=node_times(trace),
         span_start_ns=int(events["start_ns"].min()) if len(end) else 0, span_end_ns=int(end.max()) if len(end) else 0,
         iterations=int(events["iteration"].max()) + 1 if len(end) else 0,
     )

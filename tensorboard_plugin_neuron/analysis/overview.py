@@ -15,13 +15,28 @@ TOP_OPS = 10
 
 
 def engine_utilization(index: ProfileIndex) -> list[dict[str, Any]]:
-    """Per queue: busy time (sum of event durations), its percent of the profiled span, instruction count."""
+    """Per queue: busy time (time at least one of its events runs: nested or overlapping events count
+    once), its percent of the profiled span, the sum of event durations and the instruction count."""
     trace, span = index.trace, index.span_ns
-    busy = np.diff(index.busy_prefix[index.track_offsets])
+    summed = np.diff(index.busy_prefix[index.track_offsets])
     counts = np.diff(index.track_offsets)
-    return [{"track": q.label, "core": q.core, "kind": q.kind, "busy_ns": float(busy[i]),
+    busy = track_busy_ns(index)
+    return [{"track": q.label, "core": q.core, "kind": q.kind, "busy_ns": float(busy[i]), "events_ns": float(summed[i]),
              "percent": 100.0 * float(busy[i]) / span if span else 0.0, "count": int(counts[i])}
             for i, q in enumerate(trace.queues)]
+
+
+def track_busy_ns(index: ProfileIndex) -> np.ndarray:
+    """Per queue: length of the union of its events' intervals, vectorized over the (queue, start)-sorted events."""
+    start = index.trace.events["start_ns"]
+    if not len(start):
+        return np.zeros(len(index.trace.queues))
+    previous = np.empty(len(start), np.int64)
+    previous[1:] = index.running_end[:-1]
+    firsts = index.track_offsets[:-1][np.diff(index.track_offsets) > 0]
+    previous[firsts] = start[firsts]
+    gained = np.clip(index.end_ns - np.maximum(start, previous), 0, None).astype(np.float64)
+    return np.bincount(index.queue, weights=gained, minlength=len(index.trace.queues))
 
 
 def dma_wait(index: ProfileIndex) -> dict[str, float]:
@@ -86,7 +101,7 @@ def recommendations(index: ProfileIndex, table: dict[str, list]) -> list[dict[st
     trace, span = index.trace, index.span_ns
     out: list[dict[str, Any]] = []
     cpu = [i for i, p in enumerate(table["placement"]) if p == "cpu"]
-    if cpu:
+    if cpu and trace.metadata.source_format == "neuron":   # imported traces: host ops are not fallbacks
         host_ns = float(sum(table["host_ns"][i] for i in cpu))
         ops = sorted({table["op_type"][i] for i in cpu})
         out.append({"kind": "cpu_fallback", "severity": "warning", "nodes": cpu,
@@ -128,7 +143,7 @@ def overview(index: ProfileIndex) -> dict[str, Any]:
     top = sort_rows(table, "time_ns", limit=TOP_OPS)
     utilization = engine_utilization(index)
     host = index.kind == QUEUE_KINDS.index("host")
-    device = np.isin(index.kind, [QUEUE_KINDS.index(e) for e in ENGINES] + [QUEUE_KINDS.index("dma")])
+    device = np.isin(index.kind, [QUEUE_KINDS.index(e) for e in ENGINES] + [QUEUE_KINDS.index("dma"), QUEUE_KINDS.index("stream")])
     return {
         "metadata": {k: getattr(trace.metadata, k) for k in ("model", "target", "autocast", "batch", "cores", "iterations",
                                                              "session", "created_unix_ns", "producer", "source_format")},

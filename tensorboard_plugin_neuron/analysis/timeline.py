@@ -55,7 +55,17 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
         last = lo + int(np.searchsorted(starts[lo:hi], end_ns, side="left"))
         if first > lo and index.end_ns[first - 1] > start_ns:
             first -= 1  # an event that started before the window and is still running in it
+        # on nested or overlapping tracks (imported traces) more of them can be: enclosing slices
+        reach = lo + int(np.searchsorted(index.running_end[lo:first], start_ns, side="right"))
+        enclosing = reach + np.flatnonzero(index.end_ns[reach:first] > start_ns)
         if first >= last:
+            if len(enclosing):   # only slices that began earlier are running in the window
+                item = {"track": q, "events": {"start": [], "duration": [], "name": [], "event": []},
+                        "aggregates": {k: [] for k in ("start", "duration", "count", "busy_ns", "busy")}}
+                if mark_group is not None:
+                    item["events"]["marked"], item["aggregates"]["marked"] = [], []
+                _prepend(index, item, enclosing, mark_group)
+                out.append(item)
             continue
         window = slice(first, last)
         long_rows = first + np.flatnonzero(durations[window] >= pixel)
@@ -87,9 +97,22 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
         }
         if mark_group is not None:
             _mark(index, mark_group, item, first, last, long_rows, cut, keep)
+        if len(enclosing):
+            _prepend(index, item, enclosing, mark_group)
         out.append(item)
     return {"start_ns": start_ns, "end_ns": end_ns, "width": width, "pixel_ns": pixel, "strings": trace.strings,
             "tracks": tracks(index), "data": out}
+
+
+def _prepend(index: ProfileIndex, item: dict[str, Any], rows: np.ndarray, mark_group: int | None) -> None:
+    """Put events that started before the window and enclose its start (nested tracks) before the others."""
+    events, trace = item["events"], index.trace
+    columns = {"start": trace.events["start_ns"][rows], "duration": trace.events["duration_ns"][rows],
+               "name": trace.tasks["opcode"][trace.events["task"][rows]], "event": rows}
+    if mark_group is not None:
+        columns["marked"] = (index.group[rows] == mark_group).astype(np.int8)
+    for name, values in columns.items():
+        events[name] = values.tolist() + events[name]
 
 
 def _mark(index: ProfileIndex, group: int, item: dict[str, Any], first: int, last: int, long_rows: np.ndarray,

@@ -11,7 +11,7 @@ import numpy as np
 from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
 from tensorboard_plugin_neuron.trace.model import Trace
 
-ENGINE_KINDS = ("tensor", "vector", "scalar", "gpsimd", "sync")
+ENGINE_KINDS = ("tensor", "vector", "scalar", "gpsimd", "sync", "stream")   # "stream": imported GPU streams
 
 
 def group_shares(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
