@@ -86,6 +86,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from tensorboard_plugin_neuron.trace.chrome_import import import_chrome_trace
+
+    result = import_chrome_trace(args.trace, args.logdir, args.run)
+    print(result.message())
+    print(f"wrote {result.path} ({result.tracks} tracks, {result.slices} events)")
+    print(f"view it: tensorboard --logdir {args.logdir}")
+    return 0
+
+
 def _cmd_ls(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.hardware.listing import format_ls
 
@@ -149,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=6006, help="TensorBoard port (default 6006)")
     p.add_argument("--no-serve", action="store_true", help="write the profiles only; do not start TensorBoard")
     p.set_defaults(handler=_cmd_demo)
+
+    p = sub.add_parser("import", help="convert a Chrome trace-event file (PyTorch profiler output) into a profile")
+    p.add_argument("trace", help="TRACE.json or TRACE.json.gz (Chrome trace-event format)")
+    p.add_argument("--logdir", required=True, help="TensorBoard log directory to write the profile into")
+    p.add_argument("--run", default=None, help="run name (default: the trace file's name without suffixes)")
+    p.set_defaults(handler=_cmd_import)
 
     p = sub.add_parser("ls", help="list the simulated devices of a target, like neuron-ls")
     p.add_argument("--target", default="inf2", help="device model: inf1, inf2 or trn1 (default inf2)")

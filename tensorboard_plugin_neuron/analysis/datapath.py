@@ -17,6 +17,8 @@ TOP_TRANSFERS = 20
 def _link_name(src: str, dst: str, peer: bool, same_chip: bool) -> str:
     if peer:
         return "core<->core" if same_chip else "chip<->chip"
+    if src == dst and src in ("hbm", "host"):   # imported GPU traces: device-to-device, host-to-host copies
+        return f"{src}->{dst}"
     pair = {src, dst}
     if "remote" in pair:
         return "chip<->chip"
