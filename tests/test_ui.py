@@ -155,7 +155,7 @@ def test_ops_table_sorts_filters_and_renders_hostile_names_as_text(page, server)
 
 def test_timeline_draws_zooms_and_shows_details(page, server) -> None:
     frame = _open_view(page, server, "timeline")
-    frame.wait_for_function("() => document.querySelector('#np-timeline-status')?.textContent.includes('items drawn')",
+    frame.wait_for_function("() => document.querySelector('#np-timeline-status')?.textContent.includes('items loaded')",
                             timeout=30_000)
     coloured = frame.evaluate("""() => {
         const c = document.querySelector('#np-timeline-canvas');

@@ -1,8 +1,15 @@
 // The dashboard shell: run and profile selectors, view tabs, the URL-hash state, and the active view.
-import { ApiError, getJSON } from "./api";
+import { ApiError, getJSON, url } from "./api";
 import { clear, h } from "./dom";
 import { readState, State, writeState } from "./state";
+import { openInPerfetto } from "./perfetto";
 import { VIEWS } from "./views/registry";
+
+// The downloads of the `export` route (issue 7), per profile.
+const EXPORTS: [string, string][] = [
+  ["csv", "Op table (CSV)"], ["summary", "Summary (JSON)"], ["chrome", "Chrome trace (JSON)"],
+  ["chrome_gz", "Chrome trace (.json.gz)"], ["perfetto", "Perfetto trace (.pftrace)"],
+];
 
 interface RunsPayload {
   runs: { run: string; profiles: { profile: string; bytes: number; mtime_ns: number }[] }[];
@@ -61,7 +68,8 @@ export class App {
   private renderHeader(): void {
     clear(this.header);
     const runSelect = h("select", { id: "np-run", "aria-label": "run", onchange: (e: Event) => {
-      this.navigate({ run: (e.target as HTMLSelectElement).value, profile: undefined, start_ns: undefined, end_ns: undefined });
+      this.navigate({ run: (e.target as HTMLSelectElement).value, profile: undefined, start_ns: undefined, end_ns: undefined,
+        node: undefined, expanded: undefined });
     } });
     for (const r of this.runs) {
       const option = h("option", { value: r.run }, r.run);
@@ -69,7 +77,7 @@ export class App {
       runSelect.append(option);
     }
     const profileSelect = h("select", { id: "np-profile", "aria-label": "profile", onchange: (e: Event) => {
-      this.navigate({ profile: (e.target as HTMLSelectElement).value, start_ns: undefined, end_ns: undefined });
+      this.navigate({ profile: (e.target as HTMLSelectElement).value, start_ns: undefined, end_ns: undefined, node: undefined });
     } });
     const profiles = this.profilesOf(this.state.run);
     const current = this.state.profile ?? profiles[profiles.length - 1]?.profile;
@@ -84,7 +92,25 @@ export class App {
       if (view.id === this.state.view) tab.classList.add("np-active");
       tabs.append(tab);
     }
-    this.header.append(h("label", {}, "Run ", runSelect), h("label", {}, "Profile ", profileSelect), tabs);
+    this.header.append(h("label", {}, "Run ", runSelect), h("label", {}, "Profile ", profileSelect),
+      this.exportMenu(current), tabs);
+  }
+
+  private exportMenu(profile: string | undefined): HTMLElement {
+    const params = { run: this.state.run, profile };
+    const list = h("div", { className: "np-menu-items" });
+    for (const [format, label] of EXPORTS) {
+      list.append(h("a", { className: "np-menu-item", id: `np-export-${format}`, "data-format": format,
+        href: url("export", { ...params, format }), download: "" }, label));
+    }
+    const progress = h("div", { className: "np-note", id: "np-perfetto-status", role: "status" });
+    const open = h("button", { className: "np-menu-item", id: "np-open-perfetto", onclick: () => {
+      progress.textContent = "opening ui.perfetto.dev...";
+      openInPerfetto(params, `${this.state.run} / ${profile ?? ""}`, (text) => { progress.textContent = text; })
+        .catch((error: unknown) => { progress.textContent = `Open in Perfetto failed: ${error instanceof Error ? error.message : String(error)}`; });
+    } }, "Open in Perfetto");
+    list.append(open, progress);
+    return h("details", { className: "np-menu", id: "np-export" }, h("summary", { className: "np-button" }, "Export"), list);
   }
 
   private show(): void {

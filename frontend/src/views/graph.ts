@@ -17,6 +17,7 @@ interface Scope { scope: string; depth: number; nodes: number; time_ns: number; 
 interface Payload { nodes: GraphNode[]; edges: [number, number][]; scopes: Scope[] }
 interface Unit { key: string; label: string; sub: string; time: number; placement: string; supported: boolean; scope?: string; node?: GraphNode }
 
+
 const SVG = "http://www.w3.org/2000/svg";
 const PLACEMENT_COLORS: Record<string, string> = { neuron: "#5b8def", cpu: "#f57c00", fused: "#bdbdbd", mixed: "#9575cd" };
 
@@ -60,15 +61,33 @@ export const graphView: View = {
         for (let depth = 1; depth <= parts.length; depth++) expanded.add(parts.slice(0, depth).join("/"));
       }
       const scopeInfo = new Map(data.scopes.map((s) => [s.scope, s]));
-      const maxTime = Math.max(1, ...data.nodes.map((n) => n.time_ns));
-
-      const unitOf = (node: GraphNode): string => {
-        const parts = node.scope ? node.scope.split("/") : [];
-        for (let depth = 1; depth <= parts.length; depth++) {
-          const scope = parts.slice(0, depth).join("/");
-          if (!expanded.has(scope)) return "s:" + scope;
+      const scopeParts = data.nodes.map((n) => (n.scope ? n.scope.split("/").filter(Boolean) : []));
+      // per scope ("" is the root): the nodes under it and the edges between two of them
+      const members = new Map<string, number[]>([["", data.nodes.map((n) => n.id)]]);
+      data.nodes.forEach((n, i) => {
+        for (let depth = 1; depth <= scopeParts[i].length; depth++) {
+          const scope = scopeParts[i].slice(0, depth).join("/");
+          let list = members.get(scope);
+          if (!list) members.set(scope, list = []);
+          list.push(i);
         }
-        return "n:" + node.id;
+      });
+      const edgesUnder = new Map<string, [number, number][]>();
+      const edgesOf = (scope: string): [number, number][] => {
+        let list = edgesUnder.get(scope);
+        if (list) return list;
+        const prefix = scope.split("/");
+        const inside = (i: number) => !scope || (scopeParts[i].length >= prefix.length && prefix.every((p, k) => scopeParts[i][k] === p));
+        list = data.edges.filter(([a, b]) => inside(a) && inside(b));
+        edgesUnder.set(scope, list);
+        return list;
+      };
+      // the unit a node belongs to directly inside `scope`: itself, or the child scope that holds it
+      const childOf = (scope: string, i: number): string => {
+        const depth = scope ? scope.split("/").length : 0;
+        if (scopeParts[i].length <= depth) return "n:" + i;
+        const child = scopeParts[i].slice(0, depth + 1).join("/");
+        return (expanded.has(child) ? "x:" : "s:") + child;
       };
 
       const colorOf = (u: Unit): string => {
@@ -76,86 +95,171 @@ export const graphView: View = {
         if (mode === "compatibility") return u.supported ? "#81c784" : "#e57373";
         return heat(u.time / maxScaleTime);
       };
-      let maxScaleTime = maxTime;
+      let maxScaleTime = 1;
 
-      const draw = () => {
-        context.state.expanded = Array.from(expanded).join(",");
-        context.state.color = mode;
-        writeState(context.state);
-        const units = new Map<string, Unit>();
-        const unitOfNode = data.nodes.map(unitOf);
-        data.nodes.forEach((node, i) => {
-          const key = unitOfNode[i];
-          if (key.startsWith("n:")) {
-            units.set(key, { key, label: node.name.split("/").pop() || node.op_type, sub: node.op_type, time: node.time_ns,
-              placement: node.placement, supported: node.supported, node });
-            return;
-          }
-          const scope = key.slice(2);
-          const unit = units.get(key) ?? { key, label: scope.split("/").pop() || scope, sub: "", time: 0, placement: "",
-            supported: true, scope };
+      // Hierarchical layout: each expanded scope is laid out on its own (dagre over its direct children,
+      // expanded child scopes as boxes of their own layout's size), and cached by the scope and the
+      // expanded scopes inside it, so expanding one scope lays out only it and its ancestors again.
+      interface Placed { unit: Unit; x: number; y: number; w: number; h: number; inner?: Layout }
+      interface Layout { width: number; height: number; placed: Placed[]; edges: { x: number; y: number }[][] }
+      const layouts = new Map<string, Layout>();
+      const shapes = new Map<string, { width: number; height: number; boxes: [number, number][]; edges: { x: number; y: number }[][] }>();
+      const HEADER = 22;
+      const PAD = 10;
+      const unitFor = (key: string, nodesOfUnit: number[]): Unit => {
+        if (key.startsWith("n:")) {
+          const node = data.nodes[Number(key.slice(2))];
+          return { key, label: node.name.split("/").pop() || node.op_type, sub: node.op_type, time: node.time_ns,
+            placement: node.placement, supported: node.supported, node };
+        }
+        const scope = key.slice(2);
+        const unit: Unit = { key, label: scope.split("/").pop() || scope, sub: "", time: 0, placement: "", supported: true, scope };
+        for (const i of nodesOfUnit) {
+          const node = data.nodes[i];
           unit.time += node.time_ns;
           unit.supported = unit.supported && node.supported;
           unit.placement = !unit.placement ? node.placement : unit.placement === node.placement ? unit.placement
             : node.placement === "fused" ? unit.placement : unit.placement === "fused" ? node.placement : "mixed";
-          units.set(key, unit);
+        }
+        unit.sub = `${scopeInfo.get(scope)?.nodes ?? nodesOfUnit.length} ops, ${duration(unit.time)}`;
+        return unit;
+      };
+      const layoutOf = (scope: string): Layout => {
+        const inner = Array.from(expanded).filter((e) => !scope || e.startsWith(scope + "/")).sort().join(",");
+        const cacheKey = scope + "|" + inner;
+        const cached = layouts.get(cacheKey);
+        if (cached) return cached;
+        const groups = new Map<string, number[]>();
+        for (const i of members.get(scope) ?? []) {
+          const key = childOf(scope, i);
+          let list = groups.get(key);
+          if (!list) groups.set(key, list = []);
+          list.push(i);
+        }
+        const placed = new Map<string, Placed>();
+        for (const [key, nodesOfUnit] of groups) {
+          const unit = unitFor(key, nodesOfUnit);
+          const sub = key.startsWith("x:") ? layoutOf(key.slice(2)) : undefined;
+          const w = sub ? Math.max(sub.width, 7 * (unit.label.length + unit.sub.length) + 40) : Math.max(90, Math.min(220, 7 * Math.max(unit.label.length, unit.sub.length) + 16));
+          const hgt = sub ? sub.height + HEADER : 36;
+          placed.set(key, { unit, x: 0, y: 0, w, h: hgt, inner: sub });
+        }
+        const keys = Array.from(placed.keys());
+        const position = new Map(keys.map((k, i) => [k, i]));
+        const edges = new Set<string>();
+        for (const [a, b] of edgesOf(scope)) {
+          const ua = childOf(scope, a);
+          const ub = childOf(scope, b);
+          if (ua !== ub) edges.add(`${position.get(ua)}>${position.get(ub)}`);
+        }
+        // repeated blocks (the layers of a transformer) have the same shape: lay one out, reuse it
+        const shape = keys.map((k) => `${k[0]}${Math.round(placed.get(k)!.w)}x${Math.round(placed.get(k)!.h)}`).join(",")
+          + "|" + Array.from(edges).sort().join(",");
+        let geometry = shapes.get(shape);
+        if (!geometry) {
+          const g = new dagre.graphlib.Graph({ multigraph: false });
+          g.setGraph({ rankdir: "TB", nodesep: 16, ranksep: 28, marginx: PAD, marginy: PAD });
+          g.setDefaultEdgeLabel(() => ({}));
+          keys.forEach((k, i) => g.setNode(String(i), { width: placed.get(k)!.w, height: placed.get(k)!.h }));
+          for (const e of edges) {
+            const [a, b] = e.split(">");
+            g.setEdge(a, b);
+          }
+          dagre.layout(g);
+          const label = g.graph() as { width?: number; height?: number };
+          geometry = {
+            width: label.width ?? 200, height: label.height ?? 100,
+            boxes: keys.map((_, i) => g.node(String(i)) as { x: number; y: number }).map((b) => [b.x, b.y] as [number, number]),
+            edges: g.edges().map((e) => (g.edge(e) as { points: { x: number; y: number }[] }).points),
+          };
+          shapes.set(shape, geometry);
+        }
+        keys.forEach((k, i) => {
+          const p = placed.get(k)!;
+          p.x = geometry!.boxes[i][0] - p.w / 2;
+          p.y = geometry!.boxes[i][1] - p.h / 2;
         });
-        for (const unit of units.values()) {
-          if (unit.scope) unit.sub = `${scopeInfo.get(unit.scope)?.nodes ?? 0} ops, ${duration(unit.time)}`;
-        }
-        maxScaleTime = Math.max(1, ...Array.from(units.values()).map((u) => u.time));
-        const g = new dagre.graphlib.Graph({ multigraph: false });
-        g.setGraph({ rankdir: "TB", nodesep: 16, ranksep: 28, marginx: 10, marginy: 10 });
-        g.setDefaultEdgeLabel(() => ({}));
-        for (const unit of units.values()) {
-          g.setNode(unit.key, { width: Math.max(90, Math.min(220, 7 * Math.max(unit.label.length, unit.sub.length) + 16)), height: 36 });
-        }
-        for (const [a, b] of data.edges) {
-          const ua = unitOfNode[a];
-          const ub = unitOfNode[b];
-          if (ua !== ub) g.setEdge(ua, ub);
-        }
-        dagre.layout(g);
-        const graphLabel = g.graph() as { width?: number; height?: number };
-        const width = graphLabel.width ?? 400;
-        const height = graphLabel.height ?? 300;
-        const root = svg("svg", { width: "100%", height: Math.min(Math.max(height, 200), 5000), viewBox: `0 0 ${width} ${height}` });
-        root.setAttribute("preserveAspectRatio", "xMidYMin meet");
-        for (const e of g.edges()) {
-          const points = (g.edge(e) as { points: { x: number; y: number }[] }).points;
-          root.append(svg("polyline", { points: points.map((p) => `${p.x},${p.y}`).join(" "), fill: "none", stroke: "#999", "stroke-width": 1 }));
-        }
-        for (const unit of units.values()) {
-          const box = g.node(unit.key) as { x: number; y: number; width: number; height: number };
-          const picked = unit.node !== undefined && String(unit.node.id) === context.state.node;
-          const group = svg("g", { class: picked ? "np-graph-node np-picked" : "np-graph-node", "data-key": unit.key, transform: `translate(${box.x - box.width / 2},${box.y - box.height / 2})` });
-          const rect = svg("rect", { width: box.width, height: box.height, rx: unit.scope ? 8 : 3, fill: colorOf(unit),
-            stroke: picked ? "#d50000" : unit.scope ? "#555" : "#777", "stroke-width": picked ? 3 : 1,
-            "stroke-dasharray": unit.scope ? "4 2" : "" });
-          const title = svg("text", { x: 6, y: 15, "font-size": 11 });
-          title.textContent = unit.label;
-          const sub = svg("text", { x: 6, y: 29, "font-size": 10, fill: "#444" });
-          sub.textContent = unit.sub;
-          const tip = svg("title");
-          tip.textContent = unit.scope ?? unit.node?.name ?? "";
-          group.append(rect, title, sub, tip);
-          group.addEventListener("click", () => {
-            if (unit.scope) {
-              expanded.add(unit.scope);
-              draw();
-            } else if (unit.node) {
-              context.state.node = String(unit.node.id);
-              draw();
+        const layout: Layout = { width: geometry.width, height: geometry.height, placed: Array.from(placed.values()), edges: geometry.edges };
+        layouts.set(cacheKey, layout);
+        return layout;
+      };
+
+      const draw = () => {
+        const started = performance.now();
+        context.state.expanded = Array.from(expanded).join(",");
+        context.state.color = mode;
+        writeState(context.state);
+        const layout = layoutOf("");
+        const leaves: Unit[] = [];
+        const collect = (l: Layout) => l.placed.forEach((p) => (p.inner ? collect(p.inner) : leaves.push(p.unit)));
+        collect(layout);
+        maxScaleTime = Math.max(1, ...leaves.map((u) => u.time));
+        const root = svg("svg", { width: Math.ceil(layout.width), height: Math.ceil(Math.max(layout.height, 100)),
+          viewBox: `0 0 ${layout.width} ${Math.max(layout.height, 100)}` });
+        let picked: SVGGElement | null = null;
+        const render = (l: Layout, parent: SVGElement) => {
+          for (const points of l.edges) {
+            parent.append(svg("polyline", { points: points.map((p) => `${p.x},${p.y}`).join(" "), fill: "none", stroke: "#999", "stroke-width": 1 }));
+          }
+          for (const p of l.placed) {
+            const unit = p.unit;
+            if (p.inner) {  // an expanded scope: a cluster with its own layout inside; its header collapses it
+              const cluster = svg("g", { class: "np-graph-scope", "data-key": unit.key, transform: `translate(${p.x},${p.y})` });
+              const frame = svg("rect", { width: p.w, height: p.h, rx: 6, fill: "rgba(120, 130, 160, 0.06)", stroke: "#9e9e9e", "stroke-dasharray": "4 2" });
+              const header = svg("text", { x: 6, y: 15, "font-size": 11, fill: "#555", class: "np-graph-scope-title" });
+              header.textContent = `\u25BE ${unit.label}  (${unit.sub})`;
+              const tip = svg("title");
+              tip.textContent = `${unit.scope}: click to collapse`;
+              header.append(tip);
+              header.addEventListener("click", () => {
+                for (const e of Array.from(expanded)) if (e === unit.scope || e.startsWith(unit.scope + "/")) expanded.delete(e);
+                draw();
+              });
+              const body = svg("g", { transform: `translate(0,${HEADER})` });
+              cluster.append(frame, header, body);
+              parent.append(cluster);
+              render(p.inner, body);
+              continue;
             }
-          });
-          root.append(group);
-        }
+            const isPicked = unit.node !== undefined && String(unit.node.id) === context.state.node;
+            const group = svg("g", { class: isPicked ? "np-graph-node np-picked" : "np-graph-node", "data-key": unit.key, transform: `translate(${p.x},${p.y})` });
+            const rect = svg("rect", { width: p.w, height: p.h, rx: unit.scope ? 8 : 3, fill: colorOf(unit),
+              stroke: isPicked ? "#d50000" : unit.scope ? "#555" : "#777", "stroke-width": isPicked ? 3 : 1,
+              "stroke-dasharray": unit.scope ? "4 2" : "" });
+            const title = svg("text", { x: 6, y: 15, "font-size": 11 });
+            title.textContent = unit.label;
+            const sub = svg("text", { x: 6, y: 29, "font-size": 10, fill: "#444" });
+            sub.textContent = unit.sub;
+            const tip = svg("title");
+            tip.textContent = unit.scope ? `${unit.scope}: click to expand` : unit.node?.name ?? "";
+            group.append(rect, title, sub, tip);
+            group.addEventListener("click", () => {
+              if (unit.scope) {
+                expanded.add(unit.scope);
+                draw();
+              } else if (unit.node) {
+                context.state.node = String(unit.node.id);
+                draw();
+              }
+            });
+            if (isPicked) picked = group;
+            parent.append(group);
+          }
+        };
+        render(layout, root);
         clear(canvas);
         canvas.append(root);
         drawLegend();
         const selected = context.state.node ? data.nodes.find((n) => String(n.id) === context.state.node) : undefined;
         if (selected) showDetails(selected);
+        if (picked && !pickedShown) {  // bring a node picked elsewhere (Ops, Timeline) into view once
+          pickedShown = true;
+          (picked as SVGGElement).scrollIntoView({ block: "center", inline: "center" });
+        }
+        canvas.dataset.units = String(leaves.length);
+        performance.measure("np-graph-draw", { start: started, end: performance.now() });
       };
+      let pickedShown = false;
 
       const drawLegend = () => {
         clear(legend);
@@ -183,6 +287,11 @@ export const graphView: View = {
         const list = h("dl");
         for (const [k, v] of rows) list.append(h("dt", {}, k), h("dd", {}, v));
         details.append(h("h3", {}, node.name), list);
+        if (node.time_ns > 0 || node.placement !== "fused") {
+          details.append(h("button", { className: "np-button", id: "np-graph-show-timeline",
+            onclick: () => context.navigate({ view: "timeline", node: String(node.id), start_ns: undefined, end_ns: undefined }) },
+          "Show in timeline"));
+        }
       };
       draw();
     }).catch((error) => {

@@ -44,11 +44,23 @@ export const opsView: View = {
             context.navigate({ sort, order, q: query });
           } }, title + arrow));
         }
+        head.append(h("th", {}, "show in"));
         const body = h("tbody");
         (rows.name ?? []).forEach((_, i) => {
-          const tr = h("tr", { "data-node": String(rows.node[i]), title: "show in the graph",
-            onclick: () => context.navigate({ view: "graph", node: String(rows.node[i]) }) });
+          const node = String(rows.node[i]);
+          // a row opens the graph on its node; its Timeline button opens the timeline with the node's
+          // fusion group marked, zoomed to its first occurrence (the node stays selected in both views)
+          const tr = h("tr", { "data-node": node, title: "show in the graph",
+            onclick: () => context.navigate({ view: "graph", node }) });
           for (const [key, , fmt] of COLUMNS) tr.append(h("td", {}, fmt(rows[key][i])));
+          tr.append(h("td", { className: "np-row-actions" },
+            h("button", { className: "np-link-button", "data-show": "graph", title: "open the graph on this node",
+              onclick: (e: Event) => { e.stopPropagation(); context.navigate({ view: "graph", node }); } }, "Graph"),
+            " ",
+            h("button", { className: "np-link-button", "data-show": "timeline", title: "mark this node's instructions on the timeline",
+              onclick: (e: Event) => { e.stopPropagation(); context.navigate({ view: "timeline", node, start_ns: undefined, end_ns: undefined }); } },
+            "Timeline")));
+          if (node === state.node) tr.classList.add("np-picked-row");
           body.append(tr);
         });
         table.append(h("table", { className: "np-table", id: "np-ops-table" }, h("thead", {}, head), body),
