@@ -4,6 +4,7 @@ from __future__ import annotations
 from tensorboard_plugin_neuron.compiler.lowering import LoweringConfig, lower
 from tensorboard_plugin_neuron.compiler.model import CompiledModel, CompileOptions
 from tensorboard_plugin_neuron.compiler.passes import run_graph_passes
+from tensorboard_plugin_neuron.compiler.pipeline import assign_stages
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph.ir import Graph
 from tensorboard_plugin_neuron.hardware import DeviceModel, get_target
@@ -28,11 +29,20 @@ def compile_model(graph: Graph, options: CompileOptions | None = None) -> Compil
     device = get_target(options.target)
     if options.cores < 1:
         raise UserError(f"cores must be at least 1, got {options.cores}")
+    if options.cores > device.max_cores:
+        raise UserError(f"{options.target} has at most {device.max_cores} NeuronCores "
+                        f"({device.max_chips} chips x {device.chip.cores}); cannot pipeline over {options.cores}")
     plan = run_graph_passes(graph, options)
-    result = lower(plan.executable, plan.groups, graph, plan.compute_dtypes, lowering_config(device), options.cores)
+    groups, placements, stats = plan.groups, plan.placements, {}
+    if options.cores > 1:  # NeuronCore Pipeline: consecutive stages on consecutive cores, weights kept on chip
+        groups, placements, stages = assign_stages(graph, groups, placements, plan.compute_dtypes, device, options.cores)
+        stats = {"pipeline_stage_time_ns": list(stages.stage_time_ns), "pipeline_stage_weight_bytes": list(stages.stage_weight_bytes),
+                 "pipeline_weights_fit": stages.weights_fit}
+    result = lower(plan.executable, groups, graph, plan.compute_dtypes, lowering_config(device), options.cores,
+                   resident_weights=options.cores > 1)
     return CompiledModel(
-        options=options, source=graph, placements=plan.placements, groups=plan.groups, executable=plan.executable,
-        compute_dtypes=plan.compute_dtypes, program=result.program, buffers=result.buffers, stats=result.stats,
+        options=options, source=graph, placements=placements, groups=groups, executable=plan.executable,
+        compute_dtypes=plan.compute_dtypes, program=result.program, buffers=result.buffers, stats={**result.stats, **stats},
     )
 
 

@@ -104,6 +104,7 @@ def _fill_program(message: Any, program: Program) -> None:
     fill_table(message.tasks, program.tasks)
     fill_table(message.dep_offsets, {"offsets": program.dep_offsets.astype(np.int64)})
     fill_table(message.dep_ids, {"ids": program.dep_ids.astype(np.int64)})
+    message.preload_tasks = program.preload
 
 
 def _fill_buffers(message: Any, buffers: list[Buffer]) -> None:
@@ -192,8 +193,10 @@ def _program(message: Any) -> Program:
     queues = [Queue(core=q.core, kind=q.kind, index=q.index) for q in message.queues]
     if rows and (tasks["queue"].max() >= len(queues) or tasks["opcode"].max() >= len(message.strings)):
         raise ValueError("task references a queue or opcode that does not exist")
+    if message.preload_tasks > rows:
+        raise ValueError("more load-time tasks than tasks")
     return Program(queues=queues, strings=list(message.strings), tensor_names=list(message.tensor_names),
-                   tasks=tasks, dep_offsets=offsets, dep_ids=ids)
+                   tasks=tasks, dep_offsets=offsets, dep_ids=ids, preload=int(message.preload_tasks))
 
 
 def _buffers(message: Any) -> list[Buffer]:

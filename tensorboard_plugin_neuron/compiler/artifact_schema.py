@@ -74,6 +74,7 @@ ARTIFACT_SCHEMA = Schema(
             Field("tasks", 4, "Table", doc="one row per instruction or DMA descriptor (see compiler.program.TASK_COLUMNS)"),
             Field("dep_offsets", 5, "Table", doc="column 'offsets': CSR row pointers, tasks + 1 rows"),
             Field("dep_ids", 6, "Table", doc="column 'ids': the tasks each task waits for"),
+            Field("preload_tasks", 7, "uint64", doc="the first N tasks run once at load time (resident weights)"),
         )),
         Message("Artifact", (
             *FRAME_FIELDS,

@@ -73,7 +73,7 @@ def _dtype_code(name: str) -> int:
 
 class _Lowerer:
     def __init__(self, graph: Graph, groups: Sequence[FusionGroup], source: Graph,
-                 compute_dtypes: dict[str, str], config: LoweringConfig, cores: int) -> None:
+                 compute_dtypes: dict[str, str], config: LoweringConfig, cores: int, resident_weights: bool = False) -> None:
         self.graph = graph
         self.groups = groups
         self.source = source
@@ -92,6 +92,8 @@ class _Lowerer:
         self.alias = self._aliases()
         self.uses = self._uses()
         self.step_barrier: list[np.ndarray] = []
+        self.resident_weights = resident_weights
+        self.resident: list[set[str]] = [set() for _ in range(cores)]   # weights kept in each core's SBUF
         for name in graph.inputs:
             self.states[name] = _TensorState(host_ready=_EMPTY)
 
@@ -178,7 +180,7 @@ class _Lowerer:
             if allocation is not None:
                 return True
             resident = {n: a for n, a in allocator.live.items()}
-            victim = choose_victim(resident, pinned, {n: self.next_use(n, step) for n in resident})
+            victim = choose_victim(resident, pinned | self.resident[core], {n: self.next_use(n, step) for n in resident})
             if victim is None:
                 return False
             self.evict(core, victim, step)
@@ -204,7 +206,7 @@ class _Lowerer:
             self._record_buffer(core, name, allocation.offset, allocation.size, allocation.first_step, step, allocation.kind)
 
     def _record_buffer(self, core: int, name: str, offset: int, size: int, first: int, last: int, kind: str) -> None:
-        self.buffers.append(Buffer(name, "sbuf", core, offset, size, first, last, kind))
+        self.buffers.append(Buffer(name, "sbuf", core, offset, size, first, last, "weight" if kind == "resident" else kind))
 
     def make_resident(self, core: int, name: str, step: int, pinned: set[str]) -> np.ndarray:
         """Tasks after which `name` can be read from this core's SBUF (emitting transfers as needed)."""
@@ -241,7 +243,34 @@ class _Lowerer:
 
     # ---- groups ---------------------------------------------------------------------------------
 
+    def preload_weights(self) -> None:
+        """Pipeline: load each stage's weights into its core's SBUF once, at model load (the first tasks of
+        the program), as far as they fit the resident share; later uses read them without any DMA."""
+        from tensorboard_plugin_neuron.compiler.pipeline import RESIDENT_WEIGHT_FRACTION
+
+        budget = [RESIDENT_WEIGHT_FRACTION * a.capacity for a in self.allocators]
+        for group, nodes in zip(self.groups, self.group_nodes):
+            if not group.device or group.engine in ("none", "host"):
+                continue
+            gathered = {n.inputs[0] for n in nodes if n.op_type == "Gather"}
+            for node in nodes:
+                dtype = self.dtypes.get(node.name, "fp32") if group.engine == "tensor" else "fp32"
+                for name in node.inputs:
+                    if not name or name not in self.graph.constants or name in gathered or name in self.resident[group.core]:
+                        continue
+                    size = self.weight_bytes(name, dtype)
+                    allocator = self.allocators[group.core]
+                    if allocator.used + aligned(size) > budget[group.core] or \
+                            allocator.try_allocate(name, size, 0, "resident") is None:
+                        continue
+                    self.resident[group.core].add(name)
+                    self.dma(group.core, name, size, "hbm", "sbuf", "weight", [], chunk=64 * 1024)
+        self.stats["resident_weight_bytes"] = sum(a.used for a in self.allocators)
+
     def run(self) -> LoweringResult:
+        if self.resident_weights:
+            self.preload_weights()
+        preload = self.builder.count
         for step, group in enumerate(self.groups):
             nodes = self.group_nodes[step]
             if not nodes:
@@ -256,7 +285,7 @@ class _Lowerer:
         for core, allocator in enumerate(self.allocators):
             for name in list(allocator.live):
                 self.release(core, name, len(self.groups))
-        program = self.builder.finish()
+        program = self.builder.finish(preload=preload)
         return LoweringResult(program, self.buffers, self._stats(program))
 
     def _io(self, nodes: list[Node]) -> tuple[list[str], list[str], list[str]]:
@@ -334,6 +363,7 @@ class _Lowerer:
 
     def load_weights(self, core: int, names: list[str], dtype: str, step: int, pinned: set[str]) -> tuple[np.ndarray, bool]:
         """Stage a group's weights into SBUF; returns (DMA ids, resident). Not resident means streamed."""
+        names = [n for n in names if n not in self.resident[core]]
         total = sum(self.weight_bytes(n, dtype) for n in names)
         if not names:
             return _EMPTY, True
@@ -359,7 +389,7 @@ class _Lowerer:
         # reloaded for every moving-tile column block when they must be streamed.
         shared_deps = [*deps, aux_ids[-1:]]
         per_pass_deps: list[np.ndarray] = []
-        if weight:
+        if weight and weight not in self.resident[core]:  # resident weights need no transfer per inference
             key = f"weights@{step}/{weight}"
             resident = self.allocate(core, key, self.weight_bytes(weight, dtype), step, "weight", pinned)
             if resident:
@@ -448,6 +478,8 @@ class _Lowerer:
         for core, allocator in enumerate(self.allocators):
             for name in list(allocator.live):
                 kind = allocator.live[name].kind
+                if kind == "resident":
+                    continue
                 if kind == "weight" or self.last_use(name) <= step:
                     self.release(core, name, step)
 
@@ -549,6 +581,7 @@ def _tails(ids: np.ndarray) -> np.ndarray:
 
 
 def lower(graph: Graph, groups: Sequence[FusionGroup], source: Graph, compute_dtypes: dict[str, str],
-          config: LoweringConfig, cores: int) -> LoweringResult:
-    """Lower the executable graph's fusion groups into a task program and memory plan."""
-    return _Lowerer(graph, groups, source, compute_dtypes, config, cores).run()
+          config: LoweringConfig, cores: int, resident_weights: bool = False) -> LoweringResult:
+    """Lower the executable graph's fusion groups into a task program and memory plan; with
+    `resident_weights` the weights are loaded into SBUF once (the program's preload tasks)."""
+    return _Lowerer(graph, groups, source, compute_dtypes, config, cores, resident_weights).run()

@@ -14,7 +14,8 @@ import numpy as np
 
 # Queue kinds. Engines follow NeuronCore-v2 (Tensor, Vector, Scalar, GpSimd, plus Sync for semaphores).
 ENGINES: tuple[str, ...] = ("tensor", "vector", "scalar", "gpsimd", "sync")
-QUEUE_KINDS: tuple[str, ...] = ENGINES + ("dma", "host")
+# 'request': per-request spans of a served stream (one track per concurrency slot), not device work.
+QUEUE_KINDS: tuple[str, ...] = ENGINES + ("dma", "host", "request")
 # Kinds that only occur in traces imported from other profilers: "stream" (a device's in-order compute
 # stream, e.g. a GPU stream) and "annotation" (ranges that mark time but do no work, e.g. profiler steps).
 IMPORTED_KINDS: tuple[str, ...] = ("stream", "annotation")
@@ -70,7 +71,10 @@ class Queue:
 
 @dataclasses.dataclass
 class Program:
-    """Tasks as columns plus dependency lists in CSR form (deps of task i: dep_ids[dep_offsets[i]:dep_offsets[i+1]])."""
+    """Tasks as columns plus dependency lists in CSR form (deps of task i: dep_ids[dep_offsets[i]:dep_offsets[i+1]]).
+
+    The first `preload` tasks run once, when the model is loaded (weights made resident in SBUF by a
+    pipelined model); the rest run for every inference."""
 
     queues: list[Queue]
     strings: list[str]
@@ -78,6 +82,7 @@ class Program:
     tasks: dict[str, np.ndarray]
     dep_offsets: np.ndarray
     dep_ids: np.ndarray
+    preload: int = 0
 
     @property
     def size(self) -> int:
@@ -85,6 +90,24 @@ class Program:
 
     def deps_of(self, task: int) -> np.ndarray:
         return self.dep_ids[self.dep_offsets[task]: self.dep_offsets[task + 1]]
+
+    def slice(self, first: int, last: int) -> Program:
+        """Tasks [first, last) as a program of their own; dependencies on tasks before `first` are dropped
+        (they have completed: e.g. the load-time tasks when slicing out the per-inference part)."""
+        tasks = {name: column[first:last] for name, column in self.tasks.items()}
+        lo, hi = int(self.dep_offsets[first]), int(self.dep_offsets[last])
+        ids = self.dep_ids[lo:hi] - first
+        owner = np.repeat(np.arange(last - first), np.diff(self.dep_offsets[first:last + 1]))
+        keep = ids >= 0
+        offsets = np.zeros(last - first + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[keep], minlength=last - first), out=offsets[1:])
+        return Program(self.queues, self.strings, self.tensor_names, tasks, offsets, ids[keep].astype(np.int64))
+
+    def load_part(self) -> Program:
+        return self.slice(0, self.preload)
+
+    def run_part(self) -> Program:
+        return self.slice(self.preload, self.size) if self.preload else self
 
     def queue_kinds(self) -> np.ndarray:
         """Kind name index (into QUEUE_KINDS) of every task's queue."""
@@ -178,7 +201,7 @@ class ProgramBuilder:
                 raise ValueError("a task may only depend on tasks added before it")
             self._dep_chunks.append((owners[keep], flat[keep]))
 
-    def finish(self, tensor_order: Sequence[str] | None = None) -> Program:
+    def finish(self, tensor_order: Sequence[str] | None = None, preload: int = 0) -> Program:
         tasks = {
             name: (np.concatenate([c[name] for c in self._chunks]) if self._chunks else np.zeros(0, dtype=dtype))
             for name, dtype in TASK_COLUMNS.items()
@@ -202,4 +225,5 @@ class ProgramBuilder:
             tasks=tasks,
             dep_offsets=offsets,
             dep_ids=targets.astype(np.int64),
+            preload=preload,
         )

@@ -84,3 +84,7 @@ class DeviceModel:
     @property
     def max_chips(self) -> int:
         return self.instance_chips[-1]
+
+    @property
+    def max_cores(self) -> int:
+        return self.max_chips * self.chip.cores

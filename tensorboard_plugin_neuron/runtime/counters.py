@@ -6,7 +6,7 @@ import numpy as np
 
 from tensorboard_plugin_neuron.compiler.model import CompiledModel
 from tensorboard_plugin_neuron.compiler.program import Program
-from tensorboard_plugin_neuron.runtime.simulate import Schedule
+from tensorboard_plugin_neuron.runtime.simulate import LinkUsage, Schedule
 from tensorboard_plugin_neuron.runtime.timing import LINK_KINDS, TaskCosts
 
 BINS_PER_ITERATION = 256
@@ -19,11 +19,10 @@ def trace_counters(model: CompiledModel, schedules: list[Schedule]) -> tuple[lis
         return [], {"counter": np.zeros(0, np.int32), "time_ns": np.zeros(0, np.int64), "value": np.zeros(0)}
     start = np.stack([s.start_ns for s in schedules])
     end = np.stack([s.end_ns for s in schedules])
-    slot = np.concatenate([s.link_start_ns for s in schedules])
     series: list[tuple[str, np.ndarray, np.ndarray]] = []
     series += _sbuf_occupancy(model, start, end)
     series += _psum_occupancy(model.program, start, end)
-    series += _link_bandwidth(model.program, schedules[0].costs, slot, start.min(), end.max(), len(schedules))
+    series += link_bandwidth([s.link_usage for s in schedules], schedules[0].costs, start.min(), end.max(), len(schedules))
     names = [name for name, _, _ in series]
     return names, {
         "counter": np.concatenate([np.full(len(t), i, np.int32) for i, (_, t, _) in enumerate(series)]),
@@ -116,18 +115,21 @@ def _psum_occupancy(program: Program, start: np.ndarray, end: np.ndarray):
     return out
 
 
-def _link_bandwidth(program: Program, costs: TaskCosts, slot: np.ndarray, first: float, last: float, iterations: int):
-    """Bytes moved per bin on each link kind, as GB/s: every transfer moves its bytes at the link's rate
-    during the slot the simulator reserved for it (slots on one link never overlap)."""
-    link = np.tile(costs.link, iterations)
-    moving = link >= 0
-    if not moving.any():
+def link_bandwidth(usages: list[LinkUsage], costs: TaskCosts, first: float, last: float, iterations: int):
+    """Bytes moved per bin on each link kind, as GB/s, from the simulator's link calendars: a bucket's
+    bytes moved at the link's full rate from the bucket's start (so no bin exceeds the link's rate)."""
+    begin, nbytes, kind, rate = [], [], [], []
+    for usage in usages:
+        links, buckets = np.nonzero(usage.bytes)
+        begin.append(usage.origin_ns + buckets * usage.bucket_ns)
+        nbytes.append(usage.bytes[links, buckets])
+        kind.append(costs.link_kind[links])
+        rate.append(costs.link_bytes_per_ns[links])
+    if not usages or not sum(len(b) for b in begin):
         return []
-    kind = costs.link_kind[link[moving]]
-    nbytes = np.tile(program.tasks["bytes"], iterations)[moving].astype(np.float64)
-    begin = slot[moving]
-    finish = begin + nbytes / costs.link_bytes_per_ns[link[moving]]
-    bins = min(MAX_BINS, BINS_PER_ITERATION * iterations)
+    begin, nbytes, kind, rate = (np.concatenate(x) for x in (begin, nbytes, kind, rate))
+    finish = begin + nbytes / rate
+    bins = min(MAX_BINS, BINS_PER_ITERATION * max(iterations, 1))
     edges = np.linspace(first, max(last, finish.max()), bins + 1)
     width_s = max((edges[1] - edges[0]) * 1e-9, 1e-12)
     out = []

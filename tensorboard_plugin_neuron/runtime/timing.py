@@ -23,7 +23,9 @@ class TaskCosts:
     dma_latency_ns: float
 
 
-def task_costs(program: Program, device: DeviceModel) -> TaskCosts:
+def task_costs(program: Program, device: DeviceModel, chips: int | None = None) -> TaskCosts:
+    """Costs of every task; link ids are `kind * chips + chip` (`chips`: of the whole device, default
+    the chips this program's cores span), so programs costed with the same `chips` share links."""
     tasks = program.tasks
     kinds = program.queue_kinds()
     cores = np.array([q.core for q in program.queues], dtype=np.int64)[tasks["queue"]]
@@ -57,7 +59,7 @@ def task_costs(program: Program, device: DeviceModel) -> TaskCosts:
     on_chip = (tasks["peer"] >= 0) & (peer_chip == chip)
     kind[on_chip] = LINK_KINDS.index("intra_chip")
     kind[((tasks["peer"] >= 0) & (peer_chip != chip)) | (src == remote) | (dst == remote)] = LINK_KINDS.index("chip_to_chip")
-    chips = int(chip.max()) + 1 if program.size else 1
+    chips = chips if chips is not None else (int(chip.max()) + 1 if program.size else 1)
     link = np.where(dma, kind * chips + chip, -1)
     link_kind = np.repeat(np.arange(len(LINK_KINDS)), chips)
     link_chip = np.tile(np.arange(chips), len(LINK_KINDS))
