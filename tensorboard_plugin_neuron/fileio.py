@@ -6,11 +6,12 @@ framed file is still one valid protobuf message for stock tools.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import tempfile
 import zlib
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 from google.protobuf.message import DecodeError
 
@@ -55,6 +56,25 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> int:
             os.unlink(temp)
         raise
     return len(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file handle on a temp file beside `path`, renamed over `path` when the block completes
+    (and removed if it raises), for writers that stream more than they want to hold in memory."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            yield out
+        os.chmod(temp, 0o644)   # an export for the user to share, not a private temp file
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
 
 
 def parse_framed(data: bytes, message_class: type, what: str, source: str, newest: int) -> tuple[Any, str | None]:
