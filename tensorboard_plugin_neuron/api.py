@@ -45,7 +45,7 @@ def load_profile(path_or_logdir: PathLike, run: str | None = None, profile: str 
     runs = sorted({p.run for p in found})
     if run is None:
         if len(runs) != 1:
-            raise UserError(f"{path} has several runs; choose one with run= (--run): {', '.join(runs)}")
+            raise UserError(f"{path} has several runs; choose one with --run (run=): {', '.join(runs)}")
         run = runs[0]
     candidates = [p for p in found if p.run == run.strip("/")]
     if not candidates:

@@ -96,6 +96,23 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    import time
+
+    from tensorboard_plugin_neuron.api import export, load_profile
+
+    began = time.perf_counter()
+    trace = load_profile(args.profile_path, run=args.run, profile=args.profile)
+    try:
+        stats = export(trace, args.output, args.format)
+    except OSError as exc:
+        raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    seconds = time.perf_counter() - began
+    print(f"wrote {args.output}: {stats.events:,} events, {stats.bytes:,} bytes ({stats.bytes / 2**20:.1f} MiB) "
+          f"from {stats.source_events:,} trace events in {seconds:.2f} s")
+    return 0
+
+
 def _cmd_ls(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.hardware.listing import format_ls
 
@@ -171,6 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chips", type=int, default=None, help="number of chips (default: the target's smallest instance)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=_cmd_ls)
+
+    p = sub.add_parser("export", help="export a profile: Chrome trace JSON, Perfetto protobuf, op CSV or summary JSON")
+    p.add_argument("profile_path", metavar="PROFILE", help="a .trace.pb file, or a log directory (with --run)")
+    p.add_argument("--format", choices=["chrome", "perfetto", "csv", "summary"], default=None,
+                   help="default: from the output name (.json/.json.gz chrome, .pftrace perfetto, .csv csv)")
+    p.add_argument("-o", "--output", required=True, help="file to write; a name ending in .gz is gzip-compressed")
+    p.add_argument("--run", default=None, help="run in the log directory (required if it has several)")
+    p.add_argument("--profile", default=None, help="session name within the run (default: the newest)")
+    p.set_defaults(handler=_cmd_export)
     return parser
 
 
