@@ -3,11 +3,12 @@ calls one analysis function and answers JSON; errors are JSON with a 4xx status 
 runs or profiles."""
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import mimetypes
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from tensorboard.backend import http_util
 from werkzeug import wrappers
@@ -19,14 +20,19 @@ from tensorboard_plugin_neuron.analysis.index import ProfileIndex
 from tensorboard_plugin_neuron.analysis.memory import memory
 from tensorboard_plugin_neuron.analysis.ops import OP_COLUMNS, op_table, sort_rows, table_csv
 from tensorboard_plugin_neuron.analysis.overview import overview
+from tensorboard_plugin_neuron.api import ops_csv_bytes, summary_bytes
 from tensorboard_plugin_neuron.analysis.timeline import MAX_WIDTH, event_details, group_of_node, node_occurrences, timeline
 from tensorboard_plugin_neuron.compiler.artifact import json_default
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.plugin.cache import ProfileCache
 from tensorboard_plugin_neuron.plugin.discovery import ProfileFile, find_profiles, resolve_profile
+from tensorboard_plugin_neuron.trace.chrome_export import chrome_chunks
+from tensorboard_plugin_neuron.trace.perfetto_export import perfetto_chunks
+from tensorboard_plugin_neuron.trace.streams import gzip_chunks
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 Handler = Callable[[wrappers.Request], wrappers.Response]
+EXPORT_FORMATS = ("chrome", "chrome_gz", "perfetto", "csv", "summary")
 
 
 class RequestError(Exception):
@@ -200,16 +206,22 @@ class Routes:
         return compare(self._index(request), self._index(request, prefix="other_"))
 
     def export(self, request: wrappers.Request) -> Any:
-        index = self._index(request)
         fmt = request.args.get("format", "")
+        if fmt not in EXPORT_FORMATS:
+            raise RequestError(400, f"format must be one of: {', '.join(EXPORT_FORMATS)}")
+        index = self._index(request)
         meta = index.trace.metadata
+        name = f"{meta.model}-{meta.session}"
         if fmt == "csv":
-            return _download(request, table_csv(op_table(index)).encode("utf-8"), "text/csv",
-                             f"{meta.model}-{meta.session}-ops.csv")
+            return _download(request, ops_csv_bytes(index)[0], "text/csv", f"{name}-ops.csv")
         if fmt == "summary":
-            body = json.dumps(_sanitize(overview(index)), indent=1, default=json_default).encode("utf-8")
-            return _download(request, body, "application/json", f"{meta.model}-{meta.session}-summary.json")
-        raise RequestError(400, "format must be one of: csv, summary")
+            return _download(request, summary_bytes(index), "application/json", f"{name}-summary.json")
+        if fmt == "perfetto":
+            return _stream(perfetto_chunks(index.trace), "application/octet-stream", f"{name}.pftrace")
+        chunks = chrome_chunks(index.trace)
+        if fmt == "chrome_gz":
+            return _stream(gzip_chunks(chunks), "application/gzip", f"{name}.json.gz")
+        return _stream(chunks, "application/json", f"{name}.json")
 
     @wrappers.Request.application
     def static(self, request: wrappers.Request) -> wrappers.Response:
@@ -229,6 +241,16 @@ def _memo(index: ProfileIndex, key: str, compute: Callable[[ProfileIndex], Any])
     if key not in index.memo:
         index.memo[key] = compute(index)
     return index.memo[key]
+
+
+def _stream(chunks: Iterator[bytes], content_type: str, filename: str) -> wrappers.Response:
+    """A streamed download: the body is produced chunk by chunk while it is sent. The first chunk is made
+    here, so a profile that cannot be exported still answers with an error status."""
+    first = next(chunks, b"")
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename)
+    headers = {"Content-Disposition": f'attachment; filename="{safe}"', "X-Content-Type-Options": "nosniff"}
+    return wrappers.Response(itertools.chain([first], chunks), mimetype=content_type, headers=headers,
+                             direct_passthrough=True)
 
 
 def _download(request: wrappers.Request, body: bytes, content_type: str, filename: str) -> wrappers.Response:
