@@ -25,17 +25,21 @@ import numpy as np
 
 from tensorboard_plugin_neuron import __version__
 from tensorboard_plugin_neuron.compiler.model import FusionGroup
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, TASK_COLUMNS, Queue
+from tensorboard_plugin_neuron.compiler.program import ENGINES, MEMORIES, PURPOSES, TASK_COLUMNS, Queue
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph.ir import Graph, Node
 from tensorboard_plugin_neuron.trace.chrome_flows import flow_dependencies
-from tensorboard_plugin_neuron.trace.chrome_parse import SLICE_BE, SLICE_INSTANT, Parsed, parse_events
+from tensorboard_plugin_neuron.trace.chrome_parse import SLICE_BE, SLICE_INSTANT, SLICE_X, Parsed, parse_events
 from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
 from tensorboard_plugin_neuron.trace.writer import run_directory, write_trace
 
 ROLES = ("host", "stream", "dma", "annotation")   # role of a track = its queue kind
 _ROLE_OF_CATEGORY = {"memcpy": "dma", "gpu_memcpy": "dma", "kernel": "stream", "memset": "stream",
-                     "gpu_memset": "stream", "gpu_user_annotation": "annotation", "trace": "annotation"}
+                     "gpu_memset": "stream", "gpu_user_annotation": "annotation", "trace": "annotation",
+                     # our own export writes the queue kind as the category
+                     "dma": "dma", "host": "host", "stream": "stream", "annotation": "annotation",
+                     **{engine: "stream" for engine in ENGINES}}
+_REQUEST_CATEGORY = "request"   # our own export: one X event per inference
 _STEP = re.compile(r"^ProfilerStep#(\d+)$")
 _MEMCPY = (("htod", "host", "hbm", "input"), ("dtoh", "hbm", "host", "output"), ("dtod", "hbm", "hbm", "activation"),
            ("ptop", "hbm", "remote", "inter_core"), ("htoh", "host", "host", "none"))
@@ -134,9 +138,10 @@ def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
     events = trace_events(document, source_name)
     top = document if isinstance(document, dict) else {}
     p = parse_events(events)
-    if not len(p.slice_ts) and not len(p.counter_ts):
+    exported_requests = _take_requests(p)
+    if not len(p.slice_ts) and not len(p.counter_ts) and not len(exported_requests[0]):
         raise UserError(f"{source_name} has no timed events to import ({len(events)} entries in traceEvents)")
-    t0 = float(min(p.slice_ts.min(initial=np.inf), p.counter_ts.min(initial=np.inf)))
+    t0 = float(min(p.slice_ts.min(initial=np.inf), p.counter_ts.min(initial=np.inf), exported_requests[0].min(initial=np.inf)))
     start = np.rint((p.slice_ts - t0) * 1000).astype(np.int64)
     duration = np.rint(p.slice_dur * 1000).astype(np.int64)
     names = [_text(n) for n in p.names]
@@ -144,11 +149,20 @@ def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
     step_number = np.array([int(m.group(1)) if (m := _STEP.match(n)) else -1 for n in names], np.int64)
     is_step = (step_number[p.slice_name] >= 0) & (p.slice_source != SLICE_INSTANT) & (role == ROLES.index("host")) \
         if len(names) else np.zeros(0, bool)
-    queues, queue_of_slice = _queues(p, role)
+    queues, queue_of_slice, sources = _queues(p, role)
     steps = np.flatnonzero(is_step)
     steps = steps[np.argsort(start[steps], kind="stable")]
-    iteration = np.clip(np.searchsorted(start[steps], start, side="right") - 1, 0, None) if len(steps) else np.zeros(len(start), np.int64)
-    iterations = max(len(steps), 1)
+    if len(exported_requests[0]):
+        request_start = np.rint((exported_requests[0] - t0) * 1000).astype(np.int64)
+        requests = {"request": exported_requests[2].astype(np.int32), "start_ns": request_start,
+                    "end_ns": request_start + np.rint(exported_requests[1] * 1000).astype(np.int64)}
+    else:
+        requests = {"request": step_number[p.slice_name[steps]].astype(np.int32), "start_ns": start[steps],
+                    "end_ns": start[steps] + duration[steps]}
+    boundaries = np.sort(requests["start_ns"])
+    iteration = np.clip(np.searchsorted(boundaries, start, side="right") - 1, 0, None) if len(boundaries) \
+        else np.zeros(len(start), np.int64)
+    iterations = max(len(boundaries), 1)
     is_op = ~is_step & (p.slice_source != SLICE_INSTANT) & (role != ROLES.index("annotation"))
     node_of_slice, graph, nodes, groups = _graph(p, names, role, is_op, start, iterations, queues, queue_of_slice,
                                                  session_name(source_name))
@@ -157,8 +171,6 @@ def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
     used = np.unique(p.slice_name)
     offsets, dep_ids = flow_dependencies(p, start, duration, t0)
     counters = _counter_table(p, t0)
-    requests = {"request": step_number[p.slice_name[steps]].astype(np.int32), "start_ns": start[steps],
-                "end_ns": start[steps] + duration[steps]}
     devices = [d for d in (top.get("deviceProperties") or top.get("computeProperties") or []) if isinstance(d, dict)]
     gpus = sorted({q.core for q in queues if q.kind in ("stream", "dma") and q.core >= 0})
     target = next((_text(d.get("name")) for d in devices if gpus and d.get("id") == gpus[0]), "") or \
@@ -175,11 +187,31 @@ def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
                   p.counter_names, counters, requests, {}, offsets, dep_ids)
     trace.tasks["opcode"] = np.searchsorted(used, p.slice_name).astype(np.int32)
     trace.summary = _summary(trace, p, top, devices)
+    trace.summary["import_tracks"] = sources
     return trace
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _take_requests(p: Parsed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Remove the X events of category 'request' (our export's inferences) from the slices; return their
+    (ts, dur, request id) in microseconds."""
+    cats = np.array([_text(c).lower() == _REQUEST_CATEGORY for c in p.cats] or [False], bool)
+    chosen = cats[p.slice_cat] & (p.slice_source == SLICE_X) if len(p.slice_cat) else np.zeros(0, bool)
+    if not chosen.any():
+        return np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
+    rows = np.flatnonzero(chosen)
+    ident = np.array([a.get("request", i) if type(a := p.slice_events[r].get("args")) is dict and
+                      isinstance(a.get("request", i), int) else i for i, r in enumerate(rows.tolist())], np.int64)
+    taken = (p.slice_ts[rows], p.slice_dur[rows], ident)
+    keep = ~chosen
+    for name in ("slice_thread", "slice_name", "slice_cat", "slice_ts", "slice_dur", "slice_source", "slice_bytes", "slice_flops"):
+        setattr(p, name, getattr(p, name)[keep])
+    p.slice_events = [e for e, k in zip(p.slice_events, keep.tolist()) if k]
+    p.mapped["request"] += len(rows)
+    return taken
 
 
 def _count_slices(p: Parsed, role: np.ndarray, is_step: np.ndarray) -> None:
@@ -202,8 +234,9 @@ def _slice_roles(p: Parsed) -> np.ndarray:
     return np.where(p.slice_source == SLICE_INSTANT, ROLES.index("annotation"), role)
 
 
-def _queues(p: Parsed, role: np.ndarray) -> tuple[list[Queue], np.ndarray]:
-    """One queue per (thread, role), named from the M events, ordered by sort indices then ids."""
+def _queues(p: Parsed, role: np.ndarray) -> tuple[list[Queue], np.ndarray, list[dict[str, str]]]:
+    """One queue per (thread, role), named from the M events, ordered by sort indices then ids; also
+    the (pid, tid) of the file each queue comes from."""
     keys, inverse = np.unique(p.slice_thread * len(ROLES) + role, return_inverse=True)
     roles_of_thread: dict[int, set[int]] = {}
     for k in keys.tolist():
@@ -218,15 +251,21 @@ def _queues(p: Parsed, role: np.ndarray) -> tuple[list[Queue], np.ndarray]:
             (f"{process['name']} {pid}" if process.get("name") else (pid if not pid.isdigit() else f"process {pid}") or "global")
         tlabel = meta.get("name") or (tid if not tid or not tid.isdigit() or device else f"thread {tid}")
         suffix = {"dma": " memcpy", "annotation": " annotations" if len(roles_of_thread[thread]) > 1 else ""}.get(r, "")
-        number = re.search(r"\d+", tid)
-        queue = Queue(core=int(pid) % 2**31 if device else -1, kind=r,
-                      index=int(number.group()) % 2**31 if number else 0, name=f"{plabel} {tlabel}".strip() + suffix)
+        queue = Queue(core=int(pid) % 2**31 if device else -1, kind=r, index=0, name=f"{plabel} {tlabel}".strip() + suffix)
         order = (_sort_key(process.get("sort"), pid), _sort_key(meta.get("sort"), tid), ROLES.index(r))
-        described.append((order, queue))
+        described.append((order, queue, (pid, tid)))
     rank = sorted(range(len(described)), key=lambda i: described[i][0])
     position = np.empty(len(rank), np.int64)
     position[rank] = np.arange(len(rank))
-    return [described[i][1] for i in rank], position[inverse].astype(np.int32)
+    queues: list[Queue] = []
+    used: dict[tuple[int, str], int] = {}
+    for i in rank:   # index: ordinal among the queues of the same core and kind (unique like ours)
+        q = described[i][1]
+        queues.append(dataclasses.replace(q, index=used.setdefault((q.core, q.kind), 0)))
+        used[(q.core, q.kind)] += 1
+    sources = [{"track": described[i][1].label, "kind": described[i][1].kind, "pid": described[i][2][0],
+                "tid": described[i][2][1]} for i in rank]
+    return queues, position[inverse].astype(np.int32), sources
 
 
 def _sort_key(sort_index: Any, ident: str) -> tuple:
@@ -280,6 +319,11 @@ def _tasks(p: Parsed, names: list[str], role: np.ndarray, queue_of_slice: np.nda
                 break
     copy = role == ROLES.index("dma")
     per_slice = direction[p.slice_name] if count else np.zeros((0, 3), np.uint8)
+    for row in np.flatnonzero(copy).tolist():   # our own export names them in args: src, dst, purpose
+        args = p.slice_events[row].get("args")
+        if type(args) is dict and args.get("src") in MEMORIES and args.get("dst") in MEMORIES:
+            per_slice[row] = (MEMORIES.index(args["src"]), MEMORIES.index(args["dst"]),
+                              PURPOSES.index(args["purpose"]) if args.get("purpose") in PURPOSES else 0)
     for column, j in (("src_mem", 0), ("dst_mem", 1), ("purpose", 2)):
         tasks[column] = np.where(copy, per_slice[:, j], 0).astype(np.uint8)
     return {name: tasks[name].astype(dtype, copy=False) for name, dtype in TASK_COLUMNS.items()}

@@ -37,6 +37,7 @@ class Parsed:
     slice_source: np.ndarray         # SLICE_X, SLICE_BE or SLICE_INSTANT
     slice_bytes: np.ndarray
     slice_flops: np.ndarray
+    slice_events: list[dict]         # the JSON object of each slice (its B for a B/E pair)
     counter_names: list[str]
     counter_id: np.ndarray
     counter_ts: np.ndarray
@@ -124,8 +125,13 @@ def parse_events(events: list[Any]) -> Parsed:
                         _intern([e.get("cat", "") for e in keep], cats), ts[has_dur], dur[has_dur], SLICE_X, keep))
     begin_end = by_phase.pop("B", []) + by_phase.pop("E", [])
     if begin_end:
-        columns.append(_match_begin_end(begin_end, thread_ids(begin_end), names, cats, unmapped))
-    instants = by_phase.pop("i", []) + by_phase.pop("I", [])
+        thread = thread_ids(begin_end)
+        columns.append(_match_begin_end(begin_end, thread, thread, "B", names, cats, unmapped))
+    nestable = by_phase.pop("b", []) + by_phase.pop("e", [])
+    if nestable:   # async slices: paired per (pid, category, id), shown on the thread that wrote them
+        key = _intern([(e.get("pid"), e.get("cat"), e.get("id", e.get("id2"))) for e in nestable], {})
+        columns.append(_match_begin_end(nestable, key, thread_ids(nestable), "b", names, cats, unmapped))
+    instants = by_phase.pop("i", []) + by_phase.pop("I", []) + by_phase.pop("n", [])
     memory = [e for e in instants if e.get("name") == MEMORY_INSTANT and type(e.get("args")) is dict and "Bytes" in e["args"]]
     if memory:
         instants = [e for e in instants if not (e.get("name") == MEMORY_INSTANT and type(e.get("args")) is dict
@@ -166,7 +172,7 @@ def parse_events(events: list[Any]) -> Parsed:
         slice_ts=np.concatenate([c[3] for c in columns]) if columns else np.zeros(0),
         slice_dur=np.concatenate([c[4] for c in columns]) if columns else np.zeros(0),
         slice_source=np.concatenate([np.full(len(c[3]), c[5], np.int8) for c in columns]) if columns else np.zeros(0, np.int8),
-        slice_bytes=_args(all_slices, "bytes"), slice_flops=_args(all_slices, "flops"),
+        slice_bytes=_args(all_slices, "bytes"), slice_flops=_args(all_slices, "flops"), slice_events=all_slices,
         counter_names=list(counter_names),
         counter_id=np.array([s[0] for s in samples], np.int64), counter_ts=np.array([s[1] for s in samples], np.float64),
         counter_value=np.array([s[2] for s in samples], np.float64),
@@ -176,13 +182,14 @@ def parse_events(events: list[Any]) -> Parsed:
     return parsed
 
 
-def _match_begin_end(group: list[dict], thread: np.ndarray, names: dict, cats: dict,
+def _match_begin_end(group: list[dict], thread: np.ndarray, track: np.ndarray, begin: str, names: dict, cats: dict,
                      unmapped: collections.Counter) -> tuple:
-    """Pair B and E events per thread as a stack, vectorized: after a stable sort by (thread, ts), an
+    """Pair B and E events (or async b and e) per `thread` key as a stack, vectorized: after a stable sort by (thread, ts), an
     event's level is the nesting depth it opens (B) or closes (E); per (thread, level) the events then
     alternate B, E, B, E, so each B pairs with the E right after it at its level."""
-    ts = _numbers(group, "ts", "B/E", True)
-    is_begin = np.array([e.get("ph") == "B" for e in group], dtype=bool)
+    end = "E" if begin == "B" else "e"
+    ts = _numbers(group, "ts", f"{begin}/{end}", True)
+    is_begin = np.array([e.get("ph") == begin for e in group], dtype=bool)
     order = np.lexsort((ts, thread))
     step = np.where(is_begin[order], 1, -1)
     t_sorted = thread[order]
@@ -197,17 +204,19 @@ def _match_begin_end(group: list[dict], thread: np.ndarray, names: dict, cats: d
     b_rows, e_rows = seq[:-1][pair], seq[1:][pair]
     matched = np.zeros(len(group), bool)
     matched[b_rows] = matched[e_rows] = True
-    unmapped["B without E"] += int((~matched & is_begin).sum())
-    unmapped["E without B"] += int((~matched & ~is_begin).sum())
+    if (~matched & is_begin).any():
+        unmapped[f"{begin} without {end}"] += int((~matched & is_begin).sum())
+    if (~matched & ~is_begin).any():
+        unmapped[f"{end} without {begin}"] += int((~matched & ~is_begin).sum())
     begins = [group[i] for i in b_rows.tolist()]
-    return (thread[b_rows], _intern([e.get("name", "") for e in begins], names), _intern([e.get("cat", "") for e in begins], cats),
+    return (track[b_rows], _intern([e.get("name", "") for e in begins], names), _intern([e.get("cat", "") for e in begins], cats),
             ts[b_rows], ts[e_rows] - ts[b_rows], SLICE_BE, begins)
 
 
 def _counters(group: list[dict], counter_names: dict[str, int], mapped: collections.Counter,
               unmapped: collections.Counter) -> list[tuple[int, float, float]]:
-    """'C' events: every numeric series of `args` is one counter named 'NAME:SERIES' (per process when
-    several processes use the name)."""
+    """'C' events: every numeric series of `args` is one counter named 'NAME:SERIES' ('NAME' for a lone
+    series called 'value'), per process when several processes use the name."""
     if not group:
         return []
     ts = _numbers(group, "ts", "C", True)
@@ -225,7 +234,8 @@ def _counters(group: list[dict], counter_names: dict[str, int], mapped: collecti
             continue
         mapped["counter"] += 1
         for key, value in numeric:
-            samples.append((counter_names.setdefault(f"{name}:{key}", len(counter_names)), t, float(value)))
+            label = name if key == "value" and len(numeric) == 1 else f"{name}:{key}"
+            samples.append((counter_names.setdefault(label, len(counter_names)), t, float(value)))
     return samples
 
 
