@@ -25,7 +25,7 @@ SUFFIXES = {".json": "chrome", ".json.gz": "chrome", ".pftrace": "perfetto", ".p
             ".csv": "csv"}
 
 __all__ = ["ExportStats", "FORMATS", "export", "export_chrome", "export_ops_csv", "export_perfetto", "export_summary",
-           "format_for", "load_profile"]
+           "format_for", "load_profile", "resolve_format"]
 
 
 def load_profile(path_or_logdir: PathLike, run: str | None = None, profile: str | None = None) -> Trace:
@@ -139,10 +139,15 @@ def format_for(out_path: PathLike) -> str | None:
     return None
 
 
-def export(trace: TraceSource, out_path: PathLike, fmt: str | None = None) -> ExportStats:
-    """Export in `fmt` (one of FORMATS; default: implied by the file name)."""
+def resolve_format(out_path: PathLike, fmt: str | None = None) -> str:
+    """`fmt` if it is one of FORMATS, else the one the file name implies; UserError if neither."""
     fmt = fmt or format_for(out_path)
     if fmt not in EXPORTERS:
         raise UserError(f"unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)}" if fmt else
                         f"cannot tell the format from '{os.fspath(out_path)}'; give one of: {', '.join(FORMATS)}")
-    return EXPORTERS[fmt](trace, out_path)
+    return fmt
+
+
+def export(trace: TraceSource, out_path: PathLike, fmt: str | None = None) -> ExportStats:
+    """Export in `fmt` (one of FORMATS; default: implied by the file name)."""
+    return EXPORTERS[resolve_format(out_path, fmt)](trace, out_path)

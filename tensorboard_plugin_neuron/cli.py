@@ -42,7 +42,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.graph.loader import load_model, parse_input_shapes
 
     graph = load_model(args.model, input_shapes=parse_input_shapes(args.input_shape), batch=args.batch)
-    compiled = compile_model(graph, CompileOptions(target=args.target, autocast=args.autocast))
+    compiled = compile_model(graph, CompileOptions(target=args.target, autocast=args.autocast, cores=args.pipeline_cores))
     size = save_artifact(compiled, args.output)
     report = compile_report(compiled)
     if args.report == "json":
@@ -59,9 +59,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.runtime.jobs import (compiled_model, format_result, load_inputs, progress_bar,
                                                         run_job, save_outputs)
 
-    model = compiled_model(args.model, args.target, args.autocast, args.batch, parse_input_shapes(args.input_shape))
-    result = run_job(model, args.logdir, args.run, args.iterations, load_inputs(args.inputs), progress_bar())
-    print(format_result(result, batch=model.source.tensor(model.source.inputs[0]).shape[0] if model.source.inputs else 1))
+    model = compiled_model(args.model, args.target, args.autocast, args.batch, parse_input_shapes(args.input_shape),
+                           args.pipeline_cores)
+    if args.requests is not None or args.groups is not None or args.concurrency is not None:
+        from tensorboard_plugin_neuron.runtime.cores import parse_group_sizes
+        from tensorboard_plugin_neuron.runtime.jobs import format_served, serve_job
+
+        result, served = serve_job(model, args.logdir, args.run, args.requests or 100, args.concurrency or 1, args.chips,
+                                   parse_group_sizes(args.groups) if args.groups else None, load_inputs(args.inputs))
+        print(format_served(result, served))
+    else:
+        result = run_job(model, args.logdir, args.run, args.iterations, load_inputs(args.inputs), progress_bar(),
+                         chips=args.chips)
+        print(format_result(result, batch=model.source.tensor(model.source.inputs[0]).shape[0] if model.source.inputs else 1))
     if args.save_outputs:
         save_outputs(result.outputs, args.save_outputs)
         print(f"outputs      {args.save_outputs} ({', '.join(result.outputs)})")
@@ -99,17 +109,45 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     import time
 
-    from tensorboard_plugin_neuron.api import export, load_profile
+    from tensorboard_plugin_neuron.api import export, load_profile, resolve_format
 
     began = time.perf_counter()
+    fmt = resolve_format(args.output, args.format)
     trace = load_profile(args.profile_path, run=args.run, profile=args.profile)
     try:
-        stats = export(trace, args.output, args.format)
+        stats = export(trace, args.output, fmt)
     except OSError as exc:
         raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     seconds = time.perf_counter() - began
     print(f"wrote {args.output}: {stats.events:,} events, {stats.bytes:,} bytes ({stats.bytes / 2**20:.1f} MiB) "
           f"from {stats.source_events:,} trace events in {seconds:.2f} s")
+    return 0
+
+
+def _monitored(args: argparse.Namespace):
+    from tensorboard_plugin_neuron.graph.loader import parse_input_shapes
+    from tensorboard_plugin_neuron.runtime.cores import parse_group_sizes
+    from tensorboard_plugin_neuron.runtime.jobs import compiled_model, deployment
+    from tensorboard_plugin_neuron.runtime.monitor import run_periods
+
+    model = compiled_model(args.model, args.target, args.autocast, args.batch, parse_input_shapes(args.input_shape),
+                           args.pipeline_cores)
+    runtime, loaded = deployment(model, args.chips, parse_group_sizes(args.groups) if args.groups else None)
+    return run_periods(runtime, loaded, args.requests, args.concurrency, args.periods)
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    import json
+
+    for report in _monitored(args):
+        print(json.dumps(report), flush=True)
+    return 0
+
+
+def _cmd_top(args: argparse.Namespace) -> int:
+    from tensorboard_plugin_neuron.runtime.top import show
+
+    show(_monitored(args), args.model, refresh_s=args.refresh)
     return 0
 
 
@@ -129,6 +167,15 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=D0,D1,...",
         help="static shape for a model input with dynamic dimensions, e.g. input=1,3,224,224 (repeatable)",
     )
+
+
+def _add_deployment_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pipeline-cores", type=int, default=1, metavar="N",
+                        help="compile as a NeuronCore Pipeline over N cores (ignored for an artifact)")
+    parser.add_argument("--groups", default=None, metavar="SIZES",
+                        help="NeuronCore Groups, e.g. 2,2 or 4x1 (default: $NEURONCORE_GROUP_SIZES); the model is "
+                             "loaded on every group, each holding as many copies as fit")
+    parser.add_argument("--chips", type=int, default=None, help="chips of the simulated instance (default: the smallest)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1, help="batch size for built-in models (default 1)")
     p.add_argument("--report", nargs="?", const="text", choices=["text", "json"], default=None,
                    help="print the compile report (text, or json)")
+    p.add_argument("--pipeline-cores", type=int, default=1, metavar="N",
+                   help="NeuronCore Pipeline: shard the model over N cores, weights kept on chip (default 1)")
     p.set_defaults(handler=_cmd_compile)
 
     p = sub.add_parser("run", help="run a model on the simulated device and write a profile into a logdir")
@@ -167,7 +216,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", default=None, help="run name (default: MODEL_TARGET_AUTOCAST_bBATCH)")
     p.add_argument("--inputs", default=None, metavar="FILE.npz", help="inputs by input name (default: seeded random)")
     p.add_argument("--save-outputs", default=None, metavar="FILE.npz", help="write the outputs by output name")
+    _add_deployment_args(p)
+    p.add_argument("--requests", type=int, default=None, metavar="N",
+                   help="serve a stream of N requests over every copy (with --concurrency, --groups)")
+    p.add_argument("--concurrency", type=int, default=None, metavar="C", help="requests in flight (default 1)")
     p.set_defaults(handler=_cmd_run)
+
+    for name, handler, text in (("monitor", _cmd_monitor, "serve a model and print one neuron-monitor-like JSON report per period"),
+                                ("top", _cmd_top, "serve a model and show live per-core utilization, memory and latency")):
+        p = sub.add_parser(name, help=text)
+        _add_model_args(p)
+        p.add_argument("--target", default="inf2", help="device model: inf1, inf2 or trn1 (default inf2)")
+        p.add_argument("--batch", type=int, default=1, help="batch size for built-in models (default 1)")
+        p.add_argument("--autocast", default="bf16", choices=["bf16", "fp32", "none"], help="as for compile (default bf16)")
+        _add_deployment_args(p)
+        p.add_argument("--requests", type=int, default=200, metavar="N", help="requests per period (default 200)")
+        p.add_argument("--concurrency", type=int, default=4, metavar="C", help="requests in flight (default 4)")
+        p.add_argument("--periods", type=int, default=None if name == "top" else 5,
+                       help="periods to run (default: 5 for monitor, until Ctrl-C for top)")
+        p.add_argument("--refresh", type=float, default=1.0, help="seconds between screen updates (top)")
+        p.set_defaults(handler=handler)
 
     p = sub.add_parser("demo", help="profile a few built-in models into a logdir, then start TensorBoard on it")
     p.add_argument("--logdir", required=True, help="TensorBoard log directory to write the profiles into")
@@ -191,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a profile: Chrome trace JSON, Perfetto protobuf, op CSV or summary JSON")
     p.add_argument("profile_path", metavar="PROFILE", help="a .trace.pb file, or a log directory (with --run)")
-    p.add_argument("--format", choices=["chrome", "perfetto", "csv", "summary"], default=None,
+    p.add_argument("--format", default=None, metavar="chrome|perfetto|csv|summary",
                    help="default: from the output name (.json/.json.gz chrome, .pftrace perfetto, .csv csv)")
     p.add_argument("-o", "--output", required=True, help="file to write; a name ending in .gz is gzip-compressed")
     p.add_argument("--run", default=None, help="run in the log directory (required if it has several)")
