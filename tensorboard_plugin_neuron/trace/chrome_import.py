@@ -25,7 +25,7 @@ import numpy as np
 
 from tensorboard_plugin_neuron import __version__
 from tensorboard_plugin_neuron.compiler.model import FusionGroup
-from tensorboard_plugin_neuron.compiler.program import ENGINES, MEMORIES, PURPOSES, TASK_COLUMNS, Queue
+from tensorboard_plugin_neuron.compiler.program import ENGINES, MEMORIES, PURPOSES, QUEUE_KINDS, TASK_COLUMNS, Queue
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph.ir import Graph, Node
 from tensorboard_plugin_neuron.trace.chrome_flows import flow_dependencies
@@ -33,12 +33,14 @@ from tensorboard_plugin_neuron.trace.chrome_parse import SLICE_BE, SLICE_INSTANT
 from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
 from tensorboard_plugin_neuron.trace.writer import run_directory, write_trace
 
-ROLES = ("host", "stream", "dma", "annotation")   # role of a track = its queue kind
+ROLES = QUEUE_KINDS   # the role of a track is its queue kind: host, stream, dma, annotation (engines: our own export)
+_KIND_ORDER = ("host", "stream", *ENGINES, "dma", "annotation")   # track order within a thread (all roles used)
+_DEVICE_PROCESS = re.compile(r"^(?:GPU|NeuronCore|Device)\s*(\d+)\b")
 _ROLE_OF_CATEGORY = {"memcpy": "dma", "gpu_memcpy": "dma", "kernel": "stream", "memset": "stream",
                      "gpu_memset": "stream", "gpu_user_annotation": "annotation", "trace": "annotation",
                      # our own export writes the queue kind as the category
                      "dma": "dma", "host": "host", "stream": "stream", "annotation": "annotation",
-                     **{engine: "stream" for engine in ENGINES}}
+                     **{engine: engine for engine in ENGINES}}
 _REQUEST_CATEGORY = "request"   # our own export: one X event per inference
 _STEP = re.compile(r"^ProfilerStep#(\d+)$")
 _MEMCPY = (("htod", "host", "hbm", "input"), ("dtoh", "hbm", "host", "output"), ("dtod", "hbm", "hbm", "activation"),
@@ -220,6 +222,7 @@ def _count_slices(p: Parsed, role: np.ndarray, is_step: np.ndarray) -> None:
     slices = p.slice_source != SLICE_INSTANT    # instants were counted when parsed
     for label, mask in (("cpu op", slices & ~is_step & (role == ROLES.index("host"))),
                         ("gpu kernel", slices & (role == ROLES.index("stream"))),
+                        ("engine instruction", slices & np.isin(role, [ROLES.index(e) for e in ENGINES])),
                         ("memcpy", slices & (role == ROLES.index("dma"))),
                         ("annotation", slices & (role == ROLES.index("annotation"))),
                         ("profiler step", slices & is_step)):
@@ -246,13 +249,18 @@ def _queues(p: Parsed, role: np.ndarray) -> tuple[list[Queue], np.ndarray, list[
         thread, r = k // len(ROLES), ROLES[k % len(ROLES)]
         pid, tid = p.threads[thread]
         process, meta = p.process_meta.get(pid, {}), p.thread_meta.get((pid, tid), {})
-        device = r in ("stream", "dma") and pid.isdigit()
-        plabel = process.get("labels") or (f"GPU {pid}" if device else "") or \
-            (f"{process['name']} {pid}" if process.get("name") else (pid if not pid.isdigit() else f"process {pid}") or "global")
+        device = r not in ("host", "annotation")
+        named = process.get("labels") or process.get("name") or ""
+        number = _DEVICE_PROCESS.match(named)   # "GPU 0" (kineto's labels), "NeuronCore 0" (our export)
+        plabel = process.get("labels") or (named if device and number else "") or (f"GPU {pid}" if device and pid.isdigit() else "") \
+            or (f"{named} {pid}" if named else (pid if not pid.isdigit() else f"process {pid}") or "global")
         tlabel = meta.get("name") or (tid if not tid or not tid.isdigit() or device else f"thread {tid}")
         suffix = {"dma": " memcpy", "annotation": " annotations" if len(roles_of_thread[thread]) > 1 else ""}.get(r, "")
-        queue = Queue(core=int(pid) % 2**31 if device else -1, kind=r, index=0, name=f"{plabel} {tlabel}".strip() + suffix)
-        order = (_sort_key(process.get("sort"), pid), _sort_key(meta.get("sort"), tid), ROLES.index(r))
+        if tlabel.startswith(plabel) or (suffix and tlabel.endswith(suffix)):   # names from our own export
+            plabel, suffix = "", ""
+        core = int(number.group(1)) if device and number else (int(pid) if device and pid.isdigit() else -1)
+        queue = Queue(core=core % 2**31 if core >= 0 else -1, kind=r, index=0, name=f"{plabel} {tlabel}".strip() + suffix)
+        order = (_sort_key(process.get("sort"), pid), _sort_key(meta.get("sort"), tid), _KIND_ORDER.index(r))
         described.append((order, queue, (pid, tid)))
     rank = sorted(range(len(described)), key=lambda i: described[i][0])
     position = np.empty(len(rank), np.int64)
@@ -349,6 +357,7 @@ def _summary(trace: Trace, p: Parsed, top: dict[str, Any], devices: list[dict]) 
     kind = np.array([ROLES.index(q.kind) for q in trace.queues], np.int64)[tasks["queue"]] if len(tasks["queue"]) else np.zeros(0, np.int64)
     start, end = events["start_ns"], events["start_ns"] + events["duration_ns"]
     copy, kernel, host = kind == ROLES.index("dma"), kind == ROLES.index("stream"), kind == ROLES.index("host")
+    engines = np.isin(kind, [ROLES.index(e) for e in ENGINES])
     src, dst, nbytes = tasks["src_mem"], tasks["dst_mem"], tasks["bytes"]
     latencies = (trace.requests["end_ns"] - trace.requests["start_ns"]).astype(np.float64)
     span = float(end.max() - start.min()) if len(start) else 0.0
@@ -360,7 +369,7 @@ def _summary(trace: Trace, p: Parsed, top: dict[str, Any], devices: list[dict]) 
         "throughput_inferences_per_s": len(latencies) / (served * 1e-9) if served else 0.0,
         "profiler_steps": len(latencies),
         "host_time_ns": _union_ns(start[host], end[host]),
-        "device_time_ns": _union_ns(start[kernel | copy], end[kernel | copy]),
+        "device_time_ns": _union_ns(start[kernel | copy | engines], end[kernel | copy | engines]),
         "kernel_count": int(kernel.sum()), "kernel_time_ns": float(events["duration_ns"][kernel].sum()),
         "dma_transfer_count": int(copy.sum()), "dma_transfer_total_bytes": int(nbytes[copy].sum()),
         "hbm_read_bytes": int(nbytes[copy & (src == MEMORIES.index("hbm"))].sum()),
