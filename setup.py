@@ -50,6 +50,7 @@ setup(
         "onnx>=1.14",
         "ml_dtypes>=0.3",
         "numba>=0.59",
+        "rich>=13",
     ],
     extras_require={
         "torch": ["torch>=2.4"],

@@ -18,8 +18,9 @@ from typing import Iterator
 import numpy as np
 
 from tensorboard_plugin_neuron.compiler.model import CompiledModel
-from tensorboard_plugin_neuron.runtime.recorder import build_trace, session_name
+from tensorboard_plugin_neuron.runtime.recorder import build_stream_trace, build_trace, session_name
 from tensorboard_plugin_neuron.runtime.simulate import Schedule
+from tensorboard_plugin_neuron.runtime.stream import StreamSchedule
 from tensorboard_plugin_neuron.trace.tensorboard_events import write_events
 from tensorboard_plugin_neuron.trace.writer import run_directory, write_trace
 
@@ -76,6 +77,13 @@ class Capture:
         if self.flush_at_powers_of_two and count & (count - 1) == 0:
             self._write(session)
 
+    def record_stream(self, copies: list[CompiledModel], batch: int, stream: StreamSchedule, workers: list[int],
+                      concurrency: int) -> None:
+        """Write the trace of one model's part of a served stream now (its copies, its requests)."""
+        trace = build_stream_trace(copies, stream, workers, batch, concurrency, self.traced_inferences)
+        run = self.run or default_run_name(copies[0], batch)
+        self._write_trace(trace, run)
+
     def flush(self) -> list[str]:
         """Write every session with inferences; returns the trace paths."""
         for session in self._sessions.values():
@@ -87,8 +95,11 @@ class Capture:
             return
         trace = build_trace(session.model, session.schedules, session.batch, session.name,
                             requests=(np.array(session.starts), np.array(session.ends)))
-        path = write_trace(trace, self.logdir, session.run)
-        write_events(trace, self.logdir, session.run)
+        self._write_trace(trace, session.run)
+
+    def _write_trace(self, trace, run: str) -> None:
+        path = write_trace(trace, self.logdir, run)
+        write_events(trace, self.logdir, run)
         if path not in self.paths:
             self.paths.append(path)
 

@@ -23,7 +23,28 @@ def trace_counters(model: CompiledModel, schedules: list[Schedule]) -> tuple[lis
     series += _sbuf_occupancy(model, start, end)
     series += _psum_occupancy(model.program, start, end)
     series += link_bandwidth([s.link_usage for s in schedules], schedules[0].costs, start.min(), end.max(), len(schedules))
+    return _table(series)
+
+
+def stream_counters(copies: list[CompiledModel], starts: list[np.ndarray], ends: list[np.ndarray], usage: LinkUsage,
+                    costs: TaskCosts, iterations: int) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Counters of a served stream: SBUF/PSUM occupancy of every copy over its traced requests (rows of
+    `starts`/`ends`; copies sit on different cores), and the links' bandwidth over the traced span."""
+    series: list[tuple[str, np.ndarray, np.ndarray]] = []
+    spans = [(s.min(), e.max()) for s, e in zip(starts, ends) if s.size]
+    for model, start, end in zip(copies, starts, ends):
+        if start.size:
+            series += _sbuf_occupancy(model, start, end) + _psum_occupancy(model.program, start, end)
+    if spans:
+        first, last = min(a for a, _ in spans), max(b for _, b in spans)
+        series += link_bandwidth([usage], costs, first, last, iterations)
+    return _table(series)
+
+
+def _table(series: list[tuple[str, np.ndarray, np.ndarray]]) -> tuple[list[str], dict[str, np.ndarray]]:
     names = [name for name, _, _ in series]
+    if not series:
+        return [], {"counter": np.zeros(0, np.int32), "time_ns": np.zeros(0, np.int64), "value": np.zeros(0)}
     return names, {
         "counter": np.concatenate([np.full(len(t), i, np.int32) for i, (_, t, _) in enumerate(series)]),
         "time_ns": np.concatenate([np.round(t).astype(np.int64) for _, t, _ in series]),
@@ -120,7 +141,7 @@ def link_bandwidth(usages: list[LinkUsage], costs: TaskCosts, first: float, last
     bytes moved at the link's full rate from the bucket's start (so no bin exceeds the link's rate)."""
     begin, nbytes, kind, rate = [], [], [], []
     for usage in usages:
-        links, buckets = np.nonzero(usage.bytes)
+        links, buckets = np.nonzero(usage.bytes[:, :max(0, int(np.ceil((last - usage.origin_ns) / usage.bucket_ns)))])
         begin.append(usage.origin_ns + buckets * usage.bucket_ns)
         nbytes.append(usage.bytes[links, buckets])
         kind.append(costs.link_kind[links])

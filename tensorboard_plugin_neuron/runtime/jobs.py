@@ -16,7 +16,7 @@ from tensorboard_plugin_neuron.compiler.model import CompiledModel
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.runtime.capture import profile
-from tensorboard_plugin_neuron.runtime.session import Runtime
+from tensorboard_plugin_neuron.runtime.session import LoadedModel, Runtime, ServeResult
 from tensorboard_plugin_neuron.trace.reader import read_trace
 
 Progress = Callable[[int, int], None]
@@ -38,12 +38,43 @@ class RunResult:
 
 
 def compiled_model(spec: str, target: str, autocast: str, batch: int,
-                   input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> CompiledModel:
+                   input_shapes: Mapping[str, tuple[int, ...]] | None = None, pipeline_cores: int = 1) -> CompiledModel:
     """A zoo name or .onnx file is compiled now; an artifact file is loaded (its options win)."""
     if spec.endswith(ARTIFACT_SUFFIXES) and os.path.isfile(spec):
         return load_artifact(spec)
     graph = load_model(spec, input_shapes=input_shapes, batch=batch)
-    return compile_model(graph, CompileOptions(target=target, autocast=autocast))
+    return compile_model(graph, CompileOptions(target=target, autocast=autocast, cores=pipeline_cores))
+
+
+def deployment(model: CompiledModel, chips: int | None, group_sizes: list[int] | None) -> tuple[Runtime, list[LoadedModel]]:
+    """A runtime (environment settings apply) with the model loaded on every core group, or once."""
+    runtime = Runtime(model.options.target, chips=chips, group_sizes=group_sizes)
+    loads = len(runtime.groups) if runtime.groups is not None else 1
+    return runtime, [runtime.load(model) for _ in range(loads)]
+
+
+def serve_job(model: CompiledModel, logdir: str, run: str | None, requests: int, concurrency: int,
+              chips: int | None = None, group_sizes: list[int] | None = None,
+              inputs: Mapping[str, np.ndarray] | None = None) -> tuple[RunResult, ServeResult]:
+    """Serve a closed-loop stream of requests over every copy of the model, profiled into the logdir."""
+    runtime, loaded = deployment(model, chips, group_sizes)
+    with profile(logdir, run=run) as capture:
+        served = runtime.serve(loaded, requests, concurrency, inputs)
+    path = capture.paths[0]
+    run_name = os.path.relpath(os.path.dirname(os.path.dirname(os.path.dirname(path))), logdir)
+    return RunResult(path, read_trace(path).summary, served.outputs[0], run_name), served
+
+
+def format_served(result: RunResult, served: ServeResult) -> str:
+    s = served.summary()
+    copies = ", ".join("nc" + "-".join(str(c) for c in cores) for cores in served.worker_cores)
+    return "\n".join([
+        f"served       {served.requests} requests, concurrency {served.concurrency}, over {copies}",
+        f"throughput   {s['throughput_inferences_per_s']:.1f} inferences/s ({s['throughput_requests_per_s']:.1f} requests/s)",
+        f"latency      p50 {s['latency_p50_ns'] / 1e3:.1f} us   p90 {s['latency_p90_ns'] / 1e3:.1f} us   "
+        f"p99 {s['latency_p99_ns'] / 1e3:.1f} us",
+        f"trace        {result.trace_path}",
+    ])
 
 
 def load_inputs(path: str | None) -> dict[str, np.ndarray] | None:
@@ -67,11 +98,12 @@ def save_outputs(outputs: Mapping[str, np.ndarray], path: str) -> None:
 
 
 def run_job(model: CompiledModel, logdir: str, run: str | None, iterations: int,
-            inputs: Mapping[str, np.ndarray] | None = None, progress: Progress | None = None) -> RunResult:
+            inputs: Mapping[str, np.ndarray] | None = None, progress: Progress | None = None,
+            chips: int | None = None) -> RunResult:
     """Load the model on a fresh simulated device and profile `iterations` inferences."""
     if iterations < 1:
         raise UserError(f"--iterations must be at least 1, got {iterations}")
-    loaded = Runtime(model.options.target).load(model)
+    loaded = Runtime(model.options.target, chips=chips).load(model)
     outputs: dict[str, np.ndarray] = {}
     with profile(logdir, run=run) as capture:
         outputs = loaded.infer(inputs)

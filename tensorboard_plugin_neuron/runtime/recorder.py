@@ -1,6 +1,7 @@
 """Turn simulated executions of a compiled model into a Trace (events, counters, requests, summary)."""
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 
@@ -8,11 +9,12 @@ import numpy as np
 
 from tensorboard_plugin_neuron import __version__
 from tensorboard_plugin_neuron.compiler.model import CompiledModel
-from tensorboard_plugin_neuron.compiler.program import DTYPES
+from tensorboard_plugin_neuron.compiler.program import DTYPES, Program, Queue
 from tensorboard_plugin_neuron.graph.costs import node_bytes, node_flops
 from tensorboard_plugin_neuron.hardware import get_target, peak_flops
-from tensorboard_plugin_neuron.runtime.counters import trace_counters
+from tensorboard_plugin_neuron.runtime.counters import stream_counters, trace_counters
 from tensorboard_plugin_neuron.runtime.simulate import Schedule
+from tensorboard_plugin_neuron.runtime.stream import StreamSchedule
 from tensorboard_plugin_neuron.trace.metrics import summary_metrics
 from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
 
@@ -48,6 +50,82 @@ def build_trace(model: CompiledModel, schedules: list[Schedule], batch: int, ses
         "start_ns": np.round(requests[0]).astype(np.int64),
         "end_ns": np.round(requests[1]).astype(np.int64),
     }
+    counter_names, counters = trace_counters(model, schedules)
+    return _assemble(model, program, events, (counter_names, counters), request_table, batch, model.options.cores, session)
+
+
+def build_stream_trace(copies: list[CompiledModel], stream: StreamSchedule, workers: list[int], batch: int,
+                       concurrency: int, traced: int, session: str | None = None) -> Trace:
+    """A trace of one model's requests in a served stream: its copies' tasks side by side (each on its
+    own cores), events of its first `traced` requests, one 'request' track per concurrency slot with
+    the span of each traced request, and latencies of all its requests."""
+    mine = np.flatnonzero(np.isin(stream.worker, workers))            # this model's requests, in order
+    rank = np.full(len(stream.worker), -1, np.int64)
+    rank[mine] = np.arange(len(mine))
+    traced_requests = mine[:max(1, traced)]
+    program = _side_by_side([c.program for c in copies])
+    slots = min(concurrency, len(traced_requests))
+    slot_queue = len(program.queues)
+    program = dataclasses.replace(program, queues=program.queues + [Queue(-1, "request", i) for i in range(slots)])
+    request_opcode = len(program.strings)
+    program.strings = program.strings + ["request"]
+    task_base = np.concatenate([[0], np.cumsum([c.program.size for c in copies])])
+    span_task = program.size
+    program.tasks = {name: np.concatenate([column, np.full(slots, -1 if name in ("group", "tensor", "peer") else 0,
+                                                                column.dtype)])
+                     for name, column in program.tasks.items()}
+    program.tasks["queue"][span_task:] = slot_queue + np.arange(slots)
+    program.tasks["opcode"][span_task:] = request_opcode
+    program.dep_offsets = np.concatenate([program.dep_offsets, np.full(slots, program.dep_offsets[-1])])
+    parts: list[dict[str, np.ndarray]] = []
+    starts, ends = [], []
+    for k, w in enumerate(workers):
+        rows = np.flatnonzero(np.isin(stream.requests_of(w), traced_requests))
+        requests = stream.requests_of(w)[rows]
+        start, end = stream.task_start[w][rows], stream.task_end[w][rows]
+        starts.append(start)
+        ends.append(end)
+        n = copies[k].program.size
+        parts.append({"task": np.tile(np.arange(task_base[k], task_base[k] + n, dtype=np.int32), len(rows)),
+                      "iteration": np.repeat(rank[requests].astype(np.int32), n),
+                      "start_ns": np.round(start).astype(np.int64).ravel(),
+                      "duration_ns": np.maximum(np.round(end) - np.round(start), 0).astype(np.int64).ravel()})
+    slot_of = (rank[traced_requests] % slots).astype(np.int32)
+    parts.append({"task": (span_task + slot_of).astype(np.int32), "iteration": rank[traced_requests].astype(np.int32),
+                  "start_ns": np.round(stream.start_ns[traced_requests]).astype(np.int64),
+                  "duration_ns": np.round(stream.end_ns[traced_requests] - stream.start_ns[traced_requests]).astype(np.int64)})
+    events = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    request_table = {"request": np.arange(len(mine), dtype=np.int32),
+                     "start_ns": np.round(stream.issue_ns[mine]).astype(np.int64),
+                     "end_ns": np.round(stream.end_ns[mine]).astype(np.int64)}
+    counters = stream_counters(copies, starts, ends, stream.link_usage, stream.costs[workers[0]], len(traced_requests))
+    model = dataclasses.replace(copies[0], buffers=[b for c in copies for b in c.buffers])
+    return _assemble(model, program, events, counters, request_table, batch, sum(c.options.cores for c in copies), session)
+
+
+def _side_by_side(programs: list[Program]) -> Program:
+    """Programs of copies on different cores as one task table (queues, tasks and dependencies appended)."""
+    queues: list[Queue] = []
+    tasks, offsets, ids = [], [np.zeros(1, np.int64)], []
+    base = 0
+    for program in programs:
+        columns = dict(program.tasks)
+        columns["queue"] = (program.tasks["queue"] + len(queues)).astype(np.int32)
+        queues += program.queues
+        tasks.append(columns)
+        offsets.append(program.dep_offsets[1:] + offsets[-1][-1])
+        ids.append(program.dep_ids + base)
+        base += program.size
+    first = programs[0]
+    return Program(queues, list(first.strings), list(first.tensor_names),
+                   {name: np.concatenate([t[name] for t in tasks]) for name in first.tasks},
+                   np.concatenate(offsets), np.concatenate(ids).astype(np.int64))
+
+
+def _assemble(model: CompiledModel, program: Program, events: dict[str, np.ndarray],
+              counters: tuple[list[str], dict[str, np.ndarray]], requests: dict[str, np.ndarray], batch: int, cores: int,
+              session: str | None) -> Trace:
+    graph = model.source
     nodes = {
         "device": np.array([p.device for p in model.placements], dtype=np.uint8),
         "dtype": np.array([DTYPES.index(p.compute_dtype) for p in model.placements], dtype=np.uint8),
@@ -56,14 +134,13 @@ def build_trace(model: CompiledModel, schedules: list[Schedule], batch: int, ses
         "flops": np.array([node_flops(graph, n) for n in graph.nodes], dtype=np.int64),
         "bytes": np.array([node_bytes(graph, n) for n in graph.nodes], dtype=np.int64),
     }
-    counter_names, counters = trace_counters(model, schedules)
     metadata = TraceMetadata(
         model=graph.name, target=model.options.target, autocast=model.options.autocast, batch=batch,
-        cores=model.options.cores, iterations=len(request_table["request"]), session=session or session_name(),
+        cores=cores, iterations=len(requests["request"]), session=session or session_name(),
         created_unix_ns=time.time_ns(), producer=f"tensorboard-plugin-neuron {__version__}")
     trace = Trace(metadata, graph, nodes, [p.reason for p in model.placements], list(model.groups), list(program.queues),
-                  list(program.strings), list(program.tensor_names), dict(program.tasks), events, counter_names, counters,
-                  request_table, {}, program.dep_offsets.astype(np.int64), program.dep_ids.astype(np.int64))
+                  list(program.strings), list(program.tensor_names), dict(program.tasks), events, counters[0], counters[1],
+                  requests, {}, program.dep_offsets.astype(np.int64), program.dep_ids.astype(np.int64))
     device = get_target(model.options.target)
-    trace.summary = summary_metrics(trace, peak_flops(device, "bf16", model.options.cores), device.chip.hbm_bytes_per_s)
+    trace.summary = summary_metrics(trace, peak_flops(device, "bf16", cores), device.chip.hbm_bytes_per_s)
     return trace
