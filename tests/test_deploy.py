@@ -224,3 +224,16 @@ def test_cli_serves_streams_and_rejects_bad_groups(tmp_path: Path, capsys) -> No
     assert main(["monitor", "mlp", "--periods", "2", "--requests", "5"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 2 and "execution_stats" in lines[0]
+
+
+def test_top_draws_each_core_and_the_latency(single) -> None:
+    from rich.console import Console
+
+    from tensorboard_plugin_neuron.runtime.top import show
+
+    runtime = Runtime("inf2", chips=2, group_sizes=[1, 1], environ=NO_ENV)
+    loaded = [runtime.load(single) for _ in range(2)]
+    console = Console(record=True, width=100, force_terminal=False)
+    assert show(run_periods(runtime, loaded, 6, 2, periods=2), "resnet18", refresh_s=0, console=console) == 2
+    text = console.export_text()
+    assert "nc0" in text and "nc1" in text and "latency p99" in text and "period 1" in text
