@@ -2,12 +2,17 @@
 `tensorboard` process serving profiles made by the real runtime. Screenshots go to test-artifacts/ui/."""
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -54,8 +59,8 @@ def logdir(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def server(logdir: Path):
+@contextlib.contextmanager
+def _tensorboard(logdir: Path, wait_enabled: bool = True):
     assert STATIC.is_file(), "the frontend bundle is missing: pip install -e . builds it"
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port),
@@ -65,7 +70,7 @@ def server(logdir: Path):
         for _ in range(120):
             try:
                 with urllib.request.urlopen(base + "/data/plugins_listing", timeout=5) as response:
-                    if json.loads(response.read()).get("neuron", {}).get("enabled"):
+                    if json.loads(response.read()).get("neuron", {}).get("enabled") or not wait_enabled:
                         break
             except OSError:
                 pass
@@ -74,6 +79,12 @@ def server(logdir: Path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(logdir: Path):
+    with _tensorboard(logdir) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -276,4 +287,291 @@ def test_datapath_diagram_links_tables_and_bandwidth(page, server) -> None:
     assert frame.locator(".np-chart[data-link=hbm] canvas").count() == 1
     assert frame.locator("#np-datapath-top tbody tr").count() > 0
     _shot(page, "datapath")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+# --- timeline interaction, cross-view selection, exports, empty and broken states ---
+
+TIMELINE_READY = "() => document.querySelector('#np-timeline-canvas')?.dataset.ready === '1'"
+HIGHLIGHT_PIXELS = """() => {
+    const c = document.querySelector('#np-timeline-canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] > 230 && d[i + 1] > 30 && d[i + 1] < 100 && d[i + 2] < 40) n++;
+    return n;
+}"""
+COLOURED_PIXELS = """() => {
+    const c = document.querySelector('#np-timeline-canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 40) n++;
+    return n;
+}"""
+
+
+def _window(frame) -> tuple[float, float]:
+    params = dict(urllib.parse.parse_qsl(frame.evaluate("location.hash").lstrip("#")))
+    return float(params["start_ns"]), float(params["end_ns"])
+
+
+def _get(base: str, route: str, **query) -> tuple[int, bytes, dict]:
+    address = f"{base}/data/plugin/neuron/{route}?{urllib.parse.urlencode(query)}"
+    try:
+        with urllib.request.urlopen(address, timeout=120) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+def _wait_drawn(frame) -> None:
+    """Until the timeline has no detail fetch pending and has been drawn since."""
+    frame.wait_for_function("() => !document.querySelector('#np-timeline-status').textContent.includes('loading')")
+
+
+def test_timeline_keyboard_wheel_and_drag_change_the_window_in_the_hash(page, server) -> None:
+    frame = _open_view(page, server, "timeline")
+    frame.wait_for_function(TIMELINE_READY, timeout=30_000)
+    frame.focus("#np-timeline-canvas")
+    frame.press("#np-timeline-canvas", "0")  # reset: the whole profile
+    start, end = _window(frame)
+    span = end - start
+    for _ in range(4):
+        frame.press("#np-timeline-canvas", "w")
+    s1, e1 = _window(frame)
+    assert e1 - s1 == pytest.approx(span * 0.8 ** 4, rel=0.01, abs=2)
+    assert (s1 + e1) / 2 == pytest.approx((start + end) / 2, rel=0.01)  # W zooms around the centre
+    frame.press("#np-timeline-canvas", "d")
+    s2, e2 = _window(frame)
+    assert s2 - s1 == pytest.approx(0.15 * (e1 - s1), rel=0.02, abs=2) and e2 - s2 == pytest.approx(e1 - s1, abs=2)
+    frame.press("#np-timeline-canvas", "a")
+    frame.press("#np-timeline-canvas", "s")
+    s3, e3 = _window(frame)
+    assert e3 - s3 == pytest.approx((e1 - s1) * 1.25, rel=0.01, abs=2)
+    # wheel up zooms in around the pointer
+    box = frame.locator("#np-timeline-canvas").bounding_box()
+    page.mouse.move(box["x"] + 130 + (box["width"] - 130) / 2, box["y"] + 40)
+    page.mouse.wheel(0, -300)
+    frame.wait_for_function(f"() => !location.hash.includes('end_ns={int(e3)}')")
+    s4, e4 = _window(frame)
+    assert e4 - s4 == pytest.approx((e3 - s3) / 1.25 ** 3, rel=0.02)
+    # dragging a range zooms to it; Shift+drag pans
+    x0 = box["x"] + 130
+    plot = box["width"] - 130
+    page.mouse.move(x0 + plot * 0.25, box["y"] + 60)
+    page.mouse.down()
+    page.mouse.move(x0 + plot * 0.4, box["y"] + 60, steps=5)
+    assert frame.locator("#np-timeline-selection").is_visible()
+    page.mouse.move(x0 + plot * 0.5, box["y"] + 60, steps=5)
+    page.mouse.up()
+    s5, e5 = _window(frame)
+    assert e5 - s5 == pytest.approx((e4 - s4) * 0.25, rel=0.03)
+    assert s5 == pytest.approx(s4 + (e4 - s4) * 0.25, abs=(e4 - s4) * 0.01)
+    page.keyboard.down("Shift")
+    page.mouse.move(x0 + plot * 0.5, box["y"] + 60)
+    page.mouse.down()
+    page.mouse.move(x0 + plot * 0.6, box["y"] + 60, steps=5)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    s6, e6 = _window(frame)
+    assert s6 < s5 and e6 - s6 == pytest.approx(e5 - s5, abs=2)
+    _wait_drawn(frame)
+    assert frame.evaluate(COLOURED_PIXELS) > 300  # the zoomed window is drawn from its detail data
+    # the window survives a reload of the view (deep link)
+    frame.click(".np-tab[data-view=overview]")
+    frame.click(".np-tab[data-view=timeline]")
+    frame.wait_for_function(TIMELINE_READY)
+    assert _window(frame) == (s6, e6) or abs(_window(frame)[0] - s6) <= 1
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_timeline_click_shows_details_marks_the_group_and_links_to_the_graph(page, server) -> None:
+    status, body, _ = _get(server, "ops", run="bert", sort="time_ns", order="desc", limit="1")
+    node = json.loads(body)["rows"]["node"][0]
+    occurrence = json.loads(_get(server, "occurrences", run="bert", node=str(node))[1])["occurrences"][0]
+    frame = _plugin_frame(page, server)
+    frame.wait_for_selector(".np-tab")
+    frame.evaluate(f"location.hash = 'view=timeline&run=bert&start_ns={occurrence['start_ns']}&end_ns={occurrence['end_ns']}'")
+    frame.wait_for_function(TIMELINE_READY, timeout=30_000)
+    _wait_drawn(frame)
+    # hover coloured pixels until the tooltip names one instruction (not merged events), then click it
+    candidates = frame.evaluate("""() => {
+        const c = document.querySelector('#np-timeline-canvas');
+        const r = window.devicePixelRatio || 1;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const out = [];
+        for (let y = 20 * r + 9 * r; y < c.height; y += 18 * r)
+            for (let x = 140 * r; x < c.width; x += 6 * r) {
+                const i = (Math.floor(y) * c.width + Math.floor(x)) * 4;
+                if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 40) out.push([x / r, y / r]);
+            }
+        return out;
+    }""")
+    box = frame.locator("#np-timeline-canvas").bounding_box()
+    for x, y in candidates[::3][:300]:
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        text = frame.locator("#np-timeline-tooltip").inner_text()
+        if text and "merged" not in text:
+            break
+    else:
+        raise AssertionError("no single instruction found on the canvas")
+    name = text.split()[0]
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    frame.wait_for_selector("#np-timeline-show-graph")
+    assert frame.locator("#np-timeline-details h3").inner_text() == name
+    terms = dict(zip(frame.locator("#np-timeline-details dt").all_inner_texts(),
+                     frame.locator("#np-timeline-details dd").all_inner_texts()))
+    assert terms["track"] and terms["duration_ns"]
+    href = frame.get_attribute("#np-timeline-show-graph", "href")
+    assert href.startswith("#") and "view=graph" in href and "node=" in href
+    # the instruction's fusion group is marked on the canvas
+    frame.wait_for_function("() => document.querySelector('#np-timeline-marking').textContent.includes('Marked:')")
+    frame.wait_for_function(HIGHLIGHT_PIXELS.replace("return n;", "return n > 20;"))
+    anchor = terms.get("anchor")
+    frame.click("#np-timeline-show-graph")
+    frame.wait_for_selector("g.np-graph-node.np-picked")
+    assert frame.locator("#np-graph-details h3").inner_text() == anchor
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_ops_row_selects_its_node_in_the_graph_and_marks_it_on_the_timeline(page, server) -> None:
+    frame = _open_view(page, server, "ops")
+    frame.wait_for_selector("#np-ops-table tbody tr")
+    row = frame.locator("#np-ops-table tbody tr").first
+    name = row.locator("td").first.inner_text()
+    node = row.get_attribute("data-node")
+    row.locator("[data-show=timeline]").click()
+    frame.wait_for_function(TIMELINE_READY, timeout=30_000)
+    marking = frame.locator("#np-timeline-marking").inner_text()
+    assert marking.startswith(f"Marked: {name} (fusion group")
+    assert f"node={node}" in frame.evaluate("location.hash")
+    start, end = _window(frame)  # zoomed to the node's first occurrence
+    occurrence = json.loads(_get(server, "occurrences", run="bert", node=node)[1])["occurrences"][0]
+    assert start < occurrence["start_ns"] and occurrence["end_ns"] < end
+    assert end - start < 3 * (occurrence["end_ns"] - occurrence["start_ns"]) + 1000
+    _wait_drawn(frame)
+    frame.wait_for_function(HIGHLIGHT_PIXELS.replace("return n;", "return n > 50;"))
+    _shot(page, "timeline-marked")
+    # from the timeline to the graph: the same node is selected there
+    frame.locator("#np-timeline-marking a", has_text="Show in graph").click()
+    frame.wait_for_selector("g.np-graph-node.np-picked")
+    assert frame.locator("#np-graph-details h3").inner_text() == name
+    assert frame.locator("g.np-graph-node.np-picked").get_attribute("data-key") == f"n:{node}"
+    # and back: the graph's details open the timeline on it; Clear removes the marking
+    frame.click("#np-graph-show-timeline")
+    frame.wait_for_function(TIMELINE_READY)
+    frame.wait_for_function(HIGHLIGHT_PIXELS.replace("return n;", "return n > 50;"))
+    frame.click("#np-timeline-unmark")
+    frame.wait_for_function("() => !document.querySelector('#np-timeline-marking').textContent.includes('Marked')")
+    frame.wait_for_function(HIGHLIGHT_PIXELS.replace("return n;", "return n === 0;"))
+    assert "node=" not in frame.evaluate("location.hash")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_export_menu_links_and_csv_download(page, server) -> None:
+    frame = _plugin_frame(page, server)
+    frame.wait_for_selector("#np-export summary")
+    frame.click("#np-export summary")
+    profile = frame.locator("#np-profile").input_value()
+    run = frame.locator("#np-run").input_value()
+    for fmt in ("csv", "summary", "chrome", "chrome_gz", "perfetto"):
+        href = frame.get_attribute(f"#np-export-{fmt}", "href")
+        assert href.startswith("./export?")
+        assert dict(urllib.parse.parse_qsl(href.split("?", 1)[1])) == {"run": run, "profile": profile, "format": fmt}
+        assert frame.get_attribute(f"#np-export-{fmt}", "download") == ""
+    with page.expect_download() as download:
+        frame.click("#np-export-csv")
+    text = Path(download.value.path()).read_text()
+    assert download.value.suggested_filename.endswith("-ops.csv")
+    ops = json.loads(_get(server, "ops", run=run, profile=profile)[1])["rows"]
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0][:2] == ["node", "name"] and len(lines) == len(ops["name"]) + 1
+    assert HOSTILE in text
+    with page.expect_download() as download:
+        frame.click("#np-export-summary")
+    summary = json.loads(Path(download.value.path()).read_text())
+    assert summary["metadata"]["model"] == "bert-tiny" and summary["summary"]["latency_p50_ns"] > 0
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+FAKE_PERFETTO_WINDOW = """() => {
+    // the only stub: window.open returns a same-origin frame's window that records what it is sent
+    window.__opened = [];
+    window.open = (url) => {
+        window.__opened.push(url);
+        const frame = document.createElement('iframe');
+        frame.id = 'fake-perfetto';
+        frame.style.display = 'none';
+        document.body.append(frame);
+        const handle = frame.contentWindow;
+        handle.__received = [];
+        handle.postMessage = (message, origin) => handle.__received.push({message, origin});
+        return handle;
+    };
+}"""
+
+
+def test_open_in_perfetto_fetches_the_trace_and_posts_it_after_the_handshake(page, server) -> None:
+    status, body, headers = _get(server, "export", run="bert", format="perfetto")
+    if status != 200:
+        pytest.skip(f"the export route does not serve format=perfetto yet (HTTP {status})")
+    frame = _plugin_frame(page, server)
+    frame.wait_for_selector("#np-export summary")
+    frame.evaluate(FAKE_PERFETTO_WINDOW)
+    frame.click("#np-export summary")
+    frame.click("#np-open-perfetto")
+    received = "document.getElementById('fake-perfetto').contentWindow.__received"
+    frame.wait_for_function(f"() => {received}.filter(m => m.message === 'PING').length >= 2")
+    assert frame.evaluate("window.__opened") == ["https://ui.perfetto.dev/"]
+    pings = frame.evaluate(f"{received}.map(m => [m.message, m.origin])")
+    assert all(p == ["PING", "https://ui.perfetto.dev"] for p in pings)
+    frame.evaluate("window.postMessage('PONG', '*')")  # a PONG from another window does not count
+    page.wait_for_timeout(300)
+    assert frame.evaluate(f"{received}.filter(m => m.message.perfetto).length") == 0
+    fake = frame.locator("#fake-perfetto").element_handle().content_frame()
+    fake.evaluate("parent.postMessage('PONG', '*')")  # the answer comes from the opened window itself
+    frame.wait_for_function(f"() => {received}.some(m => m.message.perfetto)")
+    posted = frame.evaluate(f"""() => {{
+        const m = {received}.find(m => m.message.perfetto);
+        const p = m.message.perfetto;
+        return {{origin: m.origin, title: p.title, fileName: p.fileName, size: p.buffer.byteLength,
+                 isBuffer: p.buffer instanceof ArrayBuffer, head: Array.from(new Uint8Array(p.buffer.slice(0, 64)))}};
+    }}""")
+    assert posted["origin"] == "https://ui.perfetto.dev" and posted["isBuffer"]
+    assert posted["size"] == len(body) and bytes(posted["head"]) == body[:64]
+    assert posted["title"].startswith("bert / ") and posted["fileName"].endswith(".pftrace")
+    frame.wait_for_function("() => document.querySelector('#np-perfetto-status').textContent.startsWith('sent ')")
+    pings = frame.evaluate(f"{received}.filter(m => m.message === 'PING').length")
+    page.wait_for_timeout(300)
+    assert frame.evaluate(f"{received}.filter(m => m.message === 'PING').length") == pings  # pinging stopped
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_broken_profile_explains_itself_in_the_timeline_and_other_runs_stay_usable(page, server) -> None:
+    frame = _plugin_frame(page, server)
+    frame.wait_for_selector(".np-tab")
+    frame.evaluate("location.hash = 'view=timeline&run=broken'")
+    frame.wait_for_selector(".np-error")
+    error = frame.locator(".np-error").inner_text()
+    assert "HTTP 422" in error and "not a trace" in error
+    frame.select_option("#np-run", "bert")
+    frame.wait_for_function(TIMELINE_READY, timeout=30_000)
+    assert frame.locator(".np-error").count() == 0
+    assert frame.evaluate(COLOURED_PIXELS) > 300
+    assert all("422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]
+
+
+def test_an_empty_logdir_explains_how_to_profile_and_shows_new_profiles(page, tmp_path: Path) -> None:
+    logdir = tmp_path / "empty"
+    logdir.mkdir()
+    with _tensorboard(logdir, wait_enabled=False) as base:
+        frame = _plugin_frame(page, base)
+        frame.wait_for_selector(".np-empty h2", timeout=30_000)
+        assert frame.locator(".np-empty h2").inner_text() == "No Neuron profiles yet"
+        assert "neuron-profile run" in frame.locator(".np-empty pre").inner_text()
+        _shot(page, "empty")
+        loaded = Runtime("inf2").load(compile_model(load_model("mlp")))
+        with profile(logdir, run="later"):
+            loaded.infer()
+        frame.wait_for_selector("[data-metric=latency_p50] .np-card-value", timeout=30_000)  # no reload needed
+        assert frame.locator("#np-run").input_value() == "later"
     assert page.errors == []  # type: ignore[attr-defined]

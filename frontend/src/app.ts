@@ -5,6 +5,8 @@ import { readState, State, writeState } from "./state";
 import { openInPerfetto } from "./perfetto";
 import { VIEWS } from "./views/registry";
 
+const EMPTY_POLL_MS = 3000;
+
 // The downloads of the `export` route (issue 7), per profile.
 const EXPORTS: [string, string][] = [
   ["csv", "Op table (CSV)"], ["summary", "Summary (JSON)"], ["chrome", "Chrome trace (JSON)"],
@@ -45,7 +47,8 @@ export class App {
         h("h2", {}, "No Neuron profiles yet"),
         h("p", {}, "Profiles appear here when a run writes RUN/plugins/neuron/*.trace.pb under the logdir, for example:"),
         h("pre", {}, "neuron-profile run resnet50 --logdir LOGDIR\nNEURON_PROFILE=LOGDIR python my_inference.py"),
-        h("p", {}, "Reload the page after profiling.")));
+        h("p", { className: "np-note", id: "np-empty-watch" }, "Watching the logdir: profiles show here as soon as they are written.")));
+      window.setTimeout(() => void this.start(), EMPTY_POLL_MS);  // the plugin rescans the logdir per request
       return;
     }
     if (!this.state.run || !this.runs.some((r) => r.run === this.state.run)) {

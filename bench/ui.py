@@ -1,0 +1,177 @@
+"""Dashboard benchmark in a real browser: Debian's chromium driven by Playwright against a real `tensorboard`
+process on a free port, over BERT-large profiles of about 1 M and 10 M events written by the real runtime
+and writer (the generator of bench/plugin.py).
+
+Per profile, measured side by side in one run:
+- navigation to the first drawn timeline (the plugin page `data/plugin_entry.html?name=neuron`, as TensorBoard
+  frames it, opened on the Timeline view; done when the canvas has coloured pixels in its plot area),
+  cold (first request for the profile: the server reads and indexes it) and warm (cached);
+- navigation to the graph view (first node drawn), warm, and "Expand all" of every name scope;
+- frame time while zooming: a wheel event dispatched on the canvas until the redraw (next animation frame),
+  over 20 steps, and the time from the last step until the view is redrawn from fresh detail data.
+Goals (issue 6): under 2 s to the first timeline on 10 M events; zoom steps under 100 ms.
+Run: python bench/ui.py [--sizes 1 10] [--logdir DIR]   (millions of events; DIR keeps the profiles between runs)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin import make_profile  # noqa: E402  (bench/plugin.py: the same real-runtime generator)
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+# true once the timeline canvas shows coloured (not white or grey) pixels right of the track labels
+FIRST_DRAWN = """() => {
+    const c = document.querySelector('#np-timeline-canvas');
+    if (!c || !c.width) return false;
+    const r = window.devicePixelRatio || 1;
+    const d = c.getContext('2d').getImageData(140 * r, 20 * r, c.width - 140 * r, c.height - 20 * r).data;
+    for (let i = 0; i < d.length; i += 16)
+        if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 40) {
+            window.__firstDrawn = window.__firstDrawn || performance.now();
+            return true;
+        }
+    return false;
+}"""
+
+ZOOM_STEPS = """async (steps) => {
+    const c = document.querySelector('#np-timeline-canvas');
+    const box = c.getBoundingClientRect();
+    const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+    const times = [];
+    for (let i = 0; i < steps; i++) {
+        const before = Number(c.dataset.draws);
+        const t0 = performance.now();
+        c.dispatchEvent(new WheelEvent('wheel', {deltaY: -100, clientX: box.left + 130 + (box.width - 130) * 0.4,
+                                                  clientY: box.top + 40, bubbles: true, cancelable: true}));
+        while (Number(c.dataset.draws) === before) await frame();
+        times.push(performance.now() - t0);
+        await frame();
+    }
+    const last = performance.now();
+    const marks = () => performance.getEntriesByName('np-timeline-data').filter((m) => m.startTime > last);
+    const deadline = last + 30000;
+    while (!marks().length && performance.now() < deadline) await frame();
+    while (Number(c.dataset.draws) && marks().length && performance.now() < deadline) {
+        const drawn = performance.getEntriesByName('np-timeline-draw').filter((m) => m.startTime >= marks()[0].startTime);
+        if (drawn.length) return {steps: times, refreshed: drawn[0].startTime + drawn[0].duration - last};
+        await frame();
+    }
+    return {steps: times, refreshed: null};
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_tensorboard(logdir: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--port", str(port),
+                                "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(base + "/data/plugins_listing", timeout=5) as response:
+                if json.loads(response.read()).get("neuron", {}).get("enabled"):
+                    return process, base
+        except OSError:
+            pass
+        time.sleep(0.5)
+    process.terminate()
+    raise RuntimeError("tensorboard did not start")
+
+
+def first_timeline(browser, base: str, run: str) -> float:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(f"{base}/data/plugin_entry.html?name=neuron#view=timeline&run={run}", wait_until="commit")
+        page.wait_for_function(FIRST_DRAWN, polling=10, timeout=120_000)
+        return page.evaluate("window.__firstDrawn") / 1000  # performance.now() counts from the navigation
+    finally:
+        page.close()
+
+
+def graph_view(browser, base: str, run: str) -> tuple[float, float]:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(f"{base}/data/plugin_entry.html?name=neuron#view=graph&run={run}", wait_until="commit")
+        page.wait_for_selector("#np-graph svg g.np-graph-node", timeout=120_000)
+        first = page.evaluate("performance.now()") / 1000
+        start = time.perf_counter()
+        page.click("#np-graph-expand")
+        page.wait_for_function("() => Number(document.querySelector('#np-graph').dataset.units) > 100", polling=10)
+        page.evaluate("() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))")
+        return first, time.perf_counter() - start
+    finally:
+        page.close()
+
+
+def zooming(browser, base: str, run: str, steps: int = 20) -> dict:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(f"{base}/data/plugin_entry.html?name=neuron#view=timeline&run={run}")
+        page.wait_for_function(FIRST_DRAWN, polling=10, timeout=120_000)
+        result = page.evaluate(ZOOM_STEPS, steps)
+        result["draws"] = page.evaluate("performance.getEntriesByName('np-timeline-draw').map((m) => m.duration)")
+        return result
+    finally:
+        page.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="*", type=float, default=[1, 10], help="millions of events")
+    parser.add_argument("--logdir", help="keep (and reuse) the profiles here instead of a temporary folder")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        logdir = args.logdir or scratch
+        runs = []
+        for millions in args.sizes:
+            run = f"bert-large-{millions:g}M"
+            if not os.path.isdir(os.path.join(logdir, run, "plugins", "neuron")):
+                start = time.perf_counter()
+                make_profile(logdir, millions)
+                print(f"made {run} in {time.perf_counter() - start:.0f} s", flush=True)
+            runs.append(run)
+        process, base = start_tensorboard(logdir)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                print(f"{'profile':>17} {'1st timeline cold s':>19} {'warm s':>7} {'graph s':>8} {'expand all s':>12} "
+                      f"{'zoom step ms p50/max':>21} {'draw ms p50/max':>16} {'detail redraw ms':>16}")
+                for run in runs:
+                    cold = first_timeline(browser, base, run)
+                    warm = min(first_timeline(browser, base, run) for _ in range(3))
+                    graph, expand = graph_view(browser, base, run)
+                    zoom = zooming(browser, base, run)
+                    steps, draws = zoom["steps"], zoom["draws"]
+                    refreshed = f"{zoom['refreshed']:.0f}" if zoom["refreshed"] is not None else "-"
+                    print(f"{run:>17} {cold:>19.2f} {warm:>7.2f} {graph:>8.2f} {expand:>12.2f} "
+                          f"{statistics.median(steps):>13.1f} / {max(steps):>5.1f} "
+                          f"{statistics.median(draws):>8.1f} / {max(draws):>5.1f} {refreshed:>16}", flush=True)
+                browser.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    print("goals: first timeline on 10 M events < 2 s; zoom steps < 100 ms")
+
+
+if __name__ == "__main__":
+    main()
