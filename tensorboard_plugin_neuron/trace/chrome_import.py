@@ -299,8 +299,9 @@ def _graph(p: Parsed, names: list[str], role: np.ndarray, is_op: np.ndarray, sta
     graph_nodes, groups = [], []
     for n, s in enumerate(representative.tolist()):
         r = ROLES[int(role[s])]
-        graph_nodes.append(Node(name=names[int(p.slice_name[s])], op_type=names[int(p.slice_name[s])], inputs=[], outputs=[],
-                                scope=_text(p.cats[int(p.slice_cat[s])]) or r))
+        name = names[int(p.slice_name[s])]   # '/' separates name scopes in node names: show it as '∕' (U+2215)
+        graph_nodes.append(Node(name=name.replace("/", "\u2215"), op_type=name, inputs=[], outputs=[],
+                                scope=_text(p.cats[int(p.slice_cat[s])]).replace("/", "\u2215") or r))
         groups.append(FusionGroup(n, (n,), n, "imported", r, r != "host", queues[int(queue_of_slice[s])].core, ()))
     per_node = node_of_slice[op]
     nodes = {"device": np.array([g.device for g in groups], np.uint8), "dtype": np.zeros(count, np.uint8),
