@@ -88,14 +88,19 @@ class Runtime:
         else:
             chosen = list(cores) if cores is not None else self.free_cores[:needed]
             if len(chosen) != needed:
-                raise UserError(f"the model needs {needed} NeuronCore(s); {len(self.free_cores)} of the "
-                                f"{len(self.visible)} visible cores are free"
+                raise UserError(f"the model needs {needed} NeuronCore(s); {len(self.free_cores)} of {len(self.visible)} "
+                                f"are free (visible cores: {self.visible[0]}..{self.visible[-1]})"
                                 if cores is None else f"the model was compiled for {needed} core(s), got cores={list(cores)}")
-            bad = [c for c in chosen if c not in self.visible or c in self._used] + \
-                  [c for i, c in enumerate(chosen) if c in chosen[:i]]
-            if bad:
-                raise UserError(f"cores {sorted(set(bad))} are not visible ({self.visible[0]}..{self.visible[-1]}), "
-                                f"taken or repeated")
+            problems = {
+                f"out of range (0..{self.core_count - 1})": [c for c in chosen if not 0 <= c < self.core_count],
+                "not visible (NEURON_RT_VISIBLE_CORES / NEURON_RT_NUM_CORES)":
+                    [c for c in chosen if 0 <= c < self.core_count and c not in self.visible],
+                "taken by another model": [c for c in chosen if c in self._used],
+                "repeated": [c for i, c in enumerate(chosen) if c in chosen[:i]],
+            }
+            for problem, bad in problems.items():
+                if bad:
+                    raise UserError(f"cores {sorted(set(bad))} are {problem}")
             self._used.update(chosen)
             copies, index = [chosen], -1 - min(chosen)   # a group of its own
         self._loads += 1
