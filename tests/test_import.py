@@ -351,9 +351,9 @@ def test_a_torch_profiler_trace_imports(tmp_path: Path) -> None:
 
     model = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8))
     x = torch.randn(16, 32)
-    with profile(activities=[ProfilerActivity.CPU], schedule=schedule(wait=0, warmup=0, active=3, repeat=1),
+    with profile(activities=[ProfilerActivity.CPU], schedule=schedule(wait=0, warmup=1, active=3, repeat=1),
                  profile_memory=True) as prof:
-        for _ in range(3):
+        for _ in range(4):
             model(x)
             prof.step()
     path = tmp_path / "torch.pt.trace.json"
@@ -385,6 +385,33 @@ def _shape(document: dict[str, Any]) -> tuple[dict[str, int], float]:
     busy = sum(e.get("dur", 0) for e in events if e["ph"] == "X")
     busy += sum(e["ts"] if e["ph"] == "e" else -e["ts"] for e in events if e["ph"] in "be")
     return dict(collections.Counter(e["ph"] for e in events)), round(busy, 3)
+
+
+@needs_shared
+def test_plugin_routes_serve_an_imported_run(imported) -> None:
+    from tensorboard.plugins.base_plugin import TBContext
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+
+    from tensorboard_plugin_neuron.plugin.plugin import NeuronPlugin
+
+    result = imported[METRICS.name][1]
+    logdir = Path(result.path).parents[3]
+    apps = NeuronPlugin(TBContext(logdir=str(logdir))).get_plugin_apps()
+
+    def get(route: str, **query: str) -> dict[str, Any]:
+        response = Client(apps[route], Response).get(route, query_string=query)
+        assert response.status_code == 200, response.data[:300]
+        return json.loads(response.data)
+
+    runs = {r["run"] for r in get("/runs")["runs"]}
+    assert runs == {"pytorch_profiler_resnet50_v100", "pytorch_profiler_gpu_metrics"}
+    run = "pytorch_profiler_gpu_metrics"
+    assert get("/overview", run=run)["summary"]["import_events_total"] == 340
+    assert get("/timeline", run=run, width="600")["data"]
+    assert get("/ops", run=run, sort="time_ns", limit="3")["rows"]["name"]
+    for route in ("/graph", "/datapath", "/memory"):
+        get(route, run=run)
 
 
 @needs_shared
