@@ -237,3 +237,25 @@ def test_top_draws_each_core_and_the_latency(single) -> None:
     assert show(run_periods(runtime, loaded, 6, 2, periods=2), "resnet18", refresh_s=0, console=console) == 2
     text = console.export_text()
     assert "nc0" in text and "nc1" in text and "latency p99" in text and "period 1" in text
+
+
+def test_overview_shows_cores_stages_and_bubbles(pipelined, tmp_path: Path) -> None:
+    from tensorboard_plugin_neuron.analysis.overview import deployment_advice, overview
+
+    runtime = Runtime("inf2", chips=2, environ=NO_ENV)
+    with profile(tmp_path, run="pipe") as capture:
+        runtime.serve(runtime.load(pipelined), 12, concurrency=4, compute_outputs=False)
+    index = index_trace(read_trace(capture.paths[0]))
+    layout = overview(index)["deployment"]
+    assert [c["core"] for c in layout["cores"]] == [0, 1, 2, 3] and [c["chip"] for c in layout["cores"]] == [0, 0, 1, 1]
+    assert all(0 < c["engine_percent"] <= 100 for c in layout["cores"])
+    stages = layout["stages"]
+    assert [s["core"] for s in stages] == [0, 1, 2, 3]
+    assert sum(s["nodes"] for s in stages) == sum(len(g.nodes) for g in index.trace.groups if g.device)
+    assert all(s["bubble_percent"] == pytest.approx(100 - s["busy_percent"]) for s in stages)
+    assert layout["stream"]["requests"] == 12 and 1 < layout["stream"]["mean_in_flight"] <= 4
+    # the advice names the slowest stage when one stands out
+    skewed = {"stages": [dict(s, busy_per_request_ns=b) for s, b in zip(stages, (10.0, 10.0, 40.0, 10.0))],
+              "bottleneck_stage": 2}
+    (advice,) = deployment_advice(skewed)
+    assert advice["stage"] == 2 and "nc2" in advice["message"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from tensorboard_plugin_neuron.analysis.deployment import deployment
 from tensorboard_plugin_neuron.analysis.index import ENGINES, ProfileIndex, busy_union_ns
 from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows
 from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
@@ -137,11 +138,26 @@ def recommendations(index: ProfileIndex, table: dict[str, list]) -> list[dict[st
     return out
 
 
+def deployment_advice(layout: dict[str, Any]) -> list[dict[str, Any]]:
+    """A pipeline whose slowest stage sets its pace: the other stages wait (bubbles)."""
+    stage = layout.get("bottleneck_stage")
+    if stage is None:
+        return []
+    stages = layout["stages"]
+    slow = stages[stage]
+    others = [s["bubble_percent"] for s in stages if s["stage"] != stage]
+    return [{"kind": "pipeline_bottleneck", "severity": "warning", "stage": stage, "core": slow["core"],
+             "message": f"pipeline stage {stage} (nc{slow['core']}) is the slowest: {slow['busy_per_request_ns'] / 1e3:.1f} us "
+                        f"per request; the other stages idle {np.mean(others):.0f}% of the time on average (bubbles). "
+                        "Recompile with a different --pipeline-cores or rebalance the model"}]
+
+
 def overview(index: ProfileIndex) -> dict[str, Any]:
     trace = index.trace
     table = op_table(index)
     top = sort_rows(table, "time_ns", limit=TOP_OPS)
     utilization = engine_utilization(index)
+    layout = deployment(index)
     host = index.kind == QUEUE_KINDS.index("host")
     device = np.isin(index.kind, [QUEUE_KINDS.index(e) for e in ENGINES] + [QUEUE_KINDS.index("dma"), QUEUE_KINDS.index("stream")])
     return {
@@ -154,6 +170,7 @@ def overview(index: ProfileIndex) -> dict[str, Any]:
             "device_busy_ns": busy_union_ns(trace.events["start_ns"][device], index.end_ns[device]) / max(index.iterations, 1)},
         "utilization": utilization,
         "top_ops": top,
-        "recommendations": recommendations(index, table),
+        "recommendations": recommendations(index, table) + deployment_advice(layout),
+        "deployment": layout,
         "nodes": len(trace.graph.nodes), "events": trace.event_count,
     }
