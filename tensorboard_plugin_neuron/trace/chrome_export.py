@@ -15,8 +15,10 @@ events, so a 10 M-event trace streams in bounded memory.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import json
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -24,7 +26,7 @@ from tensorboard_plugin_neuron import __version__
 from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES
 from tensorboard_plugin_neuron.trace import bytebuild as bb
 from tensorboard_plugin_neuron.trace.model import Trace
-from tensorboard_plugin_neuron.trace.streams import ExportStats
+from tensorboard_plugin_neuron.trace.streams import ExportStats, in_order
 from tensorboard_plugin_neuron.trace.tracks import (CHUNK_EVENTS, HOST_PID, REQUEST_TID, FlowFinder, Layout, counter_pid,
                                                     layout, process_name, sanitize)
 
@@ -111,8 +113,12 @@ def _other_data(trace: Trace) -> dict[str, Any]:
                      "source_events": trace.event_count, "counter_names": trace.counter_names})
 
 
+Job = Callable[[], tuple[bytes, int]]
+
+
 def chrome_chunks(trace: Trace, stats: ExportStats | None = None, chunk_events: int = CHUNK_EVENTS) -> Iterator[bytes]:
-    """The trace as Chrome JSON, in pieces of at most `chunk_events` events; `stats` counts as it goes."""
+    """The trace as Chrome JSON, in pieces of at most `chunk_events` events; `stats` counts as it goes.
+    Chunks are formatted by a few threads and come out in order (the output is deterministic)."""
     stats = stats if stats is not None else ExportStats()
     stats.source_events = trace.event_count
     lay = layout(trace)
@@ -121,13 +127,9 @@ def chrome_chunks(trace: Trace, stats: ExportStats | None = None, chunk_events: 
     text = json.dumps(head, ensure_ascii=False, allow_nan=False, separators=(",", ":"))[:-1]
     first = ",\n".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) for e in meta)
     yield _count(stats, (text + ',"traceEvents":[\n' + first).encode("utf-8"), len(meta))
-    for chunk, events in _task_events(lay, chunk_events):
-        yield _count(stats, chunk, events)
-    for chunk, events in _flow_events(lay, chunk_events):
-        yield _count(stats, chunk, events)
-    for chunk, events in _counter_events(lay, chunk_events):
-        yield _count(stats, chunk, events)
-    for chunk, events in _request_events(lay, chunk_events):
+    jobs = itertools.chain(_task_events(lay, chunk_events), _flow_events(lay, chunk_events),
+                           _counter_events(lay, chunk_events), _request_events(lay, chunk_events))
+    for chunk, events in in_order(jobs):
         yield _count(stats, chunk, events)
     yield _count(stats, b"\n]}\n", 0)
 
@@ -138,13 +140,14 @@ def _count(stats: ExportStats, data: bytes, events: int) -> bytes:
     return data
 
 
-def _task_events(lay: Layout, chunk_events: int) -> Iterator[tuple[bytes, int]]:
+def _task_events(lay: Layout, chunk_events: int) -> Iterator[Job]:
     if not lay.trace.event_count:
         return
     text = _TaskText(lay)
     x_head = text.head(b'"X"')
     async_heads = (text.head(b'"b"'), text.head(b'"e"')) if lay.overlapping.any() else None
-    for lo, hi in lay.chunks(chunk_events):
+
+    def job(lo: int, hi: int) -> tuple[bytes, int]:
         task = lay.column("task", lo, hi).astype(np.int64)
         start = lay.column("start_ns", lo, hi)
         duration = lay.column("duration_ns", lo, hi)
@@ -152,48 +155,59 @@ def _task_events(lay: Layout, chunk_events: int) -> Iterator[tuple[bytes, int]]:
         is_async = lay.overlapping[lay.task_queue[task]]
         x = np.flatnonzero(~is_async)
         n = len(x)
+        out = b""
         if n:
-            yield bb.join(text=True, pieces=[x_head.take(task[x]), bb.const(b',"ts":', n), *bb.milli(start[x]), bb.const(b',"dur":', n),
-                           *bb.milli(duration[x]), bb.const(b',"args":{"iteration":', n), bb.decimal(iteration[x]),
-                           text.tail.take(task[x])]), n
+            out = bb.join(text=True, pieces=[
+                x_head.take(task[x]), bb.const(b',"ts":', n), *bb.milli(start[x]), bb.const(b',"dur":', n),
+                *bb.milli(duration[x]), bb.const(b',"args":{"iteration":', n), bb.decimal(iteration[x]),
+                text.tail.take(task[x])])
         a = np.flatnonzero(is_async)
-        n = len(a)
-        if n and async_heads is not None:
+        if len(a) and async_heads is not None:
+            m = len(a)
             ident = bb.decimal(lo + a)
-            yield bb.join(text=True, pieces=[async_heads[0].take(task[a]), bb.const(b',"id":', n), ident, bb.const(b',"ts":', n),
-                           *bb.milli(start[a]), bb.const(b',"args":{"iteration":', n), bb.decimal(iteration[a]),
-                           text.tail.take(task[a]), async_heads[1].take(task[a]), bb.const(b',"id":', n), ident,
-                           bb.const(b',"ts":', n), *bb.milli(start[a] + duration[a]), bb.const(b"}", n)]), 2 * n
+            out += bb.join(text=True, pieces=[
+                async_heads[0].take(task[a]), bb.const(b',"id":', m), ident, bb.const(b',"ts":', m),
+                *bb.milli(start[a]), bb.const(b',"args":{"iteration":', m), bb.decimal(iteration[a]),
+                text.tail.take(task[a]), async_heads[1].take(task[a]), bb.const(b',"id":', m), ident,
+                bb.const(b',"ts":', m), *bb.milli(start[a] + duration[a]), bb.const(b"}", m)])
+        return out, n + 2 * len(a)
+
+    for lo, hi in lay.chunks(chunk_events):
+        yield functools.partial(job, lo, hi)
 
 
-def _flow_events(lay: Layout, chunk_events: int) -> Iterator[tuple[bytes, int]]:
+def _flow_events(lay: Layout, chunk_events: int) -> Iterator[Job]:
     """`s` at the middle of the transfer, `f` (bound to the enclosing slice) at the middle of the consumer.
     Transfers on async (overlapping) queues get no flows: v1 flows bind to thread slices only."""
     if not lay.trace.event_count or not len(lay.trace.dep_ids) or not lay.is_dma_queue.any():
         return
     finder = FlowFinder(lay, skip_queues=lay.overlapping)
     queues = len(lay.trace.queues)
-    ids = np.arange(queues)
     s_head = bb.join_table([bb.const(b',\n{"ph":"s","cat":"flow","name":"data","pid":', queues), bb.decimal(lay.pids),
-                            bb.const(b',"tid":', queues), bb.decimal(lay.tids[ids]), bb.const(b',"id":', queues)])
+                            bb.const(b',"tid":', queues), bb.decimal(lay.tids), bb.const(b',"id":', queues)])
     f_head = bb.join_table([bb.const(b',\n{"ph":"f","bp":"e","cat":"flow","name":"data","pid":', queues),
-                            bb.decimal(lay.pids), bb.const(b',"tid":', queues), bb.decimal(lay.tids[ids]),
+                            bb.decimal(lay.pids), bb.const(b',"tid":', queues), bb.decimal(lay.tids),
                             bb.const(b',"id":', queues)])
-    for lo, hi in lay.chunks(chunk_events):
+
+    def job(lo: int, hi: int) -> tuple[bytes, int]:
         consumer, producer, ident = finder.incoming(lo, hi)
         n = len(producer)
         if not n:
-            continue
+            return b"", 0
         flow = bb.decimal(ident)
         p_queue = lay.task_queue[lay.at("task", producer)]
         c_queue = lay.task_queue[lay.at("task", consumer)]
         p_mid = lay.at("start_ns", producer) + lay.at("duration_ns", producer) // 2
         c_mid = lay.at("start_ns", consumer) + lay.at("duration_ns", consumer) // 2
-        yield bb.join(text=True, pieces=[s_head.take(p_queue), flow, bb.const(b',"ts":', n), *bb.milli(p_mid), bb.const(b"}", n),
-                       f_head.take(c_queue), flow, bb.const(b',"ts":', n), *bb.milli(c_mid), bb.const(b"}", n)]), 2 * n
+        return bb.join(text=True, pieces=[
+            s_head.take(p_queue), flow, bb.const(b',"ts":', n), *bb.milli(p_mid), bb.const(b"}", n),
+            f_head.take(c_queue), flow, bb.const(b',"ts":', n), *bb.milli(c_mid), bb.const(b"}", n)]), 2 * n
+
+    for lo, hi in lay.chunks(chunk_events):
+        yield functools.partial(job, lo, hi)
 
 
-def _counter_events(lay: Layout, chunk_events: int) -> Iterator[tuple[bytes, int]]:
+def _counter_events(lay: Layout, chunk_events: int) -> Iterator[Job]:
     """Counter values with three decimals (bytes are exact; bandwidth to 0.001 GB/s)."""
     trace = lay.trace
     counters = trace.counters
@@ -202,26 +216,35 @@ def _counter_events(lay: Layout, chunk_events: int) -> Iterator[tuple[bytes, int
     names = trace.counter_names
     heads = bb.Table.of([b',\n{"ph":"C","name":' + _js(name) + b',"pid":' + str(counter_pid(name)).encode() + b',"ts":'
                          for name in names])
-    for lo in range(0, len(counters["counter"]), chunk_events):
+
+    def job(lo: int) -> tuple[bytes, int]:
         which = counters["counter"][lo:lo + chunk_events].astype(np.int64)
         value = counters["value"][lo:lo + chunk_events]
         time = counters["time_ns"][lo:lo + chunk_events]
         keep = np.flatnonzero(np.isfinite(value) & (which >= 0) & (which < len(names)))
         n = len(keep)
         if not n:
-            continue
+            return b"", 0
         milli = np.round(np.clip(value[keep], -9e15, 9e15) * 1000).astype(np.int64)
-        yield bb.join(text=True, pieces=[heads.take(which[keep]), *bb.milli(time[keep]), bb.const(b',"args":{"value":', n),
-                       *bb.milli(milli), bb.const(b"}}", n)]), n
+        return bb.join(text=True, pieces=[heads.take(which[keep]), *bb.milli(time[keep]),
+                                          bb.const(b',"args":{"value":', n), *bb.milli(milli), bb.const(b"}}", n)]), n
+
+    for lo in range(0, len(counters["counter"]), chunk_events):
+        yield functools.partial(job, lo)
 
 
-def _request_events(lay: Layout, chunk_events: int) -> Iterator[tuple[bytes, int]]:
+def _request_events(lay: Layout, chunk_events: int) -> Iterator[Job]:
     requests = lay.trace.requests
     head = (f',\n{{"ph":"X","cat":"request","name":"inference","pid":{HOST_PID},"tid":{REQUEST_TID},"ts":').encode()
-    for lo in range(0, len(requests["request"]), chunk_events):
+
+    def job(lo: int) -> tuple[bytes, int]:
         start = requests["start_ns"][lo:lo + chunk_events]
         end = requests["end_ns"][lo:lo + chunk_events]
         n = len(start)
-        yield bb.join(text=True, pieces=[bb.const(head, n), *bb.milli(start), bb.const(b',"dur":', n), *bb.milli(np.maximum(end - start, 0)),
-                       bb.const(b',"args":{"request":', n), bb.decimal(requests["request"][lo:lo + chunk_events]),
-                       bb.const(b"}}", n)]), n
+        return bb.join(text=True, pieces=[
+            bb.const(head, n), *bb.milli(start), bb.const(b',"dur":', n), *bb.milli(np.maximum(end - start, 0)),
+            bb.const(b',"args":{"request":', n), bb.decimal(requests["request"][lo:lo + chunk_events]),
+            bb.const(b"}}", n)]), n
+
+    for lo in range(0, len(requests["request"]), chunk_events):
+        yield functools.partial(job, lo)

@@ -90,6 +90,13 @@ class _Tracks:
             self._add(ps.TrackDescriptor(parent_uuid=process_uuid[HOST_PID], name="requests" + (f" [{c}]" if c else "")))
         self.uuids = np.array(self.uuid, dtype=np.int64)
         self.sequences = np.arange(len(self.uuid), dtype=np.int64) + DESCRIPTOR_SEQUENCE + 1
+        # per track: the packet's sequence id field; the start of a SLICE_BEGIN event; a whole SLICE_END
+        # packet after its timestamp (sequence id, flags, track event)
+        self.sequence = bb.Table.of([b"\x50" + _varint(int(s)) for s in self.sequences])
+        self.begin_event = bb.Table.of([b"\x48\x01\x58" + _varint(u) for u in self.uuid])
+        ends = [b"\x48\x02\x58" + _varint(u) for u in self.uuid]
+        self.end_tail = bb.Table.of([b"\x50" + _varint(int(s)) + b"\x68" + bytes([ps.SEQ_NEEDS_INCREMENTAL_STATE])
+                                     + b"\x5a" + _varint(len(e)) + e for s, e in zip(self.sequences, ends)])
         # interned data for the first packet of each track's sequence
         opcode_of_queue = [set() for _ in range(queues)]
         if len(trace.tasks["queue"]):
@@ -156,20 +163,14 @@ def _task_blob(lay: Layout) -> bb.Table:
     ])
 
 
-def _flows(rows: int, row: np.ndarray, ids: np.ndarray, tag: bytes) -> bb.Piece:
-    """Per row, its flow ids as repeated fixed64 fields (unpacked, as Perfetto's proto2 declares them)."""
-    if not len(row):
-        return bb.Piece(np.zeros((rows, 0), np.uint8))
+def _flows(rows: int, row: np.ndarray, ids: np.ndarray, tag: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, its flow ids as repeated fixed64 fields (unpacked, as Perfetto's proto2 declares them):
+    flat bytes in row order and the byte count per row."""
     order = np.argsort(row, kind="stable")
-    row, ids = row[order], ids[order]
-    counts = np.bincount(row, minlength=rows)
-    rank = np.arange(len(row)) - (np.cumsum(counts) - counts)[row]
-    most = int(counts.max())
-    values = np.zeros((rows, most, 10), dtype=np.uint8)
-    values[row, rank, 0:2] = np.frombuffer(tag, dtype=np.uint8)
-    values[row, rank, 2:] = ids.astype("<u8").view(np.uint8).reshape(-1, 8)
-    valid = np.repeat((np.arange(most)[None, :] < counts[:, None])[:, :, None], 10, axis=2)
-    return bb.Piece(values.reshape(rows, most * 10), valid.reshape(rows, most * 10))
+    entries = np.empty((len(row), 10), dtype=np.uint8)
+    entries[:, 0:2] = np.frombuffer(tag, dtype=np.uint8)
+    entries[:, 2:] = ids[order].astype("<u8").view(np.uint8).reshape(-1, 8)
+    return entries.reshape(-1), np.bincount(row, minlength=rows).astype(np.int64) * 10
 
 
 def perfetto_chunks(trace: Trace, stats: ExportStats | None = None, chunk_events: int = CHUNK_EVENTS) -> Iterator[bytes]:
@@ -204,18 +205,21 @@ def _first_keys(track: np.ndarray, positions: np.ndarray, first_position: np.nda
     return np.where(first_position[track] == positions, track + 1, 0)
 
 
-def _slice_rows(n: int, start: np.ndarray, end: np.ndarray, uuid: bb.Piece, seq: bb.Piece, first: bb.Piece,
-                begin_fields: list[bb.Piece]) -> bytes:
-    """Rows of SLICE_BEGIN + SLICE_END packets."""
-    te = [bb.const(b"\x48\x01\x58", n), uuid, *begin_fields]
-    body = [bb.const(b"\x40", n), bb.varint(start), bb.const(b"\x50", n), seq, first, bb.const(b"\x5a", n),
-            bb.varint(bb.total_lengths(te)), *te]
-    end_te = [bb.const(b"\x48\x02\x58", n), uuid]
-    end_body = [bb.const(b"\x40", n), bb.varint(end), bb.const(b"\x50", n), seq,
-                bb.const(b"\x68" + bytes([ps.SEQ_NEEDS_INCREMENTAL_STATE]) + b"\x5a", n),
-                bb.varint(bb.total_lengths(end_te)), *end_te]
-    return bb.join([bb.const(b"\x0a", n), bb.varint(bb.total_lengths(body)), *body,
-                    bb.const(b"\x0a", n), bb.varint(bb.total_lengths(end_body)), *end_body])
+def _slice_rows(n: int, start: np.ndarray, end: np.ndarray, track: np.ndarray, tracks: _Tracks, first: bb.Piece,
+                begin_fields: list[bb.Piece], flows: list[tuple[np.ndarray, np.ndarray]] = ()) -> bytes:
+    """Rows of SLICE_BEGIN + SLICE_END packets; `flows` (flat bytes, per-row lengths) end the begin event."""
+    te = [tracks.begin_event.take(track), *begin_fields]
+    flow_bytes = sum((length for _, length in flows), np.zeros(n, np.int64))
+    te_length = bb.total_lengths(te) + flow_bytes
+    body = [bb.const(b"\x40", n), bb.varint(start), tracks.sequence.take(track), first, bb.const(b"\x5a", n),
+            bb.varint(te_length), *te]
+    head = bb.join_rows([bb.const(b"\x0a", n), bb.varint(bb.total_lengths(body) + flow_bytes), *body])
+    end_tail = tracks.end_tail.take(track)
+    end_body_length = 1 + bb.varint_lengths(end) + tracks.end_tail.lengths[track]
+    tail = bb.join_rows([bb.const(b"\x0a", n), bb.varint(end_body_length), bb.const(b"\x40", n), bb.varint(end), end_tail])
+    if not flows:
+        return bb.interleave([head, tail])
+    return bb.interleave([head, *flows, tail])
 
 
 def _slices(lay: Layout, tracks: _Tracks, channel: np.ndarray, chunk_events: int) -> Iterator[tuple[bytes, int]]:
@@ -239,12 +243,13 @@ def _slices(lay: Layout, tracks: _Tracks, channel: np.ndarray, chunk_events: int
         t = track[lo:hi]
         fields = [blob.take(task), bb.const(b"\x22", n), bb.varint(3 + bb.varint_lengths(iteration)),
                   bb.const(b"\x08" + bytes([_IID["iteration"]]) + b"\x20", n), bb.varint(iteration)]
+        flows = []
         if finder is not None:
             producer, _, out_ids = finder.outgoing(lo, hi)
             consumer, _, in_ids = finder.incoming(lo, hi)
-            fields += [_flows(n, producer - lo, out_ids, _FLOW_OUT), _flows(n, consumer - lo, in_ids, _FLOW_END)]
+            flows = [_flows(n, producer - lo, out_ids, _FLOW_OUT), _flows(n, consumer - lo, in_ids, _FLOW_END)]
         first = tracks.first.take(_first_keys(t, np.arange(lo, hi), first_position))
-        yield _slice_rows(n, start, end, bb.varint(tracks.uuids[t]), bb.varint(tracks.sequences[t]), first, fields), 2 * n
+        yield _slice_rows(n, start, end, t, tracks, first, fields, flows), 2 * n
 
 
 def _counters(trace: Trace, tracks: _Tracks, chunk_events: int) -> Iterator[tuple[bytes, int]]:
@@ -262,7 +267,7 @@ def _counters(trace: Trace, tracks: _Tracks, chunk_events: int) -> Iterator[tupl
         t = track[lo:lo + n]
         uuid = bb.varint(tracks.uuids[t])
         first = tracks.first.take(_first_keys(t, np.arange(lo, lo + n), first_position))
-        value = bb.Piece(counters["value"][rows].astype("<f8").view(np.uint8).reshape(n, 8))
+        value = bb.Bytes(counters["value"][rows].astype("<f8").view(np.uint8).reshape(n, 8))
         te = [bb.const(b"\x48" + bytes([ps.COUNTER]) + b"\x58", n), uuid, bb.const(b"\xe1\x02", n), value]
         body = [bb.const(b"\x40", n), bb.varint(np.maximum(counters["time_ns"][rows], 0)), bb.const(b"\x50", n),
                 bb.varint(tracks.sequences[t]), first, bb.const(b"\x5a", n), bb.varint(bb.total_lengths(te)), *te]
@@ -299,4 +304,4 @@ def _request_slices(trace: Trace, tracks: _Tracks, order: np.ndarray, end_sorted
                   bb.varint(ident)]
         first = tracks.first.take(_first_keys(t, np.arange(lo, lo + n), first_position))
         yield _slice_rows(n, np.maximum(requests["start_ns"][rows], 0), np.maximum(end_sorted[lo:lo + n], 0),
-                          bb.varint(tracks.uuids[t]), bb.varint(tracks.sequences[t]), first, fields), 2 * n
+                          t, tracks, first, fields), 2 * n

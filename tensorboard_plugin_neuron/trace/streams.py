@@ -2,11 +2,17 @@
 overlaps formatting the next (zlib and file writes release the GIL)."""
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
+import os
 import queue
 import threading
 import zlib
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 @dataclasses.dataclass
 class ExportStats:
@@ -20,6 +26,28 @@ class ExportStats:
 
 GZIP_LEVEL = 1      # fast: the JSON is very repetitive, level 1 already shrinks it about 10x
 _GZIP_WBITS = 31    # zlib with a gzip header and trailer (what gzip/gunzip and browsers read)
+
+
+def in_order(jobs: Iterable[Callable[[], T]], workers: int | None = None, ahead: int = 4) -> Iterator[T]:
+    """Results of the jobs, in order, computed by a few threads (numpy releases the GIL in its loops), with
+    at most `ahead` results waiting, so memory stays bounded whatever the number of jobs."""
+    workers = WORKERS if workers is None else workers
+    if workers <= 1:
+        for job in jobs:
+            yield job()
+        return
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="export") as pool:
+        pending: collections.deque[concurrent.futures.Future[T]] = collections.deque()
+        try:
+            for job in jobs:
+                pending.append(pool.submit(job))
+                if len(pending) >= ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def gzip_chunks(chunks: Iterable[bytes], level: int = GZIP_LEVEL) -> Iterator[bytes]:

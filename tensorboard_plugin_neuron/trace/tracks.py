@@ -16,7 +16,7 @@ from tensorboard_plugin_neuron.trace.model import Trace
 
 HOST_PID = 0
 REQUEST_TID = 1
-CHUNK_EVENTS = 65536
+CHUNK_EVENTS = 16384
 # Fixed order of the queue kinds, so a queue's thread id stays the same across profiles and versions.
 KIND_ORDER = ("tensor", "vector", "scalar", "gpsimd", "sync", "dma", "host")
 _CORE_SUFFIX = re.compile(r":nc(\d+)$")
