@@ -6,7 +6,9 @@ Per profile, measured side by side in one run:
 - navigation to the first drawn timeline (the plugin page `data/plugin_entry.html?name=neuron`, as TensorBoard
   frames it, opened on the Timeline view; done when the canvas has coloured pixels in its plot area),
   cold (first request for the profile: the server reads and indexes it) and warm (cached);
-- navigation to the graph view (first node drawn), warm, and "Expand all" of every name scope;
+- navigation to the graph view (first node drawn), warm, and "Expand all" of every name scope; the same, with
+  collapsing and expanding one scope, for a 2,000-node model (the BERT layout with 60 small layers, profiled by
+  the real runtime: the zoo's biggest model, bert-large, has about 830 nodes);
 - frame time while zooming: a wheel event dispatched on the canvas until the redraw (next animation frame),
   over 20 steps, and the time from the last step until the view is redrawn from fresh detail data.
 Goals (issue 6): under 2 s to the first timeline on 10 M events; zoom steps under 100 ms.
@@ -29,6 +31,15 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin import make_profile  # noqa: E402  (bench/plugin.py: the same real-runtime generator)
+
+from tensorboard_plugin_neuron.compiler import compile_model  # noqa: E402
+from tensorboard_plugin_neuron.graph.onnx_import import from_onnx_model  # noqa: E402
+from tensorboard_plugin_neuron.graph.zoo.bert import build_bert  # noqa: E402
+from tensorboard_plugin_neuron.graph.zoo.transformer import TransformerConfig  # noqa: E402
+from tensorboard_plugin_neuron.runtime.capture import profile  # noqa: E402
+from tensorboard_plugin_neuron.runtime.session import Runtime  # noqa: E402
+
+BIG_GRAPH_RUN = "bert-60-layers"
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -123,6 +134,44 @@ def graph_view(browser, base: str, run: str) -> tuple[float, float]:
         page.close()
 
 
+def make_big_graph_profile(logdir: str) -> int:
+    """A BERT-layout encoder with 60 small layers: about 2,000 graph nodes, one inference profiled."""
+    config = TransformerConfig(BIG_GRAPH_RUN, layers=60, hidden=64, heads=2, intermediate=128, vocab=1000,
+                               positions=64, seq=32, seed=7)
+    graph = from_onnx_model(build_bert(config, 1), None, name=BIG_GRAPH_RUN)
+    loaded = Runtime("inf2").load(compile_model(graph))
+    with profile(logdir, run=BIG_GRAPH_RUN):
+        loaded.infer()
+    return len(graph.nodes)
+
+
+def big_graph(browser, base: str) -> dict:
+    """First render, expand all, then collapse and expand one layer: seconds until the next frame."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    settle = "() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))"
+    try:
+        page.goto(f"{base}/data/plugin_entry.html?name=neuron#view=graph&run={BIG_GRAPH_RUN}", wait_until="commit")
+        page.wait_for_selector("#np-graph svg g.np-graph-node", timeout=120_000)
+        page.evaluate(settle)
+        result = {"first": page.evaluate("performance.now()") / 1000}
+        steps = [("expand all", "#np-graph-expand", "g.np-graph-scope[data-key='x:encoder/layer.30']"),
+                 ("collapse layer", "g.np-graph-scope[data-key='x:encoder/layer.30'] > text", "g.np-graph-node[data-key='s:encoder/layer.30']"),
+                 ("expand layer", "g.np-graph-node[data-key='s:encoder/layer.30']", "g.np-graph-scope[data-key='x:encoder/layer.30']"),
+                 ("collapse all", "#np-graph-collapse", "g.np-graph-node[data-key='s:encoder']")]
+        for name, click, done in steps:
+            start = time.perf_counter()
+            page.click(click)
+            page.wait_for_selector(done)
+            page.evaluate(settle)
+            result[name] = time.perf_counter() - start
+        page.click("#np-graph-expand")
+        page.wait_for_selector("g.np-graph-scope[data-key='x:encoder/layer.30']")
+        result["nodes"] = page.locator("g.np-graph-node").count()
+        return result
+    finally:
+        page.close()
+
+
 def zooming(browser, base: str, run: str, steps: int = 20) -> dict:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
@@ -150,6 +199,8 @@ def main() -> None:
                 make_profile(logdir, millions)
                 print(f"made {run} in {time.perf_counter() - start:.0f} s", flush=True)
             runs.append(run)
+        if not os.path.isdir(os.path.join(logdir, BIG_GRAPH_RUN, "plugins", "neuron")):
+            print(f"made {BIG_GRAPH_RUN} ({make_big_graph_profile(logdir)} graph nodes)", flush=True)
         process, base = start_tensorboard(logdir)
         try:
             with sync_playwright() as p:
@@ -166,6 +217,10 @@ def main() -> None:
                     print(f"{run:>17} {cold:>19.2f} {warm:>7.2f} {graph:>8.2f} {expand:>12.2f} "
                           f"{statistics.median(steps):>13.1f} / {max(steps):>5.1f} "
                           f"{statistics.median(draws):>8.1f} / {max(draws):>5.1f} {refreshed:>16}", flush=True)
+                big = big_graph(browser, base)
+                print(f"graph of {big['nodes']} nodes ({BIG_GRAPH_RUN}): first render {big['first']:.2f} s, expand all "
+                      f"{big['expand all']:.2f} s, collapse one layer {big['collapse layer']:.2f} s, expand it "
+                      f"{big['expand layer']:.2f} s, collapse all {big['collapse all']:.2f} s")
                 browser.close()
         finally:
             process.terminate()

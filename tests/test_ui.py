@@ -217,6 +217,14 @@ def test_graph_collapses_scopes_colours_and_follows_a_row_from_ops(page, server)
     texts = frame.eval_on_selector_all("g.np-graph-node text", "ts => ts.map(t => t.textContent)")
     assert HOSTILE in texts and frame.locator("img").count() == 0
     _shot(page, "graph")
+    # an expanded scope is a cluster around its own layout; its title collapses it again
+    assert frame.locator("g.np-graph-scope[data-key='x:encoder'] g.np-graph-node").count() > 20
+    expanded = frame.locator("g.np-graph-node").count()
+    frame.click("g.np-graph-scope[data-key='x:encoder'] > text.np-graph-scope-title")
+    frame.wait_for_selector("g.np-graph-node[data-key='s:encoder']")
+    assert frame.locator("g.np-graph-scope[data-key='x:encoder']").count() == 0
+    assert frame.locator("g.np-graph-node").count() < expanded - 20
+    assert "encoder" not in frame.evaluate("decodeURIComponent(location.hash)").split("expanded=")[1].split("&")[0].split(",")
     frame.click("#np-graph-collapse")
     frame.wait_for_function(f"() => document.querySelectorAll('g.np-graph-node').length === {collapsed}")
     # a row of the Ops table opens the graph on that node, with its details

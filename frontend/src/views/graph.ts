@@ -184,71 +184,106 @@ export const graphView: View = {
         return layout;
       };
 
+      const elements = new Map<string, SVGGElement>();
+      const root = svg("svg", {});
+      const clusterElement = (unit: Unit): SVGGElement => {  // an expanded scope: its title collapses it
+        const cluster = svg("g", { class: "np-graph-scope", "data-key": unit.key });
+        const frame = svg("rect", { rx: 6, fill: "rgba(120, 130, 160, 0.06)", stroke: "#9e9e9e", "stroke-dasharray": "4 2" });
+        const header = svg("text", { x: 6, y: 15, "font-size": 11, fill: "#555", class: "np-graph-scope-title" });
+        header.textContent = `\u25BE ${unit.label}  (${unit.sub})`;
+        const tip = svg("title");
+        tip.textContent = `${unit.scope}: click to collapse`;
+        header.append(tip);
+        header.addEventListener("click", () => {
+          for (const e of Array.from(expanded)) if (e === unit.scope || e.startsWith(unit.scope + "/")) expanded.delete(e);
+          draw();
+        });
+        cluster.append(frame, header, svg("g", { transform: `translate(0,${HEADER})` }));
+        return cluster;
+      };
+      const nodeElement = (unit: Unit): SVGGElement => {
+        const group = svg("g", { class: "np-graph-node", "data-key": unit.key });
+        const rect = svg("rect", { rx: unit.scope ? 8 : 3, "stroke-dasharray": unit.scope ? "4 2" : "" });
+        const title = svg("text", { x: 6, y: 15, "font-size": 11 });
+        title.textContent = unit.label;
+        const sub = svg("text", { x: 6, y: 29, "font-size": 10, fill: "#444" });
+        sub.textContent = unit.sub;
+        const tip = svg("title");
+        tip.textContent = unit.scope ? `${unit.scope}: click to expand` : unit.node?.name ?? "";
+        group.append(rect, title, sub, tip);
+        group.addEventListener("click", () => {
+          if (unit.scope) {
+            expanded.add(unit.scope);
+            draw();
+          } else if (unit.node) {
+            context.state.node = String(unit.node.id);
+            draw();
+          }
+        });
+        return group;
+      };
+
       const draw = () => {
         const started = performance.now();
         context.state.expanded = Array.from(expanded).join(",");
         context.state.color = mode;
         writeState(context.state);
         const layout = layoutOf("");
+        performance.measure("np-graph-layout", { start: started, end: performance.now() });
         const leaves: Unit[] = [];
         const collect = (l: Layout) => l.placed.forEach((p) => (p.inner ? collect(p.inner) : leaves.push(p.unit)));
         collect(layout);
         maxScaleTime = Math.max(1, ...leaves.map((u) => u.time));
-        const root = svg("svg", { width: Math.ceil(layout.width), height: Math.ceil(Math.max(layout.height, 100)),
-          viewBox: `0 0 ${layout.width} ${Math.max(layout.height, 100)}` });
+        const height = Math.max(layout.height, 100);
+        root.setAttribute("width", String(Math.ceil(layout.width)));
+        root.setAttribute("height", String(Math.ceil(height)));
+        root.setAttribute("viewBox", `0 0 ${layout.width} ${height}`);
         let picked: SVGGElement | null = null;
+        // Elements are kept per unit key and updated in place (position, size, colour), so expanding or
+        // collapsing one scope only creates that scope's elements; everything else moves.
         const render = (l: Layout, parent: SVGElement) => {
-          for (const points of l.edges) {
-            parent.append(svg("polyline", { points: points.map((p) => `${p.x},${p.y}`).join(" "), fill: "none", stroke: "#999", "stroke-width": 1 }));
+          let edges = parent.firstChild as SVGGElement | null;
+          if (!edges || !(edges as Element).classList?.contains("np-graph-edges")) {
+            edges = svg("g", { class: "np-graph-edges" });
+            parent.insertBefore(edges, parent.firstChild);
           }
+          while (edges.firstChild) edges.removeChild(edges.firstChild);
+          for (const points of l.edges) {
+            edges.append(svg("polyline", { points: points.map((p) => `${p.x},${p.y}`).join(" "), fill: "none", stroke: "#999", "stroke-width": 1 }));
+          }
+          const keep = new Set<Element>([edges]);
           for (const p of l.placed) {
             const unit = p.unit;
-            if (p.inner) {  // an expanded scope: a cluster with its own layout inside; its header collapses it
-              const cluster = svg("g", { class: "np-graph-scope", "data-key": unit.key, transform: `translate(${p.x},${p.y})` });
-              const frame = svg("rect", { width: p.w, height: p.h, rx: 6, fill: "rgba(120, 130, 160, 0.06)", stroke: "#9e9e9e", "stroke-dasharray": "4 2" });
-              const header = svg("text", { x: 6, y: 15, "font-size": 11, fill: "#555", class: "np-graph-scope-title" });
-              header.textContent = `\u25BE ${unit.label}  (${unit.sub})`;
-              const tip = svg("title");
-              tip.textContent = `${unit.scope}: click to collapse`;
-              header.append(tip);
-              header.addEventListener("click", () => {
-                for (const e of Array.from(expanded)) if (e === unit.scope || e.startsWith(unit.scope + "/")) expanded.delete(e);
-                draw();
-              });
-              const body = svg("g", { transform: `translate(0,${HEADER})` });
-              cluster.append(frame, header, body);
-              parent.append(cluster);
-              render(p.inner, body);
-              continue;
+            const key = (p.inner ? "x:" : "u:") + unit.key;
+            let el = elements.get(key);
+            if (!el) {
+              el = p.inner ? clusterElement(unit) : nodeElement(unit);
+              elements.set(key, el);
             }
-            const isPicked = unit.node !== undefined && String(unit.node.id) === context.state.node;
-            const group = svg("g", { class: isPicked ? "np-graph-node np-picked" : "np-graph-node", "data-key": unit.key, transform: `translate(${p.x},${p.y})` });
-            const rect = svg("rect", { width: p.w, height: p.h, rx: unit.scope ? 8 : 3, fill: colorOf(unit),
-              stroke: isPicked ? "#d50000" : unit.scope ? "#555" : "#777", "stroke-width": isPicked ? 3 : 1,
-              "stroke-dasharray": unit.scope ? "4 2" : "" });
-            const title = svg("text", { x: 6, y: 15, "font-size": 11 });
-            title.textContent = unit.label;
-            const sub = svg("text", { x: 6, y: 29, "font-size": 10, fill: "#444" });
-            sub.textContent = unit.sub;
-            const tip = svg("title");
-            tip.textContent = unit.scope ? `${unit.scope}: click to expand` : unit.node?.name ?? "";
-            group.append(rect, title, sub, tip);
-            group.addEventListener("click", () => {
-              if (unit.scope) {
-                expanded.add(unit.scope);
-                draw();
-              } else if (unit.node) {
-                context.state.node = String(unit.node.id);
-                draw();
-              }
-            });
-            if (isPicked) picked = group;
-            parent.append(group);
+            el.setAttribute("transform", `translate(${p.x},${p.y})`);
+            const rect = el.firstChild as SVGRectElement;
+            rect.setAttribute("width", String(p.w));
+            rect.setAttribute("height", String(p.h));
+            if (p.inner) {
+              render(p.inner, el.lastChild as SVGGElement);
+            } else {
+              const isPicked = unit.node !== undefined && String(unit.node.id) === context.state.node;
+              rect.setAttribute("fill", colorOf(unit));
+              rect.setAttribute("stroke", isPicked ? "#d50000" : unit.scope ? "#555" : "#777");
+              rect.setAttribute("stroke-width", isPicked ? "3" : "1");
+              el.setAttribute("class", isPicked ? "np-graph-node np-picked" : "np-graph-node");
+              if (isPicked) picked = el;
+            }
+            if (el.parentNode !== parent) parent.append(el);
+            keep.add(el);
           }
+          for (const child of Array.from(parent.childNodes)) if (!keep.has(child as Element)) parent.removeChild(child);
         };
         render(layout, root);
-        clear(canvas);
-        canvas.append(root);
+        if (root.parentNode !== canvas) {
+          clear(canvas);
+          canvas.append(root);
+        }
         drawLegend();
         const selected = context.state.node ? data.nodes.find((n) => String(n.id) === context.state.node) : undefined;
         if (selected) showDetails(selected);
