@@ -83,9 +83,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
-def _args(events: list[dict], key: str) -> np.ndarray:
-    """Integer argument `key` of each event's `args` (0 where absent or not a number)."""
-    raw = [a.get(key) if type(a := e.get("args")) is dict else None for e in events]
+def _args(events: list[dict], first: str, second: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer arguments `first` and `second` of each event's `args` (0 where absent or not a number)."""
+    pairs = [(a.get(first), a.get(second)) if type(a := e.get("args")) is dict else (None, None) for e in events]
+    return _integers([p[0] for p in pairs]), _integers([p[1] for p in pairs])
+
+
+def _integers(raw: list[Any]) -> np.ndarray:
     try:
         values = np.array(raw, dtype=np.float64)
     except (TypeError, ValueError):  # text or objects among the values: keep the numbers only
@@ -163,6 +167,7 @@ def parse_events(events: list[Any]) -> Parsed:
         return remap[raw] if len(raw) else raw
 
     all_slices = [e for c in columns for e in c[6]]
+    slice_bytes, slice_flops = _args(all_slices, "bytes", "flops")
     slice_cat = np.concatenate([c[2] for c in columns]) if columns else np.zeros(0, np.int64)
     parsed = Parsed(
         total=len(events), names=list(names), cats=list(cats), threads=[],
@@ -172,7 +177,7 @@ def parse_events(events: list[Any]) -> Parsed:
         slice_ts=np.concatenate([c[3] for c in columns]) if columns else np.zeros(0),
         slice_dur=np.concatenate([c[4] for c in columns]) if columns else np.zeros(0),
         slice_source=np.concatenate([np.full(len(c[3]), c[5], np.int8) for c in columns]) if columns else np.zeros(0, np.int8),
-        slice_bytes=_args(all_slices, "bytes"), slice_flops=_args(all_slices, "flops"), slice_events=all_slices,
+        slice_bytes=slice_bytes, slice_flops=slice_flops, slice_events=all_slices,
         counter_names=list(counter_names),
         counter_id=np.array([s[0] for s in samples], np.int64), counter_ts=np.array([s[1] for s in samples], np.float64),
         counter_value=np.array([s[2] for s in samples], np.float64),
@@ -251,9 +256,9 @@ def _memory_counters(group: list[dict], counter_names: dict[str, int], mapped: c
     device = _intern([(a.get("Device Type"), a.get("Device Id")) for a in args], devices)
     labels = [f"{_DEVICE_TYPES.get(t, t)}" + (f"{i}" if _is_number(i) and i >= 0 else "")
               for t, i in (k if isinstance(k, tuple) else (k, None) for k in devices)]
-    total = _args(group, "Total Allocated")
+    total, delta = _args(group, "Total Allocated", "Bytes")
     has_total = np.array(["Total Allocated" in a for a in args], dtype=bool)
-    delta = _args(group, "Bytes").astype(np.float64)
+    delta = delta.astype(np.float64)
     order = np.lexsort((ts, device))
     sums = np.cumsum(delta[order])
     first = np.flatnonzero(np.r_[True, device[order][1:] != device[order][:-1]])
