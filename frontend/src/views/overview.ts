@@ -58,7 +58,9 @@ export const overviewView: View = {
         h("thead", {}, h("tr", {}, h("th", {}, "op"), h("th", {}, "type"), h("th", {}, "engine"), h("th", {}, "time"), h("th", {}, "%"))));
       const tbody = h("tbody");
       data.top_ops.name.forEach((name, i) => {
-        tbody.append(h("tr", {}, h("td", {}, name), h("td", {}, data.top_ops.op_type[i]), h("td", {}, data.top_ops.engine[i]),
+        const node = String(data.top_ops.node[i]);
+        tbody.append(h("tr", { "data-node": node, title: "show in the graph", className: "np-clickable",
+          onclick: () => context.navigate({ view: "graph", node }) }, h("td", {}, name), h("td", {}, data.top_ops.op_type[i]), h("td", {}, data.top_ops.engine[i]),
           h("td", {}, duration(data.top_ops.time_ns[i])), h("td", {}, percent(data.top_ops.percent[i]))));
       });
       top.append(tbody);
