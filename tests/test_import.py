@@ -294,6 +294,26 @@ def test_phases_counters_metadata_and_hostile_names() -> None:
     assert rows["op_type"][0] == hostile and rows["name"][0] == back.graph.nodes[0].path
 
 
+def test_flows_bind_to_slices_and_become_dependencies() -> None:
+    events = [
+        {"ph": "X", "name": "launch", "pid": 1, "tid": 1, "ts": 0, "dur": 2},
+        {"ph": "X", "name": "kernel", "pid": 1, "tid": 2, "ts": 4, "dur": 1},
+        {"ph": "s", "id": 3, "cat": "ac2g", "pid": 1, "tid": 1, "ts": 1},             # inside 'launch'
+        {"ph": "t", "id": 3, "cat": "ac2g", "pid": 1, "tid": 9, "ts": 2},             # a thread without slices
+        {"ph": "f", "id": 3, "cat": "ac2g", "pid": 1, "tid": 2, "ts": 3},             # no "bp": the next slice
+        {"ph": "s", "id": 4, "cat": "ac2g", "pid": 1, "tid": 1, "ts": 0.5},
+        {"ph": "f", "id": 4, "cat": "ac2g", "bp": "e", "pid": 1, "tid": 1, "ts": 1.5},  # the same slice: no dependency
+        {"ph": "f", "id": 5, "cat": "ac2g", "bp": "e", "pid": 1, "tid": 2, "ts": 4.5},  # its start is missing
+    ]
+    trace = chrome_to_trace({"traceEvents": events})
+    names = [trace.strings[o] for o in trace.tasks["opcode"]]
+    kernel, launch = names.index("kernel"), names.index("launch")
+    assert trace.deps_of(kernel).tolist() == [launch] and trace.deps_of(launch).tolist() == []
+    assert trace.summary["import_mapped"] == {"cpu op": 2, "flow": 2}
+    assert trace.summary["import_unmapped"] == {"flow point without a slice to bind to": 1,
+                                                "flow point with no partner in another slice": 3}
+
+
 def test_import_is_deterministic_and_byte_stable(tmp_path: Path) -> None:
     source = METRICS if METRICS.is_file() else None
     document = load_json(source) if source else {"traceEvents": [

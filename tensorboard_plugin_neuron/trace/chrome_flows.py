@@ -2,9 +2,9 @@
 
 A flow point binds to a slice on its own thread: 's' and 't' to the enclosing slice (the latest-starting
 slice that contains the point), 'f' to the enclosing slice when it has `"bp": "e"`, else to the next
-slice starting at or after it. Consecutive points of one flow (same category and id, in time order)
-make a dependency: the later slice waits for the earlier one. Points that bind to no slice or whose
-flow has no other bound end are counted as unmapped.
+slice starting at or after it. Consecutive bound points of one flow (same category and id, in time
+order) make a dependency: the later slice waits for the earlier one. Points that bind to no slice, and
+points left without a bound neighbour in their flow, are counted as unmapped.
 """
 from __future__ import annotations
 
@@ -23,18 +23,20 @@ def flow_dependencies(p: Parsed, start: np.ndarray, duration: np.ndarray, t0: fl
         return np.zeros(count + 1, np.int64), np.zeros(0, np.int64)
     bound = _bind(p, flows, start, start + duration, t0)
     order = np.lexsort((flows["phase"], flows["ts"], flows["key"]))
+    order = order[bound[order] >= 0]   # points that bind to no slice are skipped: their neighbours link
     key, slice_of = flows["key"][order], bound[order]
-    link = (key[1:] == key[:-1]) & (slice_of[1:] >= 0) & (slice_of[:-1] >= 0) & (slice_of[1:] != slice_of[:-1])
-    in_link = np.zeros(points, bool)
+    link = (key[1:] == key[:-1]) & (slice_of[1:] != slice_of[:-1])
+    in_link = np.zeros(len(order), bool)
     in_link[:-1] |= link
     in_link[1:] |= link
-    p.mapped["flow"] += int(in_link.sum())
-    unbound = int((slice_of < 0).sum())
+    if in_link.any():
+        p.mapped["flow"] += int(in_link.sum())
+    unbound = points - len(order)
     if unbound:
         p.unmapped["flow point without a slice to bind to"] += unbound
-    lonely = int((~in_link & (slice_of >= 0)).sum())
+    lonely = int((~in_link).sum())
     if lonely:
-        p.unmapped["flow point without a bound other end"] += lonely
+        p.unmapped["flow point with no partner in another slice"] += lonely
     owners, targets = slice_of[1:][link], slice_of[:-1][link]
     pairs = np.unique(owners * count + targets)
     owners, targets = pairs // count, pairs % count

@@ -174,7 +174,7 @@ def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
     offsets, dep_ids = flow_dependencies(p, start, duration, t0)
     counters = _counter_table(p, t0)
     devices = [d for d in (top.get("deviceProperties") or top.get("computeProperties") or []) if isinstance(d, dict)]
-    gpus = sorted({q.core for q in queues if q.kind in ("stream", "dma") and q.core >= 0})
+    gpus = sorted({q.core for q in queues if q.core >= 0})   # devices with work in the trace
     target = next((_text(d.get("name")) for d in devices if gpus and d.get("id") == gpus[0]), "") or \
         (_text(devices[0].get("name")) if devices else ("gpu" if gpus else "cpu"))
     base_ns = top.get("baseTimeNanoseconds") if isinstance(top.get("baseTimeNanoseconds"), int) else 0
