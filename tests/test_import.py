@@ -214,8 +214,7 @@ def _stack_pairs(events: list[dict]) -> set[tuple]:
 def _slices(trace) -> set[tuple]:
     queue = trace.tasks["queue"][trace.events["task"]]
     tid = {i: s["tid"] for i, s in enumerate(trace.summary["import_tracks"])}
-    first = 0
-    return {(tid[int(q)], trace.strings[trace.tasks["opcode"][t]], int(s) + first, int(d))
+    return {(tid[int(q)], trace.strings[trace.tasks["opcode"][t]], int(s), int(d))
             for q, t, s, d in zip(queue, trace.events["task"], trace.events["start_ns"], trace.events["duration_ns"])}
 
 
@@ -344,6 +343,17 @@ def test_malformed_files_are_one_line_errors(tmp_path: Path, capsys, content: by
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0] and err[0].startswith("neuron-profile: error:")
     assert not (tmp_path / "logs").exists()
+
+
+def test_array_form_without_closing_bracket_and_gzip(tmp_path: Path) -> None:
+    """The JSON array form may end without ']' (a trace cut off by its writer); gzip is found by content."""
+    events = [{"ph": "X", "name": f"op{i}", "pid": 1, "tid": 1, "ts": i, "dur": 0.5} for i in range(3)]
+    text = "[" + ",\n".join(json.dumps(e) for e in events) + ",\n"
+    (tmp_path / "cut.json").write_text(text)
+    (tmp_path / "packed.json.gz").write_bytes(gzip.compress(text.encode()))
+    for name in ("cut.json", "packed.json.gz"):
+        result = import_chrome_trace(tmp_path / name, str(tmp_path / "logs"), name.split(".")[0])
+        assert result.events_total == result.events_mapped == 3 and result.path.endswith(name.split(".")[0] + ".trace.pb")
 
 
 def test_directories_missing_files_and_bad_run_names(tmp_path: Path, capsys) -> None:
