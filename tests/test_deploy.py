@@ -259,3 +259,16 @@ def test_overview_shows_cores_stages_and_bubbles(pipelined, tmp_path: Path) -> N
               "bottleneck_stage": 2}
     (advice,) = deployment_advice(skewed)
     assert advice["stage"] == 2 and "nc2" in advice["message"]
+
+
+def test_pipeline_across_chips_uses_chip_to_chip_links(resnet18, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="cannot pipeline mlp over 8 cores"):
+        compile_model(load_model("mlp"), CompileOptions(target="inf1", cores=8))
+    model = compile_model(resnet18, CompileOptions(target="inf1", cores=8))   # inf1: 4 cores per chip
+    runtime = Runtime("inf1", chips=4, environ=NO_ENV)   # an inf1.6xlarge-like device
+    loaded = runtime.load(model)
+    assert loaded.cores == list(range(8))
+    with profile(tmp_path, run="p8") as capture:
+        runtime.serve(loaded, 6, concurrency=2, compute_outputs=False)
+    links = {link["link"]: link["bytes"] for link in datapath(index_trace(read_trace(capture.paths[0])))["links"]}
+    assert links.get("chip<->chip", 0) > 0 and links.get("core<->core", 0) > 0

@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 
 from tensorboard_plugin_neuron.compiler.model import FusionGroup, NodePlacement
+from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph.costs import node_flops
 from tensorboard_plugin_neuron.graph.ir import Graph
 from tensorboard_plugin_neuron.hardware import DeviceModel
@@ -95,6 +96,9 @@ def assign_stages(source: Graph, groups: list[FusionGroup], placements: list[Nod
                   ) -> tuple[list[FusionGroup], list[NodePlacement], StagePlan]:
     """Groups and placements with their pipeline core set (host groups stay on core 0's host side)."""
     times, weights = group_estimates(source, groups, compute_dtype, device)
+    if int((times > 0).sum()) < cores:
+        raise UserError(f"cannot pipeline {source.name} over {cores} cores: it has {int((times > 0).sum())} groups of "
+                        "device work; use at most that many --pipeline-cores")
     plan = plan_stages(times, weights, cores, RESIDENT_WEIGHT_FRACTION * device.core.sbuf_bytes)
     staged = [dataclasses.replace(g, core=c) for g, c in zip(groups, plan.core_of_group)]
     core_of_id = {g.id: g.core for g in staged}
