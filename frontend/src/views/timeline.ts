@@ -256,7 +256,7 @@ export const timelineView: View = {
         const w = Math.max(1, e.duration[i] * scale);
         let path = byName.get(e.name[i]);
         if (!path) byName.set(e.name[i], path = new Path2D());
-        path.rect(x, y + 2, w, ROW - 4);
+        path.rect(x, y + 2, w > 4 ? w - 1 : w, ROW - 4);  // a 1 px gap keeps back-to-back instructions apart
         if (e.marked && e.marked[i]) markedEvents.rect(x - 0.5, y + 0.5, w + 1, ROW - 1);
         if (w > 40) labels.push([i, x, w]);
       }
