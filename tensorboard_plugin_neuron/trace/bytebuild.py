@@ -1,11 +1,10 @@
-"""Vectorized byte assembly for the exporters: many rows (events) of text or protobuf bytes built at once.
+"""Byte assembly for the exporters: many rows (events) of text or protobuf bytes built at once.
 
-A row is a sequence of pieces (constant bytes, a name gathered from a `Table`, a number as decimal text or
-as a protobuf varint). `join` lays the pieces of every row side by side in one (rows, width) matrix, each
-piece padding its own field, then drops the padding in one numpy compaction: a chunk of 64 k events costs
-a few dozen numpy passes instead of a Python step per event. Pieces write their matrix columns one at a
-time where they are narrow (numpy is slow on many short rows, fast on long columns).
-Names come from a `Table` of byte strings prepared once per export (e.g. JSON-escaped by json.dumps).
+A row is a sequence of pieces: constant bytes, a name gathered from a `Table` (byte strings prepared once
+per export, e.g. JSON-escaped by json.dumps), a number as decimal text or as a protobuf varint, or a
+ragged run of bytes (a transfer's flow ids). `join` describes the pieces of a chunk of rows as a few
+arrays and hands them to one compiled loop (_assemble.py, numba, GIL released) that writes the bytes.
+`join_table` (small tables, once per export) lays pieces side by side in a padded matrix instead.
 """
 from __future__ import annotations
 
@@ -13,6 +12,8 @@ import dataclasses
 from typing import Sequence
 
 import numpy as np
+
+from tensorboard_plugin_neuron.trace import _assemble as _asm
 
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
 
@@ -63,6 +64,52 @@ class Bytes(Piece):
 
     def lengths(self) -> np.ndarray:
         return self.used if self.used is not None else super().lengths()
+
+
+@dataclasses.dataclass
+class TableRef(Piece):
+    """Entries of a Table, one per row (by key)."""
+
+    table: Table
+    keys: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.keys = np.asarray(self.keys, dtype=np.int64)
+        self.rows, self.width = len(self.keys), int(self.table.data.shape[1])
+
+    def _bytes(self) -> Bytes:
+        rows = np.take(self.table.data, self.keys, axis=0)
+        if np.all(self.table.lengths == self.width):
+            return Bytes(rows)
+        return Bytes(rows, used=np.take(self.table.lengths, self.keys), masks=(self.table.masks, self.keys))
+
+    def write(self, out: np.ndarray, at: int) -> None:
+        self._bytes().write(out, at)
+
+    def write_valid(self, valid: np.ndarray, at: int) -> None:
+        self._bytes().write_valid(valid, at)
+
+    def lengths(self) -> np.ndarray:
+        return np.take(self.table.lengths, self.keys)
+
+
+@dataclasses.dataclass
+class Ragged(Piece):
+    """A run of bytes of varying length per row: `data` holds the rows' runs one after the other."""
+
+    data: np.ndarray
+    sizes: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.sizes = np.asarray(self.sizes, dtype=np.int64)
+        self.rows = len(self.sizes)
+        self.width = int(self.sizes.max()) if self.rows else 0
+
+    def write(self, out: np.ndarray, at: int) -> None:
+        raise NotImplementedError("ragged pieces are only assembled by join()")
+
+    def lengths(self) -> np.ndarray:
+        return self.sizes
 
 
 @dataclasses.dataclass
@@ -183,12 +230,8 @@ class Table:
         data[rows, cols] = flat
         return cls(data, lengths)
 
-    def take(self, keys: np.ndarray) -> Bytes:
-        keys = np.asarray(keys, dtype=np.int64)
-        rows = np.take(self.data, keys, axis=0)   # much faster than data[keys] for short rows
-        if np.all(self.lengths == self.data.shape[1]):
-            return Bytes(rows)
-        return Bytes(rows, used=np.take(self.lengths, keys), masks=(self.masks, keys))
+    def take(self, keys: np.ndarray) -> TableRef:
+        return TableRef(self, keys)
 
 
 def const(data: bytes, rows: int) -> Const:
@@ -246,22 +289,93 @@ def _matrix(pieces: Sequence[Piece], masks: bool) -> tuple[np.ndarray, np.ndarra
     return values, valid
 
 
-def join(pieces: Sequence[Piece], text: bool = False) -> bytes:
-    """Every row's pieces in order, rows one after the other, unused bytes dropped.
+class _Program:
+    """The arrays that describe a chunk's fields to the compiled assembler."""
 
-    `text=True`: the content has no 0 bytes (JSON text), so the 0 bytes are exactly the padding."""
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.kinds: list[int] = []
+        self.arg: list[int] = []
+        self.key_row: list[int] = []
+        self.tables: list[tuple[np.ndarray, np.ndarray]] = []
+        self.table_ids: dict[int, int] = {}
+        self.keys: list[np.ndarray] = []
+        self.ints: list[np.ndarray] = []
+        self.ragged: list[Ragged] = []
+        self.row_bound = 0
+        self.extra_bound = 0
+
+    def table(self, data: np.ndarray, lengths: np.ndarray) -> int:
+        key = id(data)
+        if key not in self.table_ids:
+            self.table_ids[key] = len(self.tables)
+            self.tables.append((np.ascontiguousarray(data, dtype=np.uint8), np.asarray(lengths, dtype=np.int64)))
+        return self.table_ids[key]
+
+    def field(self, kind: int, arg: int, key_row: int = 0) -> None:
+        self.kinds.append(kind)
+        self.arg.append(arg)
+        self.key_row.append(key_row)
+
+    def add(self, piece: Piece) -> None:
+        if isinstance(piece, TableRef):
+            self.keys.append(piece.keys)
+            self.field(_asm.TABLE, self.table(piece.table.data, piece.table.lengths), len(self.keys) - 1)
+            self.row_bound += piece.width
+        elif isinstance(piece, Bytes):
+            used = piece.used if piece.used is not None else np.full(piece.rows, piece.width, dtype=np.int64)
+            self.keys.append(np.arange(piece.rows, dtype=np.int64))
+            self.field(_asm.TABLE, self.table(piece.values, used), len(self.keys) - 1)
+            self.row_bound += piece.width
+        elif isinstance(piece, Const):
+            self.field(_asm.CONST, self.table(np.frombuffer(piece.data, dtype=np.uint8)[None, :],
+                                              np.array([piece.width], dtype=np.int64)))
+            self.row_bound += piece.width
+        elif isinstance(piece, (Decimal, Frac3, Varint)):
+            kind = {Decimal: _asm.DECIMAL, Frac3: _asm.FRAC3, Varint: _asm.VARINT}[type(piece)]
+            self.ints.append(piece.values.view(np.int64) if isinstance(piece, Varint) else piece.values)
+            self.field(kind, len(self.ints) - 1)
+            self.row_bound += piece.width
+        elif isinstance(piece, Ragged):
+            self.ragged.append(piece)
+            self.field(_asm.RAGGED, len(self.ragged) - 1)
+            self.extra_bound += int(piece.sizes.sum())
+        else:
+            raise TypeError(f"cannot assemble {type(piece).__name__}")
+
+    def run(self) -> np.ndarray:
+        rows = self.rows
+        widths = np.array([d.shape[1] for d, _ in self.tables], dtype=np.int64)
+        sizes = np.array([d.size for d, _ in self.tables], dtype=np.int64)
+        table_start = np.cumsum(sizes) - sizes
+        counts = np.array([len(length) for _, length in self.tables], dtype=np.int64)
+        length_start = np.cumsum(counts) - counts
+        table_data = np.concatenate([d.reshape(-1) for d, _ in self.tables]) if self.tables else np.zeros(0, np.uint8)
+        table_lengths = np.concatenate([length for _, length in self.tables]) if self.tables else np.zeros(0, np.int64)
+        keys = np.stack(self.keys) if self.keys else np.zeros((1, rows), np.int64)
+        ints = np.stack(self.ints) if self.ints else np.zeros((1, rows), np.int64)
+        ragged_data = np.concatenate([r.data for r in self.ragged]) if self.ragged else np.zeros(0, np.uint8)
+        ragged_offsets = np.zeros((max(len(self.ragged), 1), rows + 1), dtype=np.int64)
+        base = 0
+        for i, piece in enumerate(self.ragged):
+            np.cumsum(piece.sizes, out=ragged_offsets[i, 1:])
+            ragged_offsets[i] += base
+            base += len(piece.data)
+        out = np.empty(rows * self.row_bound + self.extra_bound, dtype=np.uint8)
+        written = _asm.assemble(rows, np.array(self.kinds, np.int64), np.array(self.arg, np.int64),
+                                np.array(self.key_row, np.int64), table_data, table_start, widths, table_lengths,
+                                length_start, keys, ints, ragged_data, ragged_offsets, out)
+        return out[:written]
+
+
+def join(pieces: Sequence[Piece], text: bool = False) -> bytes:
+    """Every row's pieces in order, rows one after the other (`text`: a hint only; any bytes work)."""
     if not pieces or not pieces[0].rows:
         return b""
-    values, valid = _matrix(pieces, masks=not text)
-    return values[values != 0].tobytes() if text else values[valid].tobytes()
-
-
-def join_rows(pieces: Sequence[Piece]) -> tuple[np.ndarray, np.ndarray]:
-    """Like `join`, but as a flat uint8 array with each row's length (for `interleave`)."""
-    if not pieces or not pieces[0].rows:
-        return np.zeros(0, np.uint8), np.zeros(pieces[0].rows if pieces else 0, np.int64)
-    values, valid = _matrix(pieces, masks=True)
-    return values[valid], total_lengths(pieces)
+    program = _Program(pieces[0].rows)
+    for piece in pieces:
+        program.add(piece)
+    return program.run().tobytes()
 
 
 def join_table(pieces: Sequence[Piece]) -> Table:
@@ -272,22 +386,3 @@ def join_table(pieces: Sequence[Piece]) -> Table:
     columns = np.cumsum(valid, axis=1) - 1
     data[np.nonzero(valid)[0], columns[valid]] = values[valid]
     return Table(data, lengths)
-
-
-def interleave(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> bytes:
-    """Row by row, the rows of several flat parts (flat bytes, per-row lengths): A0 B0 C0 A1 B1 C1 ...
-
-    For parts whose rows vary widely in length (a transfer feeding 100 instructions has 100 flow ids),
-    where padding every row to the longest would cost more than this one gather."""
-    lengths = np.stack([length for _, length in parts], axis=1)             # (rows, parts)
-    source = np.concatenate([data for data, _ in parts])
-    part_base = np.cumsum([0] + [len(data) for data, _ in parts[:-1]])
-    starts = np.stack([np.cumsum(length) - length for _, length in parts], axis=1) + part_base[None, :]
-    seg_len = lengths.reshape(-1)
-    seg_src = starts.reshape(-1)
-    total = int(seg_len.sum())
-    kind = np.int32 if len(source) < 2**31 else np.int64
-    out_start = np.cumsum(seg_len) - seg_len
-    index = np.repeat((seg_src - out_start).astype(kind), seg_len)
-    index += np.arange(total, dtype=kind)
-    return source[index].tobytes()

@@ -163,14 +163,13 @@ def _task_blob(lay: Layout) -> bb.Table:
     ])
 
 
-def _flows(rows: int, row: np.ndarray, ids: np.ndarray, tag: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, its flow ids as repeated fixed64 fields (unpacked, as Perfetto's proto2 declares them):
-    flat bytes in row order and the byte count per row."""
+def _flows(rows: int, row: np.ndarray, ids: np.ndarray, tag: bytes) -> bb.Ragged:
+    """Per row, its flow ids as repeated fixed64 fields (unpacked, as Perfetto's proto2 declares them)."""
     order = np.argsort(row, kind="stable")
     entries = np.empty((len(row), 10), dtype=np.uint8)
     entries[:, 0:2] = np.frombuffer(tag, dtype=np.uint8)
     entries[:, 2:] = ids[order].astype("<u8").view(np.uint8).reshape(-1, 8)
-    return entries.reshape(-1), np.bincount(row, minlength=rows).astype(np.int64) * 10
+    return bb.Ragged(entries.reshape(-1), np.bincount(row, minlength=rows).astype(np.int64) * 10)
 
 
 def perfetto_chunks(trace: Trace, stats: ExportStats | None = None, chunk_events: int = CHUNK_EVENTS) -> Iterator[bytes]:
@@ -206,20 +205,15 @@ def _first_keys(track: np.ndarray, positions: np.ndarray, first_position: np.nda
 
 
 def _slice_rows(n: int, start: np.ndarray, end: np.ndarray, track: np.ndarray, tracks: _Tracks, first: bb.Piece,
-                begin_fields: list[bb.Piece], flows: list[tuple[np.ndarray, np.ndarray]] = ()) -> bytes:
-    """Rows of SLICE_BEGIN + SLICE_END packets; `flows` (flat bytes, per-row lengths) end the begin event."""
+                begin_fields: list[bb.Piece]) -> bytes:
+    """Rows of SLICE_BEGIN + SLICE_END packets (the begin event's fields last, so flow ids can end it)."""
     te = [tracks.begin_event.take(track), *begin_fields]
-    flow_bytes = sum((length for _, length in flows), np.zeros(n, np.int64))
-    te_length = bb.total_lengths(te) + flow_bytes
     body = [bb.const(b"\x40", n), bb.varint(start), tracks.sequence.take(track), first, bb.const(b"\x5a", n),
-            bb.varint(te_length), *te]
-    head = bb.join_rows([bb.const(b"\x0a", n), bb.varint(bb.total_lengths(body) + flow_bytes), *body])
-    end_tail = tracks.end_tail.take(track)
+            bb.varint(bb.total_lengths(te)), *te]
     end_body_length = 1 + bb.varint_lengths(end) + tracks.end_tail.lengths[track]
-    tail = bb.join_rows([bb.const(b"\x0a", n), bb.varint(end_body_length), bb.const(b"\x40", n), bb.varint(end), end_tail])
-    if not flows:
-        return bb.interleave([head, tail])
-    return bb.interleave([head, *flows, tail])
+    return bb.join([bb.const(b"\x0a", n), bb.varint(bb.total_lengths(body)), *body,
+                    bb.const(b"\x0a", n), bb.varint(end_body_length), bb.const(b"\x40", n), bb.varint(end),
+                    tracks.end_tail.take(track)])
 
 
 def _slices(lay: Layout, tracks: _Tracks, channel: np.ndarray, chunk_events: int) -> Iterator[tuple[bytes, int]]:
@@ -243,13 +237,12 @@ def _slices(lay: Layout, tracks: _Tracks, channel: np.ndarray, chunk_events: int
         t = track[lo:hi]
         fields = [blob.take(task), bb.const(b"\x22", n), bb.varint(3 + bb.varint_lengths(iteration)),
                   bb.const(b"\x08" + bytes([_IID["iteration"]]) + b"\x20", n), bb.varint(iteration)]
-        flows = []
         if finder is not None:
             producer, _, out_ids = finder.outgoing(lo, hi)
             consumer, _, in_ids = finder.incoming(lo, hi)
-            flows = [_flows(n, producer - lo, out_ids, _FLOW_OUT), _flows(n, consumer - lo, in_ids, _FLOW_END)]
+            fields += [_flows(n, producer - lo, out_ids, _FLOW_OUT), _flows(n, consumer - lo, in_ids, _FLOW_END)]
         first = tracks.first.take(_first_keys(t, np.arange(lo, hi), first_position))
-        yield _slice_rows(n, start, end, t, tracks, first, fields, flows), 2 * n
+        yield _slice_rows(n, start, end, t, tracks, first, fields), 2 * n
 
 
 def _counters(trace: Trace, tracks: _Tracks, chunk_events: int) -> Iterator[tuple[bytes, int]]:
