@@ -1,18 +1,22 @@
-"""Writing streamed exports: optional gzip, and a writer thread so compressing and writing one chunk
-overlaps formatting the next (zlib and file writes release the GIL)."""
+"""Writing streamed exports: chunks formatted in order by a few threads, optional gzip compressed in
+parallel (pigz-style: each chunk deflated on its own, one gzip member), and a writer thread so writing
+overlaps formatting (numba, zlib and file writes release the GIL)."""
 from __future__ import annotations
 
 import collections
 import concurrent.futures
 import dataclasses
+import functools
 import os
 import queue
+import struct
 import threading
 import zlib
 from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 WORKERS = max(1, min(4, os.cpu_count() or 1))
+
 
 @dataclasses.dataclass
 class ExportStats:
@@ -25,7 +29,6 @@ class ExportStats:
 
 
 GZIP_LEVEL = 1      # fast: the JSON is very repetitive, level 1 already shrinks it about 10x
-_GZIP_WBITS = 31    # zlib with a gzip header and trailer (what gzip/gunzip and browsers read)
 
 
 def in_order(jobs: Iterable[Callable[[], T]], workers: int | None = None, ahead: int = 4) -> Iterator[T]:
@@ -50,14 +53,31 @@ def in_order(jobs: Iterable[Callable[[], T]], workers: int | None = None, ahead:
                 future.cancel()
 
 
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"   # deflate, no name, mtime 0, fastest, OS unknown
+
+
+def _deflate(chunk: bytes, level: int) -> bytes:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
 def gzip_chunks(chunks: Iterable[bytes], level: int = GZIP_LEVEL) -> Iterator[bytes]:
-    """The chunks as one gzip stream."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
-    for chunk in chunks:
-        data = compressor.compress(chunk)
-        if data:
-            yield data
-    yield compressor.flush()
+    """The chunks as one gzip member. Each chunk is deflated on its own, by a few threads, and ends byte-
+    aligned (a sync flush), so the pieces concatenate into one valid deflate stream; the CRC runs in order."""
+    crc, size = 0, 0
+
+    def jobs() -> Iterator[Callable[[], bytes]]:
+        nonlocal crc, size
+        for chunk in chunks:
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+            yield functools.partial(_deflate, chunk, level)
+
+    yield _GZIP_HEADER
+    for data in in_order(jobs()):
+        yield data
+    yield zlib.compressobj(level, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)   # an empty final block
+    yield struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF)
 
 
 def write_chunks(chunks: Iterable[bytes], out: BinaryIO, gzip: bool = False, level: int = GZIP_LEVEL) -> int:
@@ -65,7 +85,8 @@ def write_chunks(chunks: Iterable[bytes], out: BinaryIO, gzip: bool = False, lev
     pending: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
     written = 0
     failure: list[BaseException] = []
-    compressor = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS) if gzip else None
+    if gzip:
+        chunks = gzip_chunks(chunks, level)
 
     def drain() -> None:
         nonlocal written
@@ -73,15 +94,9 @@ def write_chunks(chunks: Iterable[bytes], out: BinaryIO, gzip: bool = False, lev
             while True:
                 chunk = pending.get()
                 if chunk is None:
-                    if compressor is not None:
-                        tail = compressor.flush()
-                        out.write(tail)
-                        written += len(tail)
                     return
-                data = compressor.compress(chunk) if compressor is not None else chunk
-                if data:
-                    out.write(data)
-                    written += len(data)
+                out.write(chunk)
+                written += len(chunk)
         except BaseException as exc:  # reported to the caller below
             failure.append(exc)
             while pending.get() is not None:  # keep the producer from blocking
