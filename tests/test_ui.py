@@ -187,7 +187,7 @@ def test_timeline_draws_zooms_and_shows_details(page, server) -> None:
     for _ in range(8):
         frame.press("#np-timeline-canvas", "w")
     frame.wait_for_function(f"() => document.querySelector('#np-timeline-status').textContent !== {json.dumps(before)}")
-    assert "start_ns=" in frame.evaluate("location.hash")
+    frame.wait_for_function("() => location.hash.includes('start_ns=')")  # the zoomed window is in the hash
     _shot(page, "timeline")
     assert page.errors == []  # type: ignore[attr-defined]
 
@@ -324,6 +324,14 @@ COLOURED_PIXELS = """() => {
 
 
 def _window(frame) -> tuple[float, float]:
+    """The timeline's window once the URL hash has caught up with the view (it follows after a short rest)."""
+    frame.wait_for_function("""() => {
+        const view = document.querySelector('#np-timeline-canvas')?.dataset.view;
+        if (!view) return false;
+        const [start, end] = view.split(',');
+        const hash = new URLSearchParams(location.hash.slice(1));
+        return hash.get('start_ns') === start && hash.get('end_ns') === end;
+    }""")
     params = dict(urllib.parse.parse_qsl(frame.evaluate("location.hash").lstrip("#")))
     return float(params["start_ns"]), float(params["end_ns"])
 

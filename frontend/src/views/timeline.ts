@@ -35,6 +35,7 @@ const LABEL = 130;
 const RULER = 20;
 const HIGHLIGHT = "#ff3d00";
 const FETCH_DEBOUNCE_MS = 90;
+const HASH_DEBOUNCE_MS = 120;
 const MIN_SPAN_NS = 20;
 
 // First index whose start + duration >= t (items are sorted by start and do not overlap within a track).
@@ -91,6 +92,7 @@ export const timelineView: View = {
     let controller = new AbortController();      // the detail fetch
     let base = new AbortController();            // the coarse layer and occurrences
     let fetchTimer = 0;
+    let hashTimer = 0;
     let frame = 0;
     let draws = 0;
     let disposed = false;
@@ -171,7 +173,10 @@ export const timelineView: View = {
       view = [s, s + span];
       state.start_ns = String(Math.floor(view[0]));
       state.end_ns = String(Math.ceil(view[1]));
-      writeState(state);
+      canvas.dataset.view = `${state.start_ns},${state.end_ns}`;
+      // the hash follows once the view rests (browsers throttle rapid history.replaceState calls)
+      window.clearTimeout(hashTimer);
+      hashTimer = window.setTimeout(() => writeState(state), HASH_DEBOUNCE_MS);
       requestDraw();
       scheduleFetch();
     };
@@ -611,6 +616,7 @@ export const timelineView: View = {
       renderMarking();
       draw();
       performance.measure("np-timeline-first-draw", { start: started, end: performance.now() });
+      canvas.dataset.view = `${Math.floor(view[0])},${Math.ceil(view[1])}`;
       canvas.dataset.ready = "1";
       scheduleFetch();
     }).catch(fail);
@@ -621,6 +627,7 @@ export const timelineView: View = {
       base.abort();
       window.clearTimeout(fetchTimer);
       window.clearTimeout(hoverTimer);
+      window.clearTimeout(hashTimer);  // the App writes the next view's hash from the same state object
       if (frame) cancelAnimationFrame(frame);
       window.removeEventListener("resize", onResize);
       window.removeEventListener("mouseup", onMouseUp);
