@@ -80,13 +80,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from tensorboard_plugin_neuron.runtime.jobs import DEMO_JOBS, compiled_model, run_job
+    from tensorboard_plugin_neuron.runtime.jobs import DEMO_JOBS, DEMO_STREAMS, compiled_model, run_job, serve_job
 
     for spec, autocast, note in DEMO_JOBS:
         print(f"profiling {spec} ({autocast}): {note}", flush=True)
         result = run_job(compiled_model(spec, args.target, autocast, 1), args.logdir, None, args.iterations)
         s = result.summary
         print(f"  {result.run}: p50 {s['latency_p50_ns'] / 1e3:.1f} us, MFU {s['mfu_estimated_percent']:.1f} %", flush=True)
+    for spec, cores, groups, requests, concurrency, note in DEMO_STREAMS:
+        if args.target != "inf2":
+            break
+        print(f"serving {spec}: {note}", flush=True)
+        run = f"{spec}_pipeline{cores}" if cores > 1 else f"{spec}_groups{len(groups or [])}"
+        result, served = serve_job(compiled_model(spec, args.target, "bf16", 1, pipeline_cores=cores), args.logdir, run,
+                                   requests, concurrency, chips=2, group_sizes=groups)
+        s = served.summary()
+        print(f"  {result.run}: {s['throughput_requests_per_s']:.0f} requests/s, p99 {s['latency_p99_ns'] / 1e3:.1f} us",
+              flush=True)
     if args.no_serve:
         print(f"view it: tensorboard --logdir {args.logdir}")
         return 0

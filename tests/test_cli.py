@@ -136,8 +136,9 @@ def test_demo_without_serving_profiles_every_demo_model(tmp_path: Path) -> None:
     result = cli("demo", "--logdir", str(tmp_path), "--iterations", "1", "--no-serve")
     assert result.returncode == 0, result.stderr
     runs = sorted(p.parts[-4] for p in tmp_path.glob("*/plugins/neuron/*.trace.pb"))
-    assert runs == ["bert-base_inf2_bf16_b1", "resnet50_inf2_bf16_b1", "resnet50_inf2_fp32_b1",
-                    "roberta-base_inf2_bf16_b1"]
+    assert runs == ["bert-base_groups2", "bert-base_inf2_bf16_b1", "resnet50_inf2_bf16_b1", "resnet50_inf2_fp32_b1",
+                    "resnet50_pipeline4", "roberta-base_inf2_bf16_b1"]
+    assert "resnet50_pipeline4: " in result.stdout and "requests/s" in result.stdout
     from tensorboard_plugin_neuron.trace.reader import read_trace
     roberta = read_trace(next(tmp_path.glob("roberta-base*/plugins/neuron/*.trace.pb")))
     assert roberta.summary["host_time_ns"] > 0  # the CPU fallback shows

@@ -27,6 +27,10 @@ DEMO_JOBS = (  # (model, autocast, what it shows)
     ("bert-base", "bf16", "a transformer encoder: GEMMs, softmax and layer norm on Vector/Scalar"),
     ("roberta-base", "bf16", "CPU fallback: position ids (CumSum, int64 arithmetic) run on the host"),
 )
+DEMO_STREAMS = (  # (model, pipeline cores, group sizes, requests, concurrency, what it shows), on a 2-chip inf2
+    ("resnet50", 4, None, 64, 4, "NeuronCore Pipeline: 4 stages on 4 cores over 2 chips, weights resident on chip"),
+    ("bert-base", 1, [1, 1], 64, 4, "NeuronCore Groups: two copies serving requests in parallel"),
+)
 
 
 @dataclasses.dataclass
