@@ -376,6 +376,16 @@ def test_timeline_keyboard_wheel_and_drag_change_the_window_in_the_hash(page, se
     frame.wait_for_function(f"() => !location.hash.includes('end_ns={int(e3)}')")
     s4, e4 = _window(frame)
     assert e4 - s4 == pytest.approx((e3 - s3) / 1.25 ** 3, rel=0.02)
+    # with the pointer over the plot, W zooms around the time under it (and S back)
+    page.mouse.move(box["x"] + 130 + (box["width"] - 130) * 0.2, box["y"] + 40)
+    frame.press("#np-timeline-canvas", "w")
+    frame.wait_for_function(f"() => !location.hash.includes('end_ns={int(e4)}')")
+    sw, ew = _window(frame)
+    assert ew - sw == pytest.approx((e4 - s4) * 0.8, rel=0.01)
+    assert sw + 0.2 * (ew - sw) == pytest.approx(s4 + 0.2 * (e4 - s4), abs=(e4 - s4) * 0.005)
+    frame.press("#np-timeline-canvas", "s")
+    frame.wait_for_function(f"() => !location.hash.includes('end_ns={int(ew)}')")
+    s4, e4 = _window(frame)
     # dragging a range zooms to it; Shift+drag pans
     x0 = box["x"] + 130
     plot = box["width"] - 130

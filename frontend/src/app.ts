@@ -27,6 +27,10 @@ export class App {
   constructor(private root: HTMLElement) {
     root.classList.add("np-root");
     root.append(this.header, this.body);
+    document.addEventListener("click", (event) => {  // a click elsewhere closes the Export menu
+      const menu = this.header.querySelector<HTMLDetailsElement>("#np-export");
+      if (menu?.open && !menu.contains(event.target as Node)) menu.open = false;
+    });
     window.addEventListener("hashchange", () => {
       this.state = readState();
       this.show();

@@ -78,7 +78,7 @@ export const timelineView: View = {
     const wrap = h("div", { className: "np-timeline" }, canvas, selection, tooltip);
     const reset = h("button", { className: "np-button", id: "np-timeline-reset", onclick: () => resetZoom() }, "Reset zoom");
     container.append(h("div", { className: "np-toolbar" }, reset, status,
-      h("span", { className: "np-note" }, "W/S or wheel: zoom, A/D or Shift+drag: pan, drag: zoom to a range, 0: reset, click: details")),
+      h("span", { className: "np-note" }, "W/S or wheel: zoom (at the pointer), A/D or Shift+drag: pan, drag: zoom to a range, 0: reset, click: details")),
     marking, wrap, details);
 
     let full: [number, number] | null = null;
@@ -513,6 +513,7 @@ export const timelineView: View = {
       zoom(Math.pow(1.25, steps), fraction);
     }, { passive: false });
     let drag: { x: number; pan: boolean; moved: boolean } | null = null;
+    let pointer: number | null = null;  // where the mouse is over the plot (0..1), for W/S
     canvas.addEventListener("mousedown", (event) => {
       if (event.button !== 0) return;
       drag = { x: event.clientX, pan: event.shiftKey, moved: false };
@@ -556,6 +557,8 @@ export const timelineView: View = {
         }
         return;
       }
+      const x = event.clientX - canvas.getBoundingClientRect().left - LABEL;
+      pointer = x >= 0 ? Math.min(1, x / plotWidth()) : null;
       const found = hit(event.clientX, event.clientY);
       if (!found) {
         tooltip.style.display = "none";
@@ -563,7 +566,10 @@ export const timelineView: View = {
       }
       showTooltip(found, event.offsetX, event.offsetY);
     });
-    canvas.addEventListener("mouseleave", () => { tooltip.style.display = "none"; });
+    canvas.addEventListener("mouseleave", () => {
+      tooltip.style.display = "none";
+      pointer = null;
+    });
     const click = (event: MouseEvent) => {
       const found = hit(event.clientX, event.clientY);
       if (!found) return;
@@ -582,8 +588,8 @@ export const timelineView: View = {
       if (target && /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName)) return;
       if (event.ctrlKey || event.metaKey || event.altKey) return;
       const key = event.key.toLowerCase();
-      if (key === "w") zoom(0.8);
-      else if (key === "s") zoom(1.25);
+      if (key === "w") zoom(0.8, pointer ?? 0.5);
+      else if (key === "s") zoom(1.25, pointer ?? 0.5);
       else if (key === "a") pan(-0.15);
       else if (key === "d") pan(0.15);
       else if (key === "0") resetZoom();
