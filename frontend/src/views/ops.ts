@@ -44,7 +44,7 @@ export const opsView: View = {
             context.navigate({ sort, order, q: query });
           } }, title + arrow));
         }
-        head.append(h("th", {}, "show in"));
+        head.insertBefore(h("th", {}, "show in"), head.children[1] ?? null);  // next to the name, always in view
         const body = h("tbody");
         (rows.name ?? []).forEach((_, i) => {
           const node = String(rows.node[i]);
@@ -53,13 +53,13 @@ export const opsView: View = {
           const tr = h("tr", { "data-node": node, title: "show in the graph",
             onclick: () => context.navigate({ view: "graph", node }) });
           for (const [key, , fmt] of COLUMNS) tr.append(h("td", {}, fmt(rows[key][i])));
-          tr.append(h("td", { className: "np-row-actions" },
+          tr.insertBefore(h("td", { className: "np-row-actions" },
             h("button", { className: "np-link-button", "data-show": "graph", title: "open the graph on this node",
               onclick: (e: Event) => { e.stopPropagation(); context.navigate({ view: "graph", node }); } }, "Graph"),
             " ",
             h("button", { className: "np-link-button", "data-show": "timeline", title: "mark this node's instructions on the timeline",
               onclick: (e: Event) => { e.stopPropagation(); context.navigate({ view: "timeline", node, start_ns: undefined, end_ns: undefined }); } },
-            "Timeline")));
+            "Timeline")), tr.children[1] ?? null);
           if (node === state.node) tr.classList.add("np-picked-row");
           body.append(tr);
         });

@@ -340,7 +340,7 @@ export const timelineView: View = {
         g.fillStyle = row % 2 ? "rgba(240, 242, 246, 0.6)" : "rgba(255, 255, 255, 0)";
         g.fillRect(0, y, width, ROW);
         g.fillStyle = "#333";
-        g.fillText(track.label, 4, y + 13);
+        g.fillText(track.label, 4, y + 13, LABEL - 8);  // long imported track names are squeezed, not drawn over the plot
         if (d) {
           drawLayer(g, coarse!, -Infinity, d.payload.start_ns, y, track.id);
           drawLayer(g, d, d.payload.start_ns, d.payload.end_ns, y, track.id);
