@@ -167,6 +167,8 @@ def test_timeline_marks_exactly_the_events_of_a_nodes_group(cnn, zoom: float) ->
         total += shown
     assert total > 0
     assert "marked" not in plain["data"][0]["events"]
+    nothing = timeline(cnn, start, end, width=700, mark_group=-1)  # a node without a group marks no event
+    assert all(not any(t["events"]["marked"]) and not any(t["aggregates"]["marked"]) for t in nothing["data"])
 
 
 def test_node_occurrences_give_the_groups_span_per_inference(cnn) -> None:

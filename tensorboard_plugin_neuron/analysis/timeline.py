@@ -118,7 +118,7 @@ def _prepend(index: ProfileIndex, item: dict[str, Any], rows: np.ndarray, mark_g
 def _mark(index: ProfileIndex, group: int, item: dict[str, Any], first: int, last: int, long_rows: np.ndarray,
           cut: np.ndarray, keep: np.ndarray) -> None:
     """Add `marked` columns to one track's items: which events, and how many merged ones, are in `group`."""
-    in_group = index.group[first:last] == group
+    in_group = index.group[first:last] == group if group >= 0 else np.zeros(last - first, dtype=bool)  # -1: no group
     prefix = np.concatenate([[0], np.cumsum(in_group, dtype=np.int64)])
     count = np.diff(prefix[cut - first])
     long_marked = in_group[long_rows - first]
