@@ -12,8 +12,8 @@ TABLE, CONST, DECIMAL, FRAC3, VARINT, RAGGED = 0, 1, 2, 3, 4, 5
 def assemble(rows: int, kinds: np.ndarray, arg: np.ndarray, key_row: np.ndarray, table_data: np.ndarray,
              table_start: np.ndarray, table_width: np.ndarray, table_lengths: np.ndarray, length_start: np.ndarray,
              keys: np.ndarray, ints: np.ndarray, ragged_data: np.ndarray, ragged_offsets: np.ndarray,
-             out: np.ndarray) -> int:
-    """Returns the number of bytes written.
+             out: np.ndarray, row_end: np.ndarray) -> int:
+    """Returns the number of bytes written; row_end[r] is where row r ends in `out`.
 
     kinds[f]/arg[f] per field: TABLE (arg: table, key_row: row of `keys`), CONST (arg: table, entry 0),
     DECIMAL / FRAC3 / VARINT (arg: row of `ints`), RAGGED (arg: row of `ragged_offsets`)."""
@@ -65,4 +65,5 @@ def assemble(rows: int, kinds: np.ndarray, arg: np.ndarray, key_row: np.ndarray,
                 end = ragged_offsets[arg[f], r + 1]
                 out[p:p + end - start] = ragged_data[start:end]
                 p += end - start
+        row_end[r] = p
     return p

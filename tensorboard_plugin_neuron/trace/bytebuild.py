@@ -3,8 +3,8 @@
 A row is a sequence of pieces: constant bytes, a name gathered from a `Table` (byte strings prepared once
 per export, e.g. JSON-escaped by json.dumps), a number as decimal text or as a protobuf varint, or a
 ragged run of bytes (a transfer's flow ids). `join` describes the pieces of a chunk of rows as a few
-arrays and hands them to one compiled loop (_assemble.py, numba, GIL released) that writes the bytes.
-`join_table` (small tables, once per export) lays pieces side by side in a padded matrix instead.
+arrays and hands them to one compiled loop (_assemble.py, numba, GIL released) that writes the bytes;
+`join_table` does the same for per-task text that every event of the task reuses.
 """
 from __future__ import annotations
 
@@ -19,18 +19,10 @@ _POW10 = 10 ** np.arange(19, dtype=np.int64)
 
 
 class Piece:
-    """One field of every row."""
+    """One field of every row: `rows` values, at most `width` bytes each."""
 
     rows: int
     width: int
-
-    def write(self, out: np.ndarray, at: int) -> None:
-        """Write the field into columns [at, at + width) of `out`; unused bytes must be 0."""
-        raise NotImplementedError
-
-    def write_valid(self, valid: np.ndarray, at: int) -> None:
-        """Mark which of those bytes are used (only needed where 0 bytes can be content)."""
-        valid[:, at:at + self.width] = True
 
     def lengths(self) -> np.ndarray:
         return np.full(self.rows, self.width, dtype=np.int64)
@@ -42,25 +34,9 @@ class Bytes(Piece):
 
     values: np.ndarray
     used: np.ndarray | None = None
-    masks: tuple[np.ndarray, np.ndarray] | None = None   # (a table's row masks, keys): gathered when needed
 
     def __post_init__(self) -> None:
         self.rows, self.width = int(self.values.shape[0]), int(self.values.shape[1])
-
-    def write(self, out: np.ndarray, at: int) -> None:
-        if self.width <= 2:
-            for j in range(self.width):
-                out[:, at + j] = self.values[:, j]
-        else:
-            out[:, at:at + self.width] = self.values
-
-    def write_valid(self, valid: np.ndarray, at: int) -> None:
-        if self.used is None:
-            valid[:, at:at + self.width] = True
-        elif self.masks is not None:
-            valid[:, at:at + self.width] = np.take(self.masks[0], self.masks[1], axis=0)
-        else:
-            valid[:, at:at + self.width] = np.arange(self.width)[None, :] < self.used[:, None]
 
     def lengths(self) -> np.ndarray:
         return self.used if self.used is not None else super().lengths()
@@ -76,18 +52,6 @@ class TableRef(Piece):
     def __post_init__(self) -> None:
         self.keys = np.asarray(self.keys, dtype=np.int64)
         self.rows, self.width = len(self.keys), int(self.table.data.shape[1])
-
-    def _bytes(self) -> Bytes:
-        rows = np.take(self.table.data, self.keys, axis=0)
-        if np.all(self.table.lengths == self.width):
-            return Bytes(rows)
-        return Bytes(rows, used=np.take(self.table.lengths, self.keys), masks=(self.table.masks, self.keys))
-
-    def write(self, out: np.ndarray, at: int) -> None:
-        self._bytes().write(out, at)
-
-    def write_valid(self, valid: np.ndarray, at: int) -> None:
-        self._bytes().write_valid(valid, at)
 
     def lengths(self) -> np.ndarray:
         return np.take(self.table.lengths, self.keys)
@@ -105,9 +69,6 @@ class Ragged(Piece):
         self.rows = len(self.sizes)
         self.width = int(self.sizes.max()) if self.rows else 0
 
-    def write(self, out: np.ndarray, at: int) -> None:
-        raise NotImplementedError("ragged pieces are only assembled by join()")
-
     def lengths(self) -> np.ndarray:
         return self.sizes
 
@@ -120,17 +81,10 @@ class Const(Piece):
     def __post_init__(self) -> None:
         self.width = len(self.data)
 
-    def write(self, out: np.ndarray, at: int) -> None:
-        if self.width <= 8:
-            for j, byte in enumerate(self.data):
-                out[:, at + j] = byte
-        else:
-            out[:, at:at + self.width] = np.frombuffer(self.data, dtype=np.uint8)
-
 
 @dataclasses.dataclass
 class Decimal(Piece):
-    """Non-negative integers as decimal text, right-aligned in the field (leading bytes unused)."""
+    """Non-negative integers as decimal text."""
 
     values: np.ndarray
 
@@ -140,20 +94,6 @@ class Decimal(Piece):
         if self.rows and self.values.min() < 0:
             raise ValueError("decimal text takes non-negative values")
         self.width = len(str(int(self.values.max()))) if self.rows else 1
-
-    def write(self, out: np.ndarray, at: int) -> None:
-        rest = self.values.copy()
-        for j in range(self.width - 1, -1, -1):          # last digit first
-            digit = (rest % 10 + 48).astype(np.uint8)
-            if j < self.width - 1:
-                digit[rest == 0] = 0                      # no leading zeros (but '0' itself stays)
-            out[:, at + j] = digit
-            rest //= 10
-
-    def write_valid(self, valid: np.ndarray, at: int) -> None:
-        for j in range(self.width):
-            power = int(_POW10[self.width - 1 - j])
-            valid[:, at + j] = self.values >= power if power > 1 else True
 
     def lengths(self) -> np.ndarray:
         return np.maximum(np.searchsorted(_POW10, self.values, side="right"), 1).astype(np.int64)
@@ -169,16 +109,10 @@ class Frac3(Piece):
         self.values = np.asarray(self.values, dtype=np.int64)
         self.rows, self.width = len(self.values), 4
 
-    def write(self, out: np.ndarray, at: int) -> None:
-        out[:, at] = 46
-        out[:, at + 1] = self.values // 100 + 48
-        out[:, at + 2] = self.values // 10 % 10 + 48
-        out[:, at + 3] = self.values % 10 + 48
-
 
 @dataclasses.dataclass
 class Varint(Piece):
-    """Protobuf base-128 varints of non-negative integers (left-aligned in the field)."""
+    """Protobuf base-128 varints of non-negative integers."""
 
     values: np.ndarray
 
@@ -187,20 +121,6 @@ class Varint(Piece):
         self.rows = len(self.values)
         self._lengths = varint_lengths(self.values)
         self.width = int(self._lengths.max()) if self.rows else 1
-
-    def write(self, out: np.ndarray, at: int) -> None:
-        rest = self.values.copy()
-        for j in range(self.width):
-            more = rest >= np.uint64(0x80)
-            byte = (rest & np.uint64(0x7F)).astype(np.uint8) | (more.astype(np.uint8) << 7)
-            if j:
-                byte[rest == 0] = 0
-            out[:, at + j] = byte
-            rest >>= np.uint64(7)
-
-    def write_valid(self, valid: np.ndarray, at: int) -> None:
-        for j in range(self.width):
-            valid[:, at + j] = self._lengths > j
 
     def lengths(self) -> np.ndarray:
         return self._lengths
@@ -213,19 +133,18 @@ class Table:
     data: np.ndarray      # (entries, width) uint8
     lengths: np.ndarray   # (entries,) int64
 
-    @property
-    def masks(self) -> np.ndarray:
-        if getattr(self, "_masks", None) is None:
-            self._masks = np.arange(self.data.shape[1])[None, :] < self.lengths[:, None]
-        return self._masks
 
     @classmethod
     def of(cls, items: Sequence[bytes]) -> Table:
         """From a short list (names, labels): one Python step per entry, done once per export."""
         lengths = np.array([len(b) for b in items], dtype=np.int64)
-        data = np.zeros((len(items), int(lengths.max()) if len(items) else 0), dtype=np.uint8)
-        flat = np.frombuffer(b"".join(items), dtype=np.uint8)
-        rows = np.repeat(np.arange(len(items)), lengths)
+        return cls.packed(np.frombuffer(b"".join(items), dtype=np.uint8), lengths)
+
+    @classmethod
+    def packed(cls, flat: np.ndarray, lengths: np.ndarray) -> Table:
+        """From byte strings stored one after the other, with their lengths."""
+        data = np.zeros((len(lengths), int(lengths.max()) if len(lengths) else 0), dtype=np.uint8)
+        rows = np.repeat(np.arange(len(lengths)), lengths)
         cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         data[rows, cols] = flat
         return cls(data, lengths)
@@ -273,20 +192,6 @@ def total_lengths(pieces: Sequence[Piece]) -> np.ndarray:
     for piece in pieces:
         total += piece.lengths()
     return total
-
-
-def _matrix(pieces: Sequence[Piece], masks: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    rows = pieces[0].rows
-    width = sum(p.width for p in pieces)
-    values = np.empty((rows, width), dtype=np.uint8)
-    valid = np.empty((rows, width), dtype=bool) if masks else None
-    at = 0
-    for piece in pieces:
-        piece.write(values, at)
-        if valid is not None:
-            piece.write_valid(valid, at)
-        at += piece.width
-    return values, valid
 
 
 class _Program:
@@ -343,7 +248,7 @@ class _Program:
         else:
             raise TypeError(f"cannot assemble {type(piece).__name__}")
 
-    def run(self) -> np.ndarray:
+    def run(self) -> tuple[np.ndarray, np.ndarray]:
         rows = self.rows
         widths = np.array([d.shape[1] for d, _ in self.tables], dtype=np.int64)
         sizes = np.array([d.size for d, _ in self.tables], dtype=np.int64)
@@ -362,27 +267,27 @@ class _Program:
             ragged_offsets[i] += base
             base += len(piece.data)
         out = np.empty(rows * self.row_bound + self.extra_bound, dtype=np.uint8)
+        row_end = np.empty(rows, dtype=np.int64)
         written = _asm.assemble(rows, np.array(self.kinds, np.int64), np.array(self.arg, np.int64),
                                 np.array(self.key_row, np.int64), table_data, table_start, widths, table_lengths,
-                                length_start, keys, ints, ragged_data, ragged_offsets, out)
-        return out[:written]
+                                length_start, keys, ints, ragged_data, ragged_offsets, out, row_end)
+        return out[:written], row_end
 
 
-def join(pieces: Sequence[Piece], text: bool = False) -> bytes:
-    """Every row's pieces in order, rows one after the other (`text`: a hint only; any bytes work)."""
+def join(pieces: Sequence[Piece]) -> bytes:
+    """Every row's pieces in order, rows one after the other."""
     if not pieces or not pieces[0].rows:
         return b""
     program = _Program(pieces[0].rows)
     for piece in pieces:
         program.add(piece)
-    return program.run().tobytes()
+    return program.run()[0].tobytes()
 
 
 def join_table(pieces: Sequence[Piece]) -> Table:
-    """The rows as a Table (left-justified), to gather from again (e.g. per-task text, per-event use)."""
-    values, valid = _matrix(pieces, masks=True)
-    lengths = valid.sum(axis=1, dtype=np.int64)
-    data = np.zeros((len(values), int(lengths.max()) if len(values) else 0), dtype=np.uint8)
-    columns = np.cumsum(valid, axis=1) - 1
-    data[np.nonzero(valid)[0], columns[valid]] = values[valid]
-    return Table(data, lengths)
+    """The rows as a Table, to gather from again (e.g. per-task text used by every event of the task)."""
+    program = _Program(pieces[0].rows)
+    for piece in pieces:
+        program.add(piece)
+    flat, ends = program.run()
+    return Table.packed(flat, np.diff(ends, prepend=0))

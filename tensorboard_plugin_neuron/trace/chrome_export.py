@@ -157,7 +157,7 @@ def _task_events(lay: Layout, chunk_events: int) -> Iterator[Job]:
         n = len(x)
         out = b""
         if n:
-            out = bb.join(text=True, pieces=[
+            out = bb.join([
                 x_head.take(task[x]), bb.const(b',"ts":', n), *bb.milli(start[x]), bb.const(b',"dur":', n),
                 *bb.milli(duration[x]), bb.const(b',"args":{"iteration":', n), bb.decimal(iteration[x]),
                 text.tail.take(task[x])])
@@ -165,7 +165,7 @@ def _task_events(lay: Layout, chunk_events: int) -> Iterator[Job]:
         if len(a) and async_heads is not None:
             m = len(a)
             ident = bb.decimal(lo + a)
-            out += bb.join(text=True, pieces=[
+            out += bb.join([
                 async_heads[0].take(task[a]), bb.const(b',"id":', m), ident, bb.const(b',"ts":', m),
                 *bb.milli(start[a]), bb.const(b',"args":{"iteration":', m), bb.decimal(iteration[a]),
                 text.tail.take(task[a]), async_heads[1].take(task[a]), bb.const(b',"id":', m), ident,
@@ -199,7 +199,7 @@ def _flow_events(lay: Layout, chunk_events: int) -> Iterator[Job]:
         c_queue = lay.task_queue[lay.at("task", consumer)]
         p_mid = lay.at("start_ns", producer) + lay.at("duration_ns", producer) // 2
         c_mid = lay.at("start_ns", consumer) + lay.at("duration_ns", consumer) // 2
-        return bb.join(text=True, pieces=[
+        return bb.join([
             s_head.take(p_queue), flow, bb.const(b',"ts":', n), *bb.milli(p_mid), bb.const(b"}", n),
             f_head.take(c_queue), flow, bb.const(b',"ts":', n), *bb.milli(c_mid), bb.const(b"}", n)]), 2 * n
 
@@ -226,7 +226,7 @@ def _counter_events(lay: Layout, chunk_events: int) -> Iterator[Job]:
         if not n:
             return b"", 0
         milli = np.round(np.clip(value[keep], -9e15, 9e15) * 1000).astype(np.int64)
-        return bb.join(text=True, pieces=[heads.take(which[keep]), *bb.milli(time[keep]),
+        return bb.join([heads.take(which[keep]), *bb.milli(time[keep]),
                                           bb.const(b',"args":{"value":', n), *bb.milli(milli), bb.const(b"}}", n)]), n
 
     for lo in range(0, len(counters["counter"]), chunk_events):
@@ -241,7 +241,7 @@ def _request_events(lay: Layout, chunk_events: int) -> Iterator[Job]:
         start = requests["start_ns"][lo:lo + chunk_events]
         end = requests["end_ns"][lo:lo + chunk_events]
         n = len(start)
-        return bb.join(text=True, pieces=[
+        return bb.join([
             bb.const(head, n), *bb.milli(start), bb.const(b',"dur":', n), *bb.milli(np.maximum(end - start, 0)),
             bb.const(b',"args":{"request":', n), bb.decimal(requests["request"][lo:lo + chunk_events]),
             bb.const(b"}}", n)]), n
