@@ -5,7 +5,8 @@ and writer (the generator of bench/plugin.py).
 Per profile, measured side by side in one run:
 - navigation to the first drawn timeline (the plugin page `data/plugin_entry.html?name=neuron`, as TensorBoard
   frames it, opened on the Timeline view; done when the canvas has coloured pixels in its plot area),
-  cold (first request for the profile: the server reads and indexes it) and warm (cached);
+  cold (first request for the profile: the server reads and indexes it) and warm (cached); and the same
+  through TensorBoard's own page (open `/#neuron`, pick the run and the Timeline view in the plugin frame);
 - navigation to the graph view (first node drawn), warm, and "Expand all" of every name scope; the same, with
   collapsing and expanding one scope, for a 2,000-node model (the BERT layout with 60 small layers, profiled by
   the real runtime: the zoo's biggest model, bert-large, has about 830 nodes);
@@ -119,6 +120,25 @@ def first_timeline(browser, base: str, run: str) -> float:
         page.close()
 
 
+def through_tensorboard(browser, base: str, run: str) -> float:
+    """Wall time from opening TensorBoard at #neuron, choosing the run and the Timeline view in the plugin's
+    frame, to the first drawn timeline (warm)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        start = time.perf_counter()
+        page.goto(f"{base}/#neuron", wait_until="commit")
+        frame = None
+        while frame is None:
+            frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
+            page.wait_for_timeout(5)
+        frame.wait_for_selector(".np-tab[data-view=timeline]", timeout=120_000)
+        frame.evaluate(f"location.hash = 'view=timeline&run={run}'")
+        frame.wait_for_function(FIRST_DRAWN, polling=10, timeout=120_000)
+        return time.perf_counter() - start
+    finally:
+        page.close()
+
+
 def graph_view(browser, base: str, run: str) -> tuple[float, float]:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
@@ -205,16 +225,17 @@ def main() -> None:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                print(f"{'profile':>17} {'1st timeline cold s':>19} {'warm s':>7} {'graph s':>8} {'expand all s':>12} "
-                      f"{'zoom step ms p50/max':>21} {'draw ms p50/max':>16} {'detail redraw ms':>16}")
+                print(f"{'profile':>17} {'1st timeline cold s':>19} {'warm s':>7} {'via TB s':>8} {'graph s':>8} "
+                      f"{'expand all s':>12} {'zoom step ms p50/max':>21} {'draw ms p50/max':>16} {'detail redraw ms':>16}")
                 for run in runs:
                     cold = first_timeline(browser, base, run)
                     warm = min(first_timeline(browser, base, run) for _ in range(3))
+                    shell = through_tensorboard(browser, base, run)
                     graph, expand = graph_view(browser, base, run)
                     zoom = zooming(browser, base, run)
                     steps, draws = zoom["steps"], zoom["draws"]
                     refreshed = f"{zoom['refreshed']:.0f}" if zoom["refreshed"] is not None else "-"
-                    print(f"{run:>17} {cold:>19.2f} {warm:>7.2f} {graph:>8.2f} {expand:>12.2f} "
+                    print(f"{run:>17} {cold:>19.2f} {warm:>7.2f} {shell:>8.2f} {graph:>8.2f} {expand:>12.2f} "
                           f"{statistics.median(steps):>13.1f} / {max(steps):>5.1f} "
                           f"{statistics.median(draws):>8.1f} / {max(draws):>5.1f} {refreshed:>16}", flush=True)
                 big = big_graph(browser, base)
