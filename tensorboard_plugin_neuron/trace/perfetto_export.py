@@ -14,7 +14,9 @@ few descriptor and interning packets with the message classes of perfetto_schema
 """
 from __future__ import annotations
 
-from typing import Iterator
+import functools
+import itertools
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -22,7 +24,7 @@ from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES
 from tensorboard_plugin_neuron.trace import bytebuild as bb
 from tensorboard_plugin_neuron.trace import perfetto_schema as ps
 from tensorboard_plugin_neuron.trace.model import Trace
-from tensorboard_plugin_neuron.trace.streams import ExportStats
+from tensorboard_plugin_neuron.trace.streams import ExportStats, in_order
 from tensorboard_plugin_neuron.trace.tracks import (CHUNK_EVENTS, HOST_PID, FlowFinder, Layout, channels, counter_pid,
                                                     layout, process_name)
 
@@ -32,6 +34,7 @@ ANNOTATIONS = ("iteration", "task", "flops", "bytes", "src", "dst", "purpose", "
 _IID = {name: i + 1 for i, name in enumerate(ANNOTATIONS)}
 _FLOW_OUT = b"\xf9\x02"        # field 47, wire type 1 (fixed64)
 _FLOW_END = b"\x81\x03"        # field 48, wire type 1 (fixed64)
+Job = Callable[[], tuple[bytes, int]]
 
 
 def _varint(value: int) -> bytes:
@@ -177,24 +180,17 @@ def perfetto_chunks(trace: Trace, stats: ExportStats | None = None, chunk_events
     stats = stats if stats is not None else ExportStats()
     stats.source_events = trace.event_count
     lay = layout(trace)
-    for name in ("start_ns",):
-        if trace.event_count and trace.events[name].min() < 0:
-            raise ValueError("Perfetto timestamps cannot be negative")
+    if trace.event_count and trace.events["start_ns"].min() < 0:
+        raise ValueError("Perfetto timestamps cannot be negative")
     channel = channels(lay)
     req_start, req_end, req_channel = _requests(trace)
     tracks = _Tracks(lay, channel, int(req_channel.max()) + 1 if len(req_channel) else 1)
     head = b"".join(tracks.descriptors)
     stats.bytes += len(head)
     yield head
-    for chunk, events in _slices(lay, tracks, channel, chunk_events):
-        stats.events += events
-        stats.bytes += len(chunk)
-        yield chunk
-    for chunk, events in _counters(trace, tracks, chunk_events):
-        stats.events += events
-        stats.bytes += len(chunk)
-        yield chunk
-    for chunk, events in _request_slices(trace, tracks, req_start, req_end, req_channel, chunk_events):
+    jobs = itertools.chain(_slices(lay, tracks, channel, chunk_events), _counters(trace, tracks, chunk_events),
+                           _request_slices(trace, tracks, req_start, req_end, req_channel, chunk_events))
+    for chunk, events in in_order(jobs):   # chunks made by a few threads, written in order
         stats.events += events
         stats.bytes += len(chunk)
         yield chunk
@@ -216,7 +212,7 @@ def _slice_rows(n: int, start: np.ndarray, end: np.ndarray, track: np.ndarray, t
                     tracks.end_tail.take(track)])
 
 
-def _slices(lay: Layout, tracks: _Tracks, channel: np.ndarray, chunk_events: int) -> Iterator[tuple[bytes, int]]:
+def _slices(lay: Layout, tracks: _Tracks, channel: np.ndarray, chunk_events: int) -> Iterator[Job]:
     trace = lay.trace
     count = trace.event_count
     if not count:
@@ -228,7 +224,8 @@ def _slices(lay: Layout, tracks: _Tracks, channel: np.ndarray, chunk_events: int
     unique, index = np.unique(track, return_index=True)
     first_position[unique] = index
     finder = FlowFinder(lay) if lay.is_dma_queue.any() and len(trace.dep_ids) else None
-    for lo, hi in lay.chunks(chunk_events):
+
+    def job(lo: int, hi: int) -> tuple[bytes, int]:
         n = hi - lo
         task = lay.column("task", lo, hi).astype(np.int64)
         start = lay.column("start_ns", lo, hi)
@@ -242,10 +239,13 @@ def _slices(lay: Layout, tracks: _Tracks, channel: np.ndarray, chunk_events: int
             consumer, _, in_ids = finder.incoming(lo, hi)
             fields += [_flows(n, producer - lo, out_ids, _FLOW_OUT), _flows(n, consumer - lo, in_ids, _FLOW_END)]
         first = tracks.first.take(_first_keys(t, np.arange(lo, hi), first_position))
-        yield _slice_rows(n, start, end, t, tracks, first, fields), 2 * n
+        return _slice_rows(n, start, end, t, tracks, first, fields), 2 * n
+
+    for lo, hi in lay.chunks(chunk_events):
+        yield functools.partial(job, lo, hi)
 
 
-def _counters(trace: Trace, tracks: _Tracks, chunk_events: int) -> Iterator[tuple[bytes, int]]:
+def _counters(trace: Trace, tracks: _Tracks, chunk_events: int) -> Iterator[Job]:
     counters = trace.counters
     which = counters["counter"].astype(np.int64)
     keep = np.flatnonzero((which >= 0) & (which < len(trace.counter_names)) & np.isfinite(counters["value"]))
@@ -254,7 +254,8 @@ def _counters(trace: Trace, tracks: _Tracks, chunk_events: int) -> Iterator[tupl
     first_position = np.full(len(tracks.uuid), -1, dtype=np.int64)
     unique, index = np.unique(track, return_index=True)
     first_position[unique] = index
-    for lo in range(0, len(order), chunk_events):
+
+    def job(lo: int) -> tuple[bytes, int]:
         rows = order[lo:lo + chunk_events]
         n = len(rows)
         t = track[lo:lo + n]
@@ -264,7 +265,10 @@ def _counters(trace: Trace, tracks: _Tracks, chunk_events: int) -> Iterator[tupl
         te = [bb.const(b"\x48" + bytes([ps.COUNTER]) + b"\x58", n), uuid, bb.const(b"\xe1\x02", n), value]
         body = [bb.const(b"\x40", n), bb.varint(np.maximum(counters["time_ns"][rows], 0)), bb.const(b"\x50", n),
                 bb.varint(tracks.sequences[t]), first, bb.const(b"\x5a", n), bb.varint(bb.total_lengths(te)), *te]
-        yield bb.join([bb.const(b"\x0a", n), bb.varint(bb.total_lengths(body)), *body]), n
+        return bb.join([bb.const(b"\x0a", n), bb.varint(bb.total_lengths(body)), *body]), n
+
+    for lo in range(0, len(order), chunk_events):
+        yield functools.partial(job, lo)
 
 
 def _requests(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -281,13 +285,14 @@ def _requests(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _request_slices(trace: Trace, tracks: _Tracks, order: np.ndarray, end_sorted: np.ndarray, channel: np.ndarray,
-                    chunk_events: int) -> Iterator[tuple[bytes, int]]:
+                    chunk_events: int) -> Iterator[Job]:
     requests = trace.requests
     first_position = np.full(len(tracks.uuid), -1, dtype=np.int64)
     t_all = tracks.request_track + channel
     unique, index = np.unique(t_all, return_index=True)
     first_position[unique] = index
-    for lo in range(0, len(order), chunk_events):
+
+    def job(lo: int) -> tuple[bytes, int]:
         rows = order[lo:lo + chunk_events]
         n = len(rows)
         t = t_all[lo:lo + n]
@@ -296,5 +301,8 @@ def _request_slices(trace: Trace, tracks: _Tracks, order: np.ndarray, end_sorted
                   bb.varint(3 + bb.varint_lengths(ident)), bb.const(b"\x08" + bytes([_IID["request"]]) + b"\x20", n),
                   bb.varint(ident)]
         first = tracks.first.take(_first_keys(t, np.arange(lo, lo + n), first_position))
-        yield _slice_rows(n, np.maximum(requests["start_ns"][rows], 0), np.maximum(end_sorted[lo:lo + n], 0),
-                          t, tracks, first, fields), 2 * n
+        return _slice_rows(n, np.maximum(requests["start_ns"][rows], 0), np.maximum(end_sorted[lo:lo + n], 0),
+                           t, tracks, first, fields), 2 * n
+
+    for lo in range(0, len(order), chunk_events):
+        yield functools.partial(job, lo)
