@@ -12,8 +12,8 @@ import { State, writeState } from "../state";
 import { profileParams, View } from "./types";
 
 interface Items {
-  events: { start: number[]; duration: number[]; name: number[]; event: number[]; marked?: number[] };
-  aggregates: { start: number[]; duration: number[]; count: number[]; busy_ns: number[]; busy: number[]; marked?: number[] };
+  events: { start: number[]; duration: number[]; name: number[]; event: number[]; marked?: number[]; reach?: Float64Array };
+  aggregates: { start: number[]; duration: number[]; count: number[]; busy_ns: number[]; busy: number[]; marked?: number[]; reach?: Float64Array };
 }
 interface Payload {
   start_ns: number;
@@ -38,13 +38,22 @@ const FETCH_DEBOUNCE_MS = 90;
 const HASH_DEBOUNCE_MS = 120;
 const MIN_SPAN_NS = 20;
 
-// First index whose start + duration >= t (items are sorted by start and do not overlap within a track).
-function firstVisible(start: number[], dur: number[], t: number): number {
+// Per item, the latest end among it and the items before it: non-decreasing even when items nest
+// (imported traces), so a binary search finds the first item that can reach a time.
+function reachOf(start: number[], dur: number[]): Float64Array {
+  const reach = new Float64Array(start.length);
+  let max = -Infinity;
+  for (let i = 0; i < start.length; i++) reach[i] = max = Math.max(max, start[i] + dur[i]);
+  return reach;
+}
+
+// First index whose reach is >= t: no item before it ends at or after t.
+function firstVisible(reach: Float64Array, t: number): number {
   let lo = 0;
-  let hi = start.length;
+  let hi = reach.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (start[mid] + dur[mid] < t) lo = mid + 1;
+    if (reach[mid] < t) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -100,8 +109,13 @@ export const timelineView: View = {
     const detailCache = new Map<number, Record<string, unknown>>();
     const node = () => state.node ?? "";
     const plotWidth = () => Math.max(50, (wrap.clientWidth || 800) - LABEL);
-    const layerOf = (payload: Payload, forNode: string): Layer =>
-      ({ payload, byTrack: new Map(payload.data.map((d) => [d.track, d])), node: forNode });
+    const layerOf = (payload: Payload, forNode: string): Layer => {
+      for (const d of payload.data) {
+        d.events.reach = reachOf(d.events.start, d.events.duration);
+        d.aggregates.reach = reachOf(d.aggregates.start, d.aggregates.duration);
+      }
+      return { payload, byTrack: new Map(payload.data.map((d) => [d.track, d])), node: forNode };
+    };
     const rows = () => (coarse ? coarse.payload.tracks.filter((t) => t.events > 0) : []);
 
     const fail = (error: unknown) => {
@@ -234,7 +248,7 @@ export const timelineView: View = {
       const levels: Path2D[] = [new Path2D(), new Path2D(), new Path2D(), new Path2D(), new Path2D()];
       const marked = new Path2D();
       let anyMarked = false;
-      for (let i = firstVisible(a.start, a.duration, lo); i < a.start.length && a.start[i] <= hi; i++) {
+      for (let i = firstVisible(a.reach!, lo); i < a.start.length && a.start[i] <= hi; i++) {
         const x = LABEL + (a.start[i] - v0) * scale;
         const w = Math.max(1, a.duration[i] * scale);
         levels[Math.min(4, Math.floor(a.busy[i] * 5))].rect(x, y + 3, w, ROW - 6);
@@ -256,7 +270,7 @@ export const timelineView: View = {
       const byName = new Map<number, Path2D>();
       const markedEvents = new Path2D();
       const labels: [number, number, number][] = [];
-      for (let i = firstVisible(e.start, e.duration, lo); i < e.start.length && e.start[i] <= hi; i++) {
+      for (let i = firstVisible(e.reach!, lo); i < e.start.length && e.start[i] <= hi; i++) {
         const x = LABEL + (e.start[i] - v0) * scale;
         const w = Math.max(1, e.duration[i] * scale);
         let path = byName.get(e.name[i]);
@@ -373,11 +387,11 @@ export const timelineView: View = {
       const items = layer.byTrack.get(track.id);
       if (!items) return null;
       const e = items.events;
-      for (let i = firstVisible(e.start, e.duration, t - slack); i < e.start.length && e.start[i] <= t + slack; i++) {
+      for (let i = firstVisible(e.reach!, t - slack); i < e.start.length && e.start[i] <= t + slack; i++) {
         if (e.start[i] - slack <= t && t <= e.start[i] + e.duration[i] + slack) return { track: track.id, kind: "event", index: i, layer };
       }
       const a = items.aggregates;
-      for (let i = firstVisible(a.start, a.duration, t - slack); i < a.start.length && a.start[i] <= t + slack; i++) {
+      for (let i = firstVisible(a.reach!, t - slack); i < a.start.length && a.start[i] <= t + slack; i++) {
         if (a.start[i] - slack <= t && t <= a.start[i] + a.duration[i] + slack) return { track: track.id, kind: "aggregate", index: i, layer };
       }
       return null;
