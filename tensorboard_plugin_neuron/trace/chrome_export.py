@@ -8,9 +8,10 @@ source/destination/purpose/tensor, the graph node); a queue whose events overlap
 `"bp":"e"`) go from a DMA transfer to each instruction of the same iteration that depends on it;
 counters are `C` events; every inference is an `X` span on the host's "requests" thread.
 
-Events are formatted 64 k at a time with numpy (bytebuild.py): names are JSON-escaped once per string
-by json.dumps and gathered per event, numbers are converted in bulk. No chunk holds more than its own
-events, so a 10 M-event trace streams in bounded memory.
+Events are formatted 16 k at a time (bytebuild.py): names are JSON-escaped once per string by json.dumps
+and gathered per event, numbers become text in one compiled loop per chunk; a few threads format chunks
+and they are written in order. No chunk holds more than its own events, so a 10 M-event trace streams in
+bounded memory.
 """
 from __future__ import annotations
 
