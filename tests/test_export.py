@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 import tensorboard_plugin_neuron as tpn
 from tensorboard_plugin_neuron.analysis.index import index_trace
 from tensorboard_plugin_neuron.analysis.ops import op_table
-from tensorboard_plugin_neuron.compiler import compile_model
+from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.graph.onnx_import import load_onnx
@@ -332,6 +332,27 @@ def test_perfetto_puts_overlapping_transfers_on_channel_tracks(trace) -> None:
     rows = _queue_of_events(changed) == target
     assert len(mine) == np.count_nonzero(rows)
     assert sum(end - start for start, end, *_ in mine) == int(changed.events["duration_ns"][rows].sum())
+
+
+def test_a_pipeline_over_two_cores_has_a_process_per_core(tmp_path: Path) -> None:
+    loaded = Runtime("inf2").load(compile_model(load_model("bert-tiny"), CompileOptions(cores=2)))
+    with profile(tmp_path, run="pipe"):
+        loaded.infer()
+    trace = tpn.load_profile(tmp_path, run="pipe")
+    events = _chrome(trace)["traceEvents"]
+    processes = {e["pid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
+    assert processes == {0: "Host", 1: "NeuronCore 0", 2: "NeuronCore 1"}
+    for core in (0, 1):
+        on_core = [e for e in events if e["ph"] == "X" and e["pid"] == core + 1]
+        assert len(on_core) == sum(int(np.count_nonzero(_queue_of_events(trace) == i))
+                                   for i, q in enumerate(trace.queues) if q.core == core)
+        assert {e["name"] for e in events if e["ph"] == "C" and e["pid"] == core + 1} == \
+            {n for n in trace.counter_names if n.endswith(f":nc{core}")}
+    message = _perfetto(trace)
+    tracks = _tracks(message)
+    names = {t.process.process_name for t in tracks.values() if t.HasField("process")}
+    assert names == {"Host", "NeuronCore 0", "NeuronCore 1"}
+    _check_sequences(message)
 
 
 # --- CSV, summary, hostile names ---
