@@ -613,3 +613,38 @@ def test_an_empty_logdir_explains_how_to_profile_and_shows_new_profiles(page, tm
         frame.wait_for_selector("[data-metric=latency_p50] .np-card-value", timeout=30_000)  # no reload needed
         assert frame.locator("#np-run").input_value() == "later"
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_nested_slices_of_an_imported_trace_get_one_lane_per_depth(page, tmp_path: Path) -> None:
+    from tensorboard_plugin_neuron.trace.chrome_import import import_chrome_trace
+
+    events = [{"ph": "X", "name": "outer", "pid": 1, "tid": 1, "ts": 0, "dur": 1000},
+              {"ph": "X", "name": "inner_a", "pid": 1, "tid": 1, "ts": 100, "dur": 300},
+              {"ph": "X", "name": "inner_b", "pid": 1, "tid": 1, "ts": 500, "dur": 400},
+              {"ph": "X", "name": "leaf", "pid": 1, "tid": 1, "ts": 550, "dur": 200}]
+    source = tmp_path / "nested.json"
+    source.write_text(json.dumps({"traceEvents": events}))
+    logdir = tmp_path / "logs"
+    import_chrome_trace(source, str(logdir), run="nested")
+    with _tensorboard(logdir) as base:
+        payload = json.loads(_get(base, "timeline", run="nested", width="500")[1])
+        rows = [t for t in payload["tracks"] if t["events"]]
+        assert len(rows) == 1
+        frame = _plugin_frame(page, base)
+        frame.wait_for_selector(".np-tab")
+        frame.evaluate("location.hash = 'view=timeline&run=nested'")
+        frame.wait_for_function(TIMELINE_READY, timeout=30_000)
+        box = frame.locator("#np-timeline-canvas").bounding_box()
+        assert box["height"] == 20 + 3 * 18  # ruler + three lanes: outer, inner_*, leaf
+        start, end = payload["start_ns"], payload["end_ns"]
+        plot = box["width"] - 130
+
+        def name_at(ns: float, lane: int) -> str:
+            page.mouse.move(box["x"] + 130 + (ns - start) / (end - start) * plot, box["y"] + 20 + lane * 18 + 9)
+            return frame.locator("#np-timeline-tooltip").inner_text().split()[0]
+
+        assert name_at(start + 50_000, 0) == "outer"
+        assert name_at(start + 250_000, 1) == "inner_a"
+        assert name_at(start + 850_000, 1) == "inner_b"
+        assert name_at(start + 650_000, 2) == "leaf"
+    assert page.errors == []  # type: ignore[attr-defined]

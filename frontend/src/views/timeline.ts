@@ -12,7 +12,7 @@ import { State, writeState } from "../state";
 import { profileParams, View } from "./types";
 
 interface Items {
-  events: { start: number[]; duration: number[]; name: number[]; event: number[]; marked?: number[]; reach?: Float64Array };
+  events: { start: number[]; duration: number[]; name: number[]; event: number[]; marked?: number[]; reach?: Float64Array; depth?: Uint8Array };
   aggregates: { start: number[]; duration: number[]; count: number[]; busy_ns: number[]; busy: number[]; marked?: number[]; reach?: Float64Array };
 }
 interface Payload {
@@ -31,6 +31,7 @@ interface Occurrences {
 type Hit = { track: number; kind: "event" | "aggregate"; index: number; layer: Layer };
 
 const ROW = 18;
+const MAX_LANES = 6;  // nested slices (imported traces) get a lane per depth, up to this many per track
 const LABEL = 130;
 const RULER = 20;
 const HIGHLIGHT = "#ff3d00";
@@ -45,6 +46,18 @@ function reachOf(start: number[], dur: number[]): Float64Array {
   let max = -Infinity;
   for (let i = 0; i < start.length; i++) reach[i] = max = Math.max(max, start[i] + dur[i]);
   return reach;
+}
+
+// Nesting depth of each item (slices of imported traces enclose each other; ours never do).
+function depthOf(start: number[], dur: number[]): Uint8Array {
+  const depth = new Uint8Array(start.length);
+  const open: number[] = [];
+  for (let i = 0; i < start.length; i++) {
+    while (open.length && open[open.length - 1] <= start[i]) open.pop();
+    depth[i] = Math.min(255, open.length);
+    open.push(start[i] + dur[i]);
+  }
+  return depth;
 }
 
 // First index whose reach is >= t: no item before it ends at or after t.
@@ -112,11 +125,22 @@ export const timelineView: View = {
     const layerOf = (payload: Payload, forNode: string): Layer => {
       for (const d of payload.data) {
         d.events.reach = reachOf(d.events.start, d.events.duration);
+        d.events.depth = depthOf(d.events.start, d.events.duration);
         d.aggregates.reach = reachOf(d.aggregates.start, d.aggregates.duration);
       }
       return { payload, byTrack: new Map(payload.data.map((d) => [d.track, d])), node: forNode };
     };
     const rows = () => (coarse ? coarse.payload.tracks.filter((t) => t.events > 0) : []);
+    let lanes = new Map<number, number>();  // per track: lanes for nesting depths, from the coarse layer
+    const layoutRows = () => {
+      let y = RULER;
+      return rows().map((track) => {
+        const h = ROW * (lanes.get(track.id) ?? 1);
+        const row = { track, y, h };
+        y += h;
+        return row;
+      });
+    };
 
     const fail = (error: unknown) => {
       if (disposed) return;
@@ -165,6 +189,8 @@ export const timelineView: View = {
         .then((payload) => {
           coarse = layerOf(payload, forNode);
           full = [payload.start_ns, payload.end_ns];
+          lanes = new Map(payload.data.map((d) => [d.track,
+            Math.min(MAX_LANES, 1 + d.events.depth!.reduce((m, v) => Math.max(m, v), 0))]));
         });
     };
     const loadOccurrences = (): Promise<void> => {
@@ -228,7 +254,10 @@ export const timelineView: View = {
       }
       return c;
     };
-    const drawLayer = (g: CanvasRenderingContext2D, layer: Layer, clipFrom: number, clipTo: number, y: number, track: number) => {
+    const drawLayer = (g: CanvasRenderingContext2D, layer: Layer, clipFrom: number, clipTo: number, y: number, h: number,
+      track: number) => {
+      const laneCount = Math.round(h / ROW);
+      const laneY = (i: number) => y + ROW * Math.min(laneCount - 1, items!.events.depth ? items!.events.depth[i] : 0);
       const items = layer.byTrack.get(track);
       if (!items || !view) return;
       const [v0, v1] = view;
@@ -240,7 +269,7 @@ export const timelineView: View = {
       const x1 = LABEL + (hi - v0) * scale;
       g.save();
       g.beginPath();
-      g.rect(x0, y, x1 - x0, ROW);
+      g.rect(x0, y, x1 - x0, h);
       g.clip();
       const marking = layer.node !== "";
       const a = items.aggregates;
@@ -251,9 +280,9 @@ export const timelineView: View = {
       for (let i = firstVisible(a.reach!, lo); i < a.start.length && a.start[i] <= hi; i++) {
         const x = LABEL + (a.start[i] - v0) * scale;
         const w = Math.max(1, a.duration[i] * scale);
-        levels[Math.min(4, Math.floor(a.busy[i] * 5))].rect(x, y + 3, w, ROW - 6);
+        levels[Math.min(4, Math.floor(a.busy[i] * 5))].rect(x, y + 3, w, h - 6);
         if (a.marked && a.marked[i] > 0) {
-          marked.rect(x, y + 1, w, ROW - 2);
+          marked.rect(x, y + 1, w, h - 2);
           anyMarked = true;
         }
       }
@@ -275,8 +304,9 @@ export const timelineView: View = {
         const w = Math.max(1, e.duration[i] * scale);
         let path = byName.get(e.name[i]);
         if (!path) byName.set(e.name[i], path = new Path2D());
-        path.rect(x, y + 2, w > 4 ? w - 1 : w, ROW - 4);  // a 1 px gap keeps back-to-back instructions apart
-        if (e.marked && e.marked[i]) markedEvents.rect(x - 0.5, y + 0.5, w + 1, ROW - 1);
+        const ey = laneY(i);
+        path.rect(x, ey + 2, w > 4 ? w - 1 : w, ROW - 4);  // a 1 px gap keeps back-to-back instructions apart
+        if (e.marked && e.marked[i]) markedEvents.rect(x - 0.5, ey + 0.5, w + 1, ROW - 1);
         if (w > 40) labels.push([i, x, w]);
       }
       g.globalAlpha = marking ? 0.35 : 1;
@@ -292,11 +322,12 @@ export const timelineView: View = {
       }
       g.fillStyle = "#111";
       for (const [i, x, w] of labels) {
+        const ey = laneY(i);
         g.save();
         g.beginPath();
-        g.rect(x, y, w, ROW);
+        g.rect(x, ey, w, ROW);
         g.clip();
-        g.fillText(layer.payload.strings[e.name[i]] ?? "?", Math.max(x, LABEL) + 2, y + 13);
+        g.fillText(layer.payload.strings[e.name[i]] ?? "?", Math.max(x, LABEL) + 2, ey + 13);
         g.restore();
       }
       if (selected && selected.track === track) {
@@ -304,7 +335,7 @@ export const timelineView: View = {
         if (k >= 0) {
           g.strokeStyle = "#000";
           g.lineWidth = 2;
-          g.strokeRect(LABEL + (e.start[k] - v0) * scale - 1, y + 1, Math.max(1, e.duration[k] * scale) + 2, ROW - 2);
+          g.strokeRect(LABEL + (e.start[k] - v0) * scale - 1, laneY(k) + 1, Math.max(1, e.duration[k] * scale) + 2, ROW - 2);
         }
       }
       g.restore();
@@ -313,10 +344,10 @@ export const timelineView: View = {
     const draw = () => {
       if (!coarse || !view || disposed) return;
       const started = performance.now();
-      const tracks = rows();
+      const placed = layoutRows();
       const ratio = window.devicePixelRatio || 1;
       const width = LABEL + plotWidth();
-      const height = RULER + Math.max(ROW * tracks.length, 40);
+      const height = Math.max(placed.length ? placed[placed.length - 1].y + placed[placed.length - 1].h : 0, RULER + 40);
       if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
         canvas.width = Math.round(width * ratio);
         canvas.height = Math.round(height * ratio);
@@ -344,23 +375,22 @@ export const timelineView: View = {
         g.fillText(duration(t), x + 3, 12);
       }
       g.stroke();
-      if (!tracks.length) {
+      if (!placed.length) {
         g.fillStyle = "#666";
         g.fillText("This profile has no events.", LABEL + 8, RULER + 18);
       }
       const d = detail && detail.node === coarse.node ? detail : null;
-      tracks.forEach((track, row) => {
-        const y = RULER + row * ROW;
+      placed.forEach(({ track, y, h }, row) => {
         g.fillStyle = row % 2 ? "rgba(240, 242, 246, 0.6)" : "rgba(255, 255, 255, 0)";
-        g.fillRect(0, y, width, ROW);
+        g.fillRect(0, y, width, h);
         g.fillStyle = "#333";
         g.fillText(track.label, 4, y + 13, LABEL - 8);  // long imported track names are squeezed, not drawn over the plot
         if (d) {
-          drawLayer(g, coarse!, -Infinity, d.payload.start_ns, y, track.id);
-          drawLayer(g, d, d.payload.start_ns, d.payload.end_ns, y, track.id);
-          drawLayer(g, coarse!, d.payload.end_ns, Infinity, y, track.id);
+          drawLayer(g, coarse!, -Infinity, d.payload.start_ns, y, h, track.id);
+          drawLayer(g, d, d.payload.start_ns, d.payload.end_ns, y, h, track.id);
+          drawLayer(g, coarse!, d.payload.end_ns, Infinity, y, h, track.id);
         } else {
-          drawLayer(g, coarse!, -Infinity, Infinity, y, track.id);
+          drawLayer(g, coarse!, -Infinity, Infinity, y, h, track.id);
         }
       });
       draws++;
@@ -378,9 +408,12 @@ export const timelineView: View = {
       if (!coarse || !view) return null;
       const rect = canvas.getBoundingClientRect();
       const x = clientX - rect.left - LABEL;
-      const row = Math.floor((clientY - rect.top - RULER) / ROW);
-      const track = rows()[row];
-      if (!track || x < 0 || clientY - rect.top < RULER) return null;
+      const py = clientY - rect.top;
+      const found = layoutRows().find((r) => r.y <= py && py < r.y + r.h);
+      if (!found || x < 0 || py < RULER) return null;
+      const track = found.track;
+      const lane = Math.floor((py - found.y) / ROW);
+      const laneCount = Math.round(found.h / ROW);
       const t = view[0] + x * (view[1] - view[0]) / plotWidth();
       const slack = 2 * (view[1] - view[0]) / plotWidth();
       const layer = detail && detail.node === coarse.node && t >= detail.payload.start_ns && t <= detail.payload.end_ns ? detail : coarse;
@@ -388,7 +421,8 @@ export const timelineView: View = {
       if (!items) return null;
       const e = items.events;
       for (let i = firstVisible(e.reach!, t - slack); i < e.start.length && e.start[i] <= t + slack; i++) {
-        if (e.start[i] - slack <= t && t <= e.start[i] + e.duration[i] + slack) return { track: track.id, kind: "event", index: i, layer };
+        const depth = Math.min(laneCount - 1, e.depth ? e.depth[i] : 0);
+        if (depth === lane && e.start[i] - slack <= t && t <= e.start[i] + e.duration[i] + slack) return { track: track.id, kind: "event", index: i, layer };
       }
       const a = items.aggregates;
       for (let i = firstVisible(a.reach!, t - slack); i < a.start.length && a.start[i] <= t + slack; i++) {
