@@ -313,6 +313,32 @@ def test_flows_bind_to_slices_and_become_dependencies() -> None:
                                                 "flow point with no partner in another slice": 3}
 
 
+def test_garbage_fields_import_or_fail_with_a_user_error() -> None:
+    """Any JSON values in any field: the import either works (every event accounted for) or raises a
+    UserError; never another exception."""
+    rng = random.Random(3)
+    values = [None, True, -1, 0, 2.5, 1e300, "", "x", "12", [], [1], {}, {"a": 1}, "stream 7", 5]
+    fields = ("ph", "name", "cat", "pid", "tid", "ts", "dur", "args", "id", "bp", "s")
+    phases = ["X", "B", "E", "b", "e", "i", "C", "M", "s", "t", "f", "P"]
+    outcomes = collections.Counter()
+    for _ in range(300):
+        events = []
+        for _ in range(rng.randint(1, 12)):
+            e = {"ph": rng.choice(phases), "pid": 1, "tid": 1, "ts": rng.randint(0, 50), "dur": rng.randint(0, 5), "name": "n"}
+            for field in rng.sample(fields, rng.randint(0, 3)):
+                e[field] = rng.choice(values)
+            events.append(e)
+        try:
+            trace = chrome_to_trace({"traceEvents": events})
+        except UserError:
+            outcomes["error"] += 1
+            continue
+        outcomes["ok"] += 1
+        assert trace.summary["import_events_mapped"] + sum(trace.summary["import_unmapped"].values()) == len(events)
+        parse_trace(serialize_trace(trace))
+    assert outcomes["ok"] > 50 and outcomes["error"] > 10
+
+
 def test_import_is_deterministic_and_byte_stable(tmp_path: Path) -> None:
     source = METRICS if METRICS.is_file() else None
     document = load_json(source) if source else {"traceEvents": [

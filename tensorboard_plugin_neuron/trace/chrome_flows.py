@@ -51,18 +51,22 @@ def _bind(p: Parsed, flows: dict[str, np.ndarray], start: np.ndarray, end: np.nd
     thread = p.slice_thread[candidates]
     order = np.lexsort((-end[candidates], start[candidates], thread))   # parents before children at equal start
     ids, thread = candidates[order], thread[order]
+    bound = np.full(len(flows["ts"]), -1, np.int64)
+    if not len(ids):
+        return bound
     s, e = start[ids], end[ids]
-    base = int(s.min(initial=0))
-    width = int(e.max(initial=0)) - base + 2
-    point = np.rint((flows["ts"] - t0) * 1000).astype(np.int64)
-    valid = (flows["thread"] >= 0) & (point >= base) & (point - base < width)
+    base = int(s.min())
+    width = int(e.max()) - base + 2
+    offset = (flows["ts"] - t0) * 1000 - base
+    inside_span = (offset >= 0) & (offset < width)
+    point = np.rint(np.where(inside_span, offset, 0)).astype(np.int64) + base
+    valid = (flows["thread"] >= 0) & inside_span
     combined = thread * width + (s - base)
     probe = flows["thread"] * width + (point - base)
-    bound = np.full(len(point), -1, np.int64)
     # enclosing slice: the latest-starting slice on the thread with start <= point <= end
     k = np.searchsorted(combined, probe, side="right") - 1
-    kk = np.clip(k, 0, max(len(ids) - 1, 0))
-    same = valid & (k >= 0) & (thread[kk] == flows["thread"]) if len(ids) else np.zeros(len(point), bool)
+    kk = np.clip(k, 0, len(ids) - 1)
+    same = valid & (k >= 0) & (thread[kk] == flows["thread"])
     inside = same & (e[kk] >= point)
     bound[inside] = ids[kk[inside]]
     for i in np.flatnonzero(same & ~inside & ~flows["next_slice"]).tolist():  # rare: walk back to a parent
@@ -74,8 +78,8 @@ def _bind(p: Parsed, flows: dict[str, np.ndarray], start: np.ndarray, end: np.nd
                 break
     # next slice: the first slice on the thread starting at or after the point
     n = np.searchsorted(combined, probe, side="left")
-    nn = np.clip(n, 0, max(len(ids) - 1, 0))
-    after = valid & (n < len(ids)) & (thread[nn] == flows["thread"]) if len(ids) else np.zeros(len(point), bool)
+    nn = np.clip(n, 0, len(ids) - 1)
+    after = valid & (n < len(ids)) & (thread[nn] == flows["thread"])
     use_next = flows["next_slice"]
-    bound[use_next] = np.where(after[use_next], ids[nn[use_next]] if len(ids) else -1, -1)
+    bound[use_next] = np.where(after[use_next], ids[nn[use_next]], -1)
     return bound

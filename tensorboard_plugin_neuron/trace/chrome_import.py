@@ -144,6 +144,9 @@ def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
     if not len(p.slice_ts) and not len(p.counter_ts) and not len(exported_requests[0]):
         raise UserError(f"{source_name} has no timed events to import ({len(events)} entries in traceEvents)")
     t0 = float(min(p.slice_ts.min(initial=np.inf), p.counter_ts.min(initial=np.inf), exported_requests[0].min(initial=np.inf)))
+    if max((p.slice_ts - t0).max(initial=0), p.slice_dur.max(initial=0), (p.counter_ts - t0).max(initial=0),
+           (exported_requests[0] - t0).max(initial=0), exported_requests[1].max(initial=0)) > 9e12:
+        raise UserError(f"{source_name}: timestamps or durations span more than 100 days (ts and dur are microseconds)")
     start = np.rint((p.slice_ts - t0) * 1000).astype(np.int64)
     duration = np.rint(p.slice_dur * 1000).astype(np.int64)
     names = [_text(n) for n in p.names]
@@ -178,9 +181,11 @@ def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
     target = next((_text(d.get("name")) for d in devices if gpus and d.get("id") == gpus[0]), "") or \
         (_text(devices[0].get("name")) if devices else ("gpu" if gpus else "cpu"))
     base_ns = top.get("baseTimeNanoseconds") if isinstance(top.get("baseTimeNanoseconds"), int) else 0
+    created = base_ns + round(t0 * 1000)   # the wall-clock time of the first event, when the file tells it
+    created = created if 0 <= created < 2**63 else 0
     metadata = TraceMetadata(model=session_name(source_name), target=target, autocast="", batch=1, cores=len(gpus),
                              iterations=iterations, session=session_name(source_name),
-                             created_unix_ns=int(base_ns + round(t0 * 1000)),
+                             created_unix_ns=created,
                              producer=f"tensorboard-plugin-neuron {__version__} chrome import", source_format="chrome")
     trace = Trace(metadata, graph, nodes, ["" if g.device else "runs on the host (imported trace)" for g in groups],
                   groups, queues, [names[u] for u in used], [], tasks,

@@ -68,6 +68,8 @@ def _numbers(events: list[dict], key: str, phase: str, required: bool) -> np.nda
         values = np.array(raw, dtype=np.float64)
     except (TypeError, ValueError):
         values = None
+    if values is not None and values.shape != (len(raw),):   # lists among the values
+        values = None
     bad = np.ones(len(raw), bool) if values is None else (np.isnan(values) if required else np.zeros(len(raw), bool))
     if values is None or bad.any():
         for i, v in enumerate(raw):
@@ -92,7 +94,9 @@ def _args(events: list[dict], first: str, second: str) -> tuple[np.ndarray, np.n
 def _integers(raw: list[Any]) -> np.ndarray:
     try:
         values = np.array(raw, dtype=np.float64)
-    except (TypeError, ValueError):  # text or objects among the values: keep the numbers only
+        if values.shape != (len(raw),):
+            raise ValueError("not scalars")
+    except (TypeError, ValueError):  # text, lists or objects among the values: keep the numbers only
         values = np.array([v if _is_number(v) else np.nan for v in raw], dtype=np.float64)
     values[~np.isfinite(values) | (np.abs(values) >= 2.0**62)] = 0
     return values.astype(np.int64)
@@ -105,7 +109,10 @@ def parse_events(events: list[Any]) -> Parsed:
     by_phase: dict[Any, list[dict]] = collections.defaultdict(list)
     for e in events:
         if type(e) is dict:
-            by_phase[e.get("ph")].append(e)
+            try:
+                by_phase[e.get("ph")].append(e)
+            except TypeError:   # an unhashable phase (a list, an object)
+                by_phase[_text(e.get("ph"))].append(e)
         else:
             unmapped["not a JSON object"] += 1
     names: dict[Any, int] = {}
@@ -151,7 +158,7 @@ def parse_events(events: list[Any]) -> Parsed:
     process_meta, thread_meta = _metadata(by_phase.pop("M", []), mapped, unmapped)
     flow_points = by_phase.pop("s", []) + by_phase.pop("t", []) + by_phase.pop("f", [])
     for phase, group in by_phase.items():
-        reason = {"b": "async b/n/e", "n": "async b/n/e", "e": "async b/n/e", "S": "async S/T/F (legacy)",
+        reason = {"S": "async S/T/F (legacy)",
                   "T": "async S/T/F (legacy)", "F": "async S/T/F (legacy)", "p": "async S/T/F (legacy)",
                   "P": "sample", "N": "object", "O": "object", "D": "object", "R": "mark", "v": "memory dump",
                   "V": "memory dump", "c": "clock sync", "(": "context", ")": "context"}.get(phase)
@@ -280,7 +287,7 @@ def _metadata(group: list[dict], mapped: collections.Counter, unmapped: collecti
     for e in group:
         kind, args = e.get("name"), e.get("args") if type(e.get("args")) is dict else {}
         pid, tid = _text(e.get("pid")), _text(e.get("tid"))
-        if kind not in METADATA_NAMES:
+        if not isinstance(kind, str) or kind not in METADATA_NAMES:
             unmapped[f"M {_text(kind)[:40]}"] += 1
             continue
         mapped["metadata"] += 1
