@@ -68,9 +68,10 @@ def index_trace(trace: Trace) -> ProfileIndex:
         device = get_target(trace.metadata.target)
     except Exception:  # imported traces name devices we do not model
         device = None
+    group = event_group_index(trace)
     return ProfileIndex(
-        trace=trace, device=device, queue=queue, kind=kind, end_ns=end, group=event_group_index(trace),
-        track_offsets=offsets, busy_prefix=prefix, running_end=running_end, node_time=node_times(trace),
+        trace=trace, device=device, queue=queue, kind=kind, end_ns=end, group=group,
+        track_offsets=offsets, busy_prefix=prefix, running_end=running_end, node_time=node_times(trace, group, queue),
         span_start_ns=int(events["start_ns"].min()) if len(end) else 0, span_end_ns=int(end.max()) if len(end) else 0,
         iterations=int(events["iteration"].max()) + 1 if len(end) else 0,
     )

@@ -39,17 +39,19 @@ def event_group_index(trace: Trace) -> np.ndarray:
     return np.where(group_id >= 0, index_of_id[group_id], -1)
 
 
-def node_times(trace: Trace) -> dict[str, np.ndarray]:
+def node_times(trace: Trace, group: np.ndarray | None = None, queue: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per graph node: 'engine_ns' (NeuronCore instructions), 'dma_ns' (descriptors), 'host_ns' (CPU
-    fallback), mean per traced inference, and 'first_start_ns' (first event of the node's group in the first inference, or -1)."""
+    fallback), mean per traced inference, and 'first_start_ns' (first event of the node's group in the first inference, or -1).
+    `group` (event_group_index) and `queue` (per event) may be passed when the caller has them already."""
     events = trace.events
     count = len(trace.graph.nodes)
     iterations = int(events["iteration"].max()) + 1 if len(events["task"]) else 1
-    group = event_group_index(trace)
+    group = event_group_index(trace) if group is None else group
+    queue = trace.tasks["queue"][events["task"]] if queue is None else queue
     queue_kind = np.array([QUEUE_KINDS.index(q.kind) for q in trace.queues], dtype=np.int64)
-    kind = queue_kind[trace.tasks["queue"][events["task"]]] if len(events["task"]) else np.zeros(0, np.int64)
-    engine = np.isin(kind, [QUEUE_KINDS.index(k) for k in ENGINE_KINDS])
-    categories = {"engine_ns": engine, "dma_ns": kind == QUEUE_KINDS.index("dma"), "host_ns": kind == QUEUE_KINDS.index("host")}
+    engine_queue = np.isin(queue_kind, [QUEUE_KINDS.index(k) for k in ENGINE_KINDS])
+    categories = {"engine_ns": engine_queue[queue], "dma_ns": (queue_kind == QUEUE_KINDS.index("dma"))[queue],
+                  "host_ns": (queue_kind == QUEUE_KINDS.index("host"))[queue]}  # per queue, then per event
     g_index, n_index, share = group_shares(trace)
     with_group = group >= 0
     result: dict[str, np.ndarray] = {}
