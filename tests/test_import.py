@@ -173,6 +173,19 @@ def test_plugin_analyses_on_the_imported_resnet_trace(imported) -> None:
     zoomed = timeline(index, step + 1_000_000, step + 1_100_000, width=500)
     main = next(t for t in zoomed["data"] if zoomed["tracks"][t["track"]]["label"] == "CPU thread 25738 (python)")
     assert "ProfilerStep#7" in [trace.strings[n] for n in main["events"]["name"]]   # the enclosing step is drawn
+    # nested CPU ops carry their nesting depth (a stack over the JSON's intervals is the reference)
+    assert {t["label"]: t["nested"] for t in zoomed["tracks"]}["CPU thread 25738 (python)"]
+    backward = timeline(index, 500_000_000, 500_200_000, width=1000)
+    busy = next(t for t in backward["data"] if backward["tracks"][t["track"]]["label"] == "CPU thread 25772 (python)")
+    rows = busy["events"]["event"]
+    reference = {}
+    open_ends: list[int] = []
+    for row in sorted(rows, key=lambda r: (int(trace.events["start_ns"][r]), -int(trace.events["duration_ns"][r]))):
+        s, e = int(trace.events["start_ns"][row]), int(index.end_ns[row])
+        open_ends = [x for x in open_ends if x > s]
+        reference[row] = len(open_ends)
+        open_ends.append(e)
+    assert busy["events"]["depth"] == [reference[r] for r in rows] and max(busy["events"]["depth"]) >= 1
     copy = event_details(index, int(np.flatnonzero(index.kind == QUEUE_KINDS.index("dma"))[0]))
     assert (copy["src"], copy["dst"], copy["purpose"], copy["track"]) == ("host", "hbm", "input", "GPU 0 stream 7 memcpy")
     assert copy["bytes"] > 0 and copy["depends_on"][0]["name"] == "cudaMemcpyAsync"

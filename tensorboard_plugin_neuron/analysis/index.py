@@ -24,12 +24,23 @@ class ProfileIndex:
     group: np.ndarray            # per event: index into trace.groups, -1 for none
     track_offsets: np.ndarray    # events are sorted by (queue, start); queue q owns [offsets[q], offsets[q+1])
     busy_prefix: np.ndarray      # events + 1 values: sum of the durations of the events before each (in that order)
-    running_end: np.ndarray      # per event: latest end of its track's events up to it (nested/overlapping tracks)
+    nested: np.ndarray           # per queue: whether any of its events overlap (nested CPU ops, concurrent transfers)
     node_time: dict[str, np.ndarray]
     span_start_ns: int
     span_end_ns: int
     iterations: int
     memo: dict = dataclasses.field(default_factory=dict)   # results of parameterless views, computed once
+
+    def running_end(self, queue: int) -> np.ndarray:
+        """Per event of the queue: the latest end among its events up to that one (the end itself on a
+        track without overlaps; computed once per nested track)."""
+        lo, hi = int(self.track_offsets[queue]), int(self.track_offsets[queue + 1])
+        if not self.nested[queue]:
+            return self.end_ns[lo:hi]
+        key = ("running_end", queue)
+        if key not in self.memo:
+            self.memo[key] = np.maximum.accumulate(self.end_ns[lo:hi])
+        return self.memo[key]
 
     @property
     def span_ns(self) -> float:
@@ -61,9 +72,9 @@ def index_trace(trace: Trace) -> ProfileIndex:
     end = events["start_ns"] + events["duration_ns"]
     offsets = np.searchsorted(queue, np.arange(len(trace.queues) + 1)).astype(np.int64)
     prefix = np.concatenate([[0], np.cumsum(events["duration_ns"])])
-    running_end = end.copy()
-    for lo, hi in zip(offsets[:-1].tolist(), offsets[1:].tolist()):   # per track, not per event
-        np.maximum.accumulate(end[lo:hi], out=running_end[lo:hi])
+    # a track has overlapping events iff some event ends after the next one starts (else ends only grow)
+    overlap = (end[:-1] > events["start_ns"][1:]) & (queue[:-1] == queue[1:])
+    nested = np.bincount(queue[1:][overlap], minlength=len(trace.queues)) > 0 if len(queue) else np.zeros(len(trace.queues), bool)
     try:
         device = get_target(trace.metadata.target)
     except Exception:  # imported traces name devices we do not model
@@ -71,7 +82,8 @@ def index_trace(trace: Trace) -> ProfileIndex:
     group = event_group_index(trace)
     return ProfileIndex(
         trace=trace, device=device, queue=queue, kind=kind, end_ns=end, group=group,
-        track_offsets=offsets, busy_prefix=prefix, running_end=running_end, node_time=node_times(trace, group, queue),
+        track_offsets=offsets, busy_prefix=prefix, nested=nested,
+        node_time=node_times(trace, group, queue),
         span_start_ns=int(events["start_ns"].min()) if len(end) else 0, span_end_ns=int(end.max()) if len(end) else 0,
         iterations=int(events["iteration"].max()) + 1 if len(end) else 0,
     )

@@ -28,16 +28,15 @@ def engine_utilization(index: ProfileIndex) -> list[dict[str, Any]]:
 
 
 def track_busy_ns(index: ProfileIndex) -> np.ndarray:
-    """Per queue: length of the union of its events' intervals, vectorized over the (queue, start)-sorted events."""
+    """Per queue: length of the union of its events' intervals (the sum of durations where none overlap)."""
+    busy = np.diff(index.busy_prefix[index.track_offsets]).astype(np.float64)
     start = index.trace.events["start_ns"]
-    if not len(start):
-        return np.zeros(len(index.trace.queues))
-    previous = np.empty(len(start), np.int64)
-    previous[1:] = index.running_end[:-1]
-    firsts = index.track_offsets[:-1][np.diff(index.track_offsets) > 0]
-    previous[firsts] = start[firsts]
-    gained = np.clip(index.end_ns - np.maximum(start, previous), 0, None).astype(np.float64)
-    return np.bincount(index.queue, weights=gained, minlength=len(index.trace.queues))
+    for q in np.flatnonzero(index.nested).tolist():   # per nested track, vectorized over its events
+        lo, hi = int(index.track_offsets[q]), int(index.track_offsets[q + 1])
+        reach = index.running_end(q)
+        previous = np.concatenate([start[lo:lo + 1], reach[:-1]])
+        busy[q] = float(np.clip(index.end_ns[lo:hi] - np.maximum(start[lo:hi], previous), 0, None).sum())
+    return busy
 
 
 def dma_wait(index: ProfileIndex) -> dict[str, float]:

@@ -18,8 +18,8 @@ MAX_WIDTH = 10_000
 def tracks(index: ProfileIndex) -> list[dict[str, Any]]:
     trace = index.trace
     counts = np.diff(index.track_offsets)
-    return [{"id": i, "label": q.label, "core": q.core, "kind": q.kind, "index": q.index, "events": int(counts[i])}
-            for i, q in enumerate(trace.queues)]
+    return [{"id": i, "label": q.label, "core": q.core, "kind": q.kind, "index": q.index, "events": int(counts[i]),
+             "nested": bool(index.nested[i])} for i, q in enumerate(trace.queues)]
 
 
 def check_window(start_ns: float, end_ns: float, width: int) -> None:
@@ -56,7 +56,7 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
         if first > lo and index.end_ns[first - 1] > start_ns:
             first -= 1  # an event that started before the window and is still running in it
         # on nested or overlapping tracks (imported traces) more of them can be: enclosing slices
-        reach = lo + int(np.searchsorted(index.running_end[lo:first], start_ns, side="right"))
+        reach = lo + int(np.searchsorted(index.running_end(q)[: first - lo], start_ns, side="right"))
         enclosing = reach + np.flatnonzero(index.end_ns[reach:first] > start_ns)
         if first >= last:
             if len(enclosing):   # only slices that began earlier are running in the window
@@ -65,6 +65,7 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
                 if mark_group is not None:
                     item["events"]["marked"], item["aggregates"]["marked"] = [], []
                 _prepend(index, item, enclosing, mark_group)
+                _add_depth(index, item)
                 out.append(item)
             continue
         window = slice(first, last)
@@ -99,9 +100,24 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
             _mark(index, mark_group, item, first, last, long_rows, cut, keep)
         if len(enclosing):
             _prepend(index, item, enclosing, mark_group)
+        if index.nested[q]:
+            _add_depth(index, item)
         out.append(item)
     return {"start_ns": start_ns, "end_ns": end_ns, "width": width, "pixel_ns": pixel, "strings": trace.strings,
             "tracks": tracks(index), "data": out}
+
+
+def _add_depth(index: ProfileIndex, item: dict[str, Any]) -> None:
+    """On a track whose events overlap (nested CPU ops), `events.depth`: how many of the listed events are
+    still running when each starts, i.e. its nesting level. The listed events include every enclosing
+    one (a parent is at least as long as its child), so the count over them is the true depth."""
+    rows = np.asarray(item["events"]["event"], dtype=np.int64)
+    starts, durations = index.trace.events["start_ns"][rows], index.trace.events["duration_ns"][rows]
+    order = np.lexsort((-durations, starts))   # parents before their children at equal start
+    ends = np.sort(index.end_ns[rows])
+    depth = np.empty(len(rows), np.int64)
+    depth[order] = np.arange(len(rows)) - np.searchsorted(ends, starts[order], side="right")
+    item["events"]["depth"] = np.maximum(depth, 0).tolist()
 
 
 def _prepend(index: ProfileIndex, item: dict[str, Any], rows: np.ndarray, mark_group: int | None) -> None:
