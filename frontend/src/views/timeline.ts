@@ -12,7 +12,8 @@ import { State, writeState } from "../state";
 import { profileParams, View } from "./types";
 
 interface Items {
-  events: { start: number[]; duration: number[]; name: number[]; event: number[]; marked?: number[]; reach?: Float64Array; depth?: Uint8Array };
+  events: { start: number[]; duration: number[]; name: number[]; event: number[]; marked?: number[]; reach?: Float64Array;
+    depth?: number[] | Uint8Array };  // depth: nesting level, served on tracks whose events overlap (imported traces)
   aggregates: { start: number[]; duration: number[]; count: number[]; busy_ns: number[]; busy: number[]; marked?: number[]; reach?: Float64Array };
 }
 interface Payload {
@@ -46,18 +47,6 @@ function reachOf(start: number[], dur: number[]): Float64Array {
   let max = -Infinity;
   for (let i = 0; i < start.length; i++) reach[i] = max = Math.max(max, start[i] + dur[i]);
   return reach;
-}
-
-// Nesting depth of each item (slices of imported traces enclose each other; ours never do).
-function depthOf(start: number[], dur: number[]): Uint8Array {
-  const depth = new Uint8Array(start.length);
-  const open: number[] = [];
-  for (let i = 0; i < start.length; i++) {
-    while (open.length && open[open.length - 1] <= start[i]) open.pop();
-    depth[i] = Math.min(255, open.length);
-    open.push(start[i] + dur[i]);
-  }
-  return depth;
 }
 
 // First index whose reach is >= t: no item before it ends at or after t.
@@ -125,7 +114,7 @@ export const timelineView: View = {
     const layerOf = (payload: Payload, forNode: string): Layer => {
       for (const d of payload.data) {
         d.events.reach = reachOf(d.events.start, d.events.duration);
-        d.events.depth = depthOf(d.events.start, d.events.duration);
+        if (d.events.depth) d.events.depth = Uint8Array.from(d.events.depth, (v) => Math.min(255, v));
         d.aggregates.reach = reachOf(d.aggregates.start, d.aggregates.duration);
       }
       return { payload, byTrack: new Map(payload.data.map((d) => [d.track, d])), node: forNode };
@@ -190,7 +179,7 @@ export const timelineView: View = {
           coarse = layerOf(payload, forNode);
           full = [payload.start_ns, payload.end_ns];
           lanes = new Map(payload.data.map((d) => [d.track,
-            Math.min(MAX_LANES, 1 + d.events.depth!.reduce((m, v) => Math.max(m, v), 0))]));
+            Math.min(MAX_LANES, 1 + (d.events.depth ? (d.events.depth as Uint8Array).reduce((m, v) => Math.max(m, v), 0) : 0))]));
         });
     };
     const loadOccurrences = (): Promise<void> => {
