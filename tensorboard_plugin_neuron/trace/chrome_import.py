@@ -4,8 +4,9 @@ Mapping (`chrome_to_trace`, a pure function of the parsed JSON document):
 - one queue (track) per thread or stream and role: CPU threads -> kind 'host'; GPU kernels and memsets
   -> 'stream'; memcpy -> 'dma' (a track of its own beside its stream, with bytes and host/HBM
   direction); GPU user annotations, the profiler's 'Trace' spans and instants -> 'annotation';
-- one task row and one event row per slice (X, matched B/E pair, instant as zero duration), times
-  relative to the trace's first timestamp; iteration = index of the `ProfilerStep#N` it falls in;
+- one task row and one event row per slice (X, matched B/E or async b/e pair, instant as zero
+  duration), times relative to the trace's first timestamp; iteration = index of the `ProfilerStep#N`
+  (or of our own export's 'request' span) it falls in;
 - one graph node (and fusion group, so op statistics attribute time to it) per distinct (category,
   name) of the CPU ops, kernels and transfers; `ProfilerStep#N` spans become requests instead;
 - 'C' events and PyTorch's '[memory]' instants -> counters; flows (s/t/f, `ac2g`) -> task dependencies;
