@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -127,7 +127,7 @@ class _Tracks:
             first.append(b"\x68" + bytes([flags]) + b"\x62" + _varint(len(data)) + data)
         self.first = bb.Table.of(first)   # entry 0: later packets; entry 1 + t: first packet of track t
 
-    def _add(self, descriptor) -> int:
+    def _add(self, descriptor: Any) -> int:
         uuid = len(self.uuid) + 1
         descriptor.uuid = uuid
         self.uuid.append(uuid)
