@@ -306,6 +306,44 @@ def test_phases_counters_metadata_and_hostile_names() -> None:
     assert rows["op_type"][0] == hostile and rows["name"][0] == back.graph.nodes[0].path
 
 
+def test_current_kineto_categories() -> None:
+    """The categories PyTorch 2.x writes (cpu_op, user_annotation, cuda_runtime, kernel, gpu_memcpy,
+    gpu_memset, gpu_user_annotation, ac2g flows), with numeric stream tids named by M events."""
+    events = [
+        {"ph": "M", "name": "process_labels", "pid": 0, "tid": 0, "args": {"labels": "GPU 0"}},
+        {"ph": "M", "name": "thread_name", "pid": 0, "tid": 7, "args": {"name": "stream 7 "}},
+        {"ph": "M", "name": "process_labels", "pid": 42, "tid": 0, "args": {"labels": "CPU"}},
+        {"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#4", "pid": 42, "tid": 42, "ts": 0, "dur": 100},
+        {"ph": "X", "cat": "cpu_op", "name": "aten::mm", "pid": 42, "tid": 42, "ts": 10, "dur": 30},
+        {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 42, "tid": 42, "ts": 20, "dur": 5},
+        {"ph": "s", "cat": "ac2g", "name": "ac2g", "id": 9, "pid": 42, "tid": 42, "ts": 20},
+        {"ph": "X", "cat": "kernel", "name": "sgemm", "pid": 0, "tid": 7, "ts": 30, "dur": 40},
+        {"ph": "f", "cat": "ac2g", "name": "ac2g", "id": 9, "bp": "e", "pid": 0, "tid": 7, "ts": 30},
+        {"ph": "X", "cat": "gpu_user_annotation", "name": "ProfilerStep#4", "pid": 0, "tid": 7, "ts": 30, "dur": 60},
+        {"ph": "X", "cat": "gpu_memcpy", "name": "Memcpy DtoH (Device -> Pinned)", "pid": 0, "tid": 7, "ts": 75, "dur": 5,
+         "args": {"bytes": 4096}},
+        {"ph": "X", "cat": "gpu_memset", "name": "Memset (Device)", "pid": 0, "tid": 7, "ts": 82, "dur": 1, "args": {"bytes": 64}},
+    ]
+    trace = chrome_to_trace({"traceEvents": events, "deviceProperties": [{"id": 0, "name": "NVIDIA A100"}],
+                             "baseTimeNanoseconds": 1_700_000_000_000_000_000})
+    kinds = {q.label: q.kind for q in trace.queues}
+    assert kinds == {"CPU thread 42": "host", "GPU 0 stream 7": "stream", "GPU 0 stream 7 memcpy": "dma",
+                     "GPU 0 stream 7 annotations": "annotation"}
+    assert trace.metadata.target == "NVIDIA A100" and trace.metadata.cores == 1
+    assert trace.metadata.created_unix_ns == 1_700_000_000_000_000_000
+    assert trace.requests["request"].tolist() == [4] and trace.requests["end_ns"].tolist() == [100_000]
+    names = [trace.strings[o] for o in trace.tasks["opcode"]]
+    assert trace.deps_of(names.index("sgemm")).tolist() == [names.index("cudaLaunchKernel")]
+    copy = names.index("Memcpy DtoH (Device -> Pinned)")
+    assert (trace.tasks["src_mem"][copy], trace.tasks["dst_mem"][copy], trace.tasks["bytes"][copy]) == (2, 1, 4096)
+    assert trace.summary["hbm_read_bytes"] == 4096 and trace.summary["kernel_count"] == 2   # the kernel and the memset
+    assert trace.summary["import_mapped"] == {"annotation": 1, "cpu op": 2, "flow": 2, "gpu kernel": 2, "memcpy": 1,
+                                              "metadata": 3, "profiler step": 1}
+    table = op_table(index_trace(trace))
+    assert dict(zip(table["name"], table["engine"]))["kernel/sgemm"] == "stream"
+    assert dict(zip(table["name"], table["time_ns"]))["kernel/sgemm"] == 40_000
+
+
 def test_flows_bind_to_slices_and_become_dependencies() -> None:
     events = [
         {"ph": "X", "name": "launch", "pid": 1, "tid": 1, "ts": 0, "dur": 2},
