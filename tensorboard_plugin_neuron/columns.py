@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import os
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -59,28 +61,41 @@ def fill_table(table: Any, columns: Mapping[str, np.ndarray], *, compress: bool 
         table.columns.add(name=name, dtype=array.dtype.name, data=raw, encoding=encoding)
 
 
+PARALLEL_ROWS = 1 << 20   # tables this long decode their columns in parallel
+
+
+def _decode_column(column: Any, rows: int) -> np.ndarray:
+    if column.dtype not in _ALLOWED:
+        raise ColumnError(f"column '{column.name}' has unsupported dtype '{column.dtype}'")
+    dtype = np.dtype(column.dtype).newbyteorder("<")
+    data = column.data
+    if column.encoding in ("zlib", "delta+zlib"):
+        try:
+            data = zlib.decompress(data)
+        except zlib.error as exc:
+            raise ColumnError(f"column '{column.name}' does not decompress: {exc}") from None
+    elif column.encoding:
+        raise ColumnError(f"column '{column.name}' has unknown encoding '{column.encoding}'")
+    if len(data) != rows * dtype.itemsize:
+        raise ColumnError(f"column '{column.name}' holds {len(data)} bytes, expected {rows} x {dtype.itemsize}")
+    values = np.frombuffer(data, dtype=dtype)
+    if column.encoding == "delta+zlib":
+        values = np.cumsum(values, dtype=dtype)
+    return values
+
+
 def read_table(table: Any, required: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
-    """Decode a `Table` message into numpy arrays; check required columns and dtypes."""
-    result: dict[str, np.ndarray] = {}
+    """Decode a `Table` message into numpy arrays; check required columns and dtypes.
+
+    Large tables decompress their columns on several threads (zlib releases the GIL)."""
     rows = int(table.rows)
-    for column in table.columns:
-        if column.dtype not in _ALLOWED:
-            raise ColumnError(f"column '{column.name}' has unsupported dtype '{column.dtype}'")
-        dtype = np.dtype(column.dtype).newbyteorder("<")
-        data = column.data
-        if column.encoding in ("zlib", "delta+zlib"):
-            try:
-                data = zlib.decompress(data)
-            except zlib.error as exc:
-                raise ColumnError(f"column '{column.name}' does not decompress: {exc}") from None
-        elif column.encoding:
-            raise ColumnError(f"column '{column.name}' has unknown encoding '{column.encoding}'")
-        if len(data) != rows * dtype.itemsize:
-            raise ColumnError(f"column '{column.name}' holds {len(data)} bytes, expected {rows} x {dtype.itemsize}")
-        values = np.frombuffer(data, dtype=dtype)
-        if column.encoding == "delta+zlib":
-            values = np.cumsum(values, dtype=dtype)
-        result[column.name] = values
+    columns = list(table.columns)
+    if rows >= PARALLEL_ROWS and len(columns) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(columns), os.cpu_count() or 1)) as pool:
+            decoded = list(pool.map(lambda column: _decode_column(column, rows), columns))
+    else:
+        decoded = [_decode_column(column, rows) for column in columns]
+    result = {column.name: values for column, values in zip(columns, decoded)}
     for name, dtype_name in (required or {}).items():
         if name not in result:
             raise ColumnError(f"table is missing column '{name}'")

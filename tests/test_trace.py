@@ -84,3 +84,21 @@ def test_run_names_cannot_leave_the_logdir(tmp_path: Path, run: str) -> None:
 def test_shipped_trace_proto_matches_the_schema() -> None:
     shipped = Path(__file__).resolve().parent.parent / "tensorboard_plugin_neuron" / "trace" / "trace.proto"
     assert shipped.read_text() == render_proto(TRACE_SCHEMA)
+
+
+def test_large_tables_decode_their_columns_in_parallel_exactly() -> None:
+    from tensorboard_plugin_neuron.columns import PARALLEL_ROWS, ColumnError, fill_table, read_table
+    from tensorboard_plugin_neuron.trace.schema import CLASSES
+
+    rng = np.random.default_rng(0)
+    columns = {"start_ns": np.sort(rng.integers(0, 1 << 40, PARALLEL_ROWS + 7)),
+               "task": rng.integers(0, 1000, PARALLEL_ROWS + 7).astype(np.int32),
+               "value": rng.random(PARALLEL_ROWS + 7)}
+    table = CLASSES["Table"]()
+    fill_table(table, columns, compress=True, delta=frozenset({"start_ns"}))
+    decoded = read_table(table, {"start_ns": "int64", "task": "int32", "value": "float64"})
+    for name, values in columns.items():
+        np.testing.assert_array_equal(decoded[name], values)
+    table.columns[1].data = table.columns[1].data[:-10]
+    with pytest.raises(ColumnError, match="'task' does not decompress"):
+        read_table(table)
