@@ -65,7 +65,10 @@ def request_stream(index: ProfileIndex) -> dict[str, Any]:
 
 
 def deployment(index: ProfileIndex) -> dict[str, Any]:
-    cores = core_usage(index)
+    """Cores, stages and the request stream; per-core figures only when the profile uses several cores
+    (one core's utilization is already in the overview's per-queue table)."""
+    used = {q.core for q in index.trace.queues if q.core >= 0 and q.kind in (*ENGINES, "dma")}
+    cores = core_usage(index) if len(used) > 1 else []
     stages = pipeline_stages(index, cores)
     result: dict[str, Any] = {"cores": cores, "stages": stages, "stream": request_stream(index)}
     if stages:
