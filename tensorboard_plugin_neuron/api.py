@@ -25,7 +25,15 @@ SUFFIXES = {".json": "chrome", ".json.gz": "chrome", ".pftrace": "perfetto", ".p
             ".csv": "csv"}
 
 __all__ = ["ExportStats", "FORMATS", "export", "export_chrome", "export_ops_csv", "export_perfetto", "export_summary",
-           "format_for", "load_profile", "resolve_format"]
+           "format_for", "import_chrome_trace", "load_profile", "resolve_format"]
+
+
+def import_chrome_trace(path: PathLike, logdir: str, run: str | None = None) -> Any:
+    """Convert a Chrome trace-event file (e.g. PyTorch profiler output) into a profile under the logdir;
+    returns the ImportResult (path written, mapped and unmapped event counts)."""
+    from tensorboard_plugin_neuron.trace.chrome_import import import_chrome_trace as convert
+
+    return convert(path, logdir, run)
 
 
 def load_profile(path_or_logdir: PathLike, run: str | None = None, profile: str | None = None) -> Trace:

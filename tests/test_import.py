@@ -26,6 +26,7 @@ from tensorboard_plugin_neuron.analysis.timeline import event_details, timeline
 from tensorboard_plugin_neuron.cli import main
 from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS, Queue
 from tensorboard_plugin_neuron.errors import UserError
+import tensorboard_plugin_neuron
 from tensorboard_plugin_neuron.trace.chrome_import import chrome_to_trace, import_chrome_trace
 from tensorboard_plugin_neuron.trace.reader import parse_trace, read_trace
 from tensorboard_plugin_neuron.trace.writer import serialize_trace
@@ -49,7 +50,7 @@ def imported(tmp_path_factory) -> dict[str, tuple[dict[str, Any], Any, Any]]:
     logdir = tmp_path_factory.mktemp("logs")
     out = {}
     for path in (RESNET, METRICS):
-        result = import_chrome_trace(path, str(logdir), path.name.split(".")[0])
+        result = tensorboard_plugin_neuron.import_chrome_trace(path, str(logdir), path.name.split(".")[0])  # public API
         out[path.name] = (load_json(path), result, read_trace(result.path))
     return out
 
