@@ -100,6 +100,22 @@ def test_dma_wait_is_part_of_the_tensor_engine_idle_time(cnn) -> None:
     assert 0 < wait["waiting_ns"] <= wait["idle_ns"]
     tensor = [u for u in engine_utilization(cnn) if u["kind"] == "tensor"][0]
     assert wait["idle_ns"] <= cnn.span_ns - tensor["busy_ns"] + 1
+    # the same figure from a plain per-event loop (independent of the compiled kernel)
+    trace = cnn.trace
+    end = {(int(i), int(t)): float(e) for i, t, e in zip(trace.events["iteration"], trace.events["task"], cnn.end_ns)}
+    dma_task = {t for t in range(len(trace.tasks["queue"])) if trace.queues[trace.tasks["queue"][t]].kind == "dma"}
+    waiting = 0.0
+    rows = [r for r in range(trace.event_count) if trace.queues[cnn.queue[r]].kind == "tensor"]
+    for before, row in zip(rows, rows[1:]):
+        if cnn.queue[before] != cnn.queue[row]:
+            continue
+        iteration, task = int(trace.events["iteration"][row]), int(trace.events["task"][row])
+        deps = [int(d) for d in trace.deps_of(task)]
+        if deps:
+            latest = max(end[(iteration, d)] for d in deps)
+            if any(end[(iteration, d)] == latest and d in dma_task for d in deps):
+                waiting += max(float(trace.events["start_ns"][row]) - float(cnn.end_ns[before]), 0.0)
+    assert wait["waiting_ns"] == pytest.approx(waiting)
 
 
 @pytest.mark.parametrize("width", [1, 37, 800, 5000])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 
 from tensorboard_plugin_neuron.analysis.deployment import deployment
@@ -58,22 +59,32 @@ def dma_wait(index: ProfileIndex) -> dict[str, float]:
     gap = np.maximum(trace.events["start_ns"][current] - index.end_ns[previous], 0).astype(np.float64)
     tasks = trace.events["task"][current].astype(np.int64)
     iteration = trace.events["iteration"][current].astype(np.int64)
-    lo, hi = trace.dep_offsets[tasks], trace.dep_offsets[tasks + 1]
-    has_deps = hi > lo
-    counts = (hi - lo)[has_deps]
-    flat = np.repeat(np.flatnonzero(has_deps), counts)
-    positions = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo[has_deps], counts)
-    dep_task = trace.dep_ids[positions].astype(np.int64)
-    dep_end = end_of[iteration[flat] * tasks_per_iteration + dep_task]
-    dep_kind = np.array([QUEUE_KINDS.index(q.kind) for q in trace.queues])[trace.tasks["queue"][dep_task]]
-    latest = np.full(len(current), -np.inf)
-    np.maximum.at(latest, flat, dep_end)
-    waits_on_dma = np.zeros(len(current), dtype=bool)
-    is_latest_dma = (dep_end == latest[flat]) & (dep_kind == QUEUE_KINDS.index("dma"))
-    waits_on_dma[flat[is_latest_dma]] = True
+    task_is_dma = (np.array([QUEUE_KINDS.index(q.kind) for q in trace.queues]) == QUEUE_KINDS.index("dma"))[trace.tasks["queue"]]
+    waits_on_dma = _last_dependency_is_dma(tasks, iteration, trace.dep_offsets.astype(np.int64),
+                                           trace.dep_ids.astype(np.int64), end_of, tasks_per_iteration, task_is_dma)
     waiting = float(gap[waits_on_dma].sum())
     idle = float(gap.sum())
     return {"waiting_ns": waiting, "idle_ns": idle, "percent_of_idle": 100.0 * waiting / idle if idle else 0.0}
+
+
+@numba.njit(cache=True)
+def _last_dependency_is_dma(tasks, iteration, dep_offsets, dep_ids, end_of, tasks_per_iteration,
+                            task_is_dma):  # pragma: no cover - compiled
+    """Per event: whether the dependency that finished last (in the same iteration) is a DMA transfer."""
+    out = np.zeros(tasks.shape[0], dtype=np.bool_)
+    for i in range(tasks.shape[0]):
+        latest = -np.inf
+        dma = False
+        base = iteration[i] * tasks_per_iteration
+        for j in range(dep_offsets[tasks[i]], dep_offsets[tasks[i] + 1]):
+            d = dep_ids[j]
+            end = end_of[base + d]
+            if end > latest:
+                latest, dma = end, task_is_dma[d]
+            elif end == latest and task_is_dma[d]:
+                dma = True
+        out[i] = dma
+    return out
 
 
 def reloaded_tensors(index: ProfileIndex, threshold: int = RELOAD_THRESHOLD) -> list[dict[str, Any]]:
