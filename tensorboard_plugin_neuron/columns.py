@@ -61,7 +61,7 @@ def fill_table(table: Any, columns: Mapping[str, np.ndarray], *, compress: bool 
         table.columns.add(name=name, dtype=array.dtype.name, data=raw, encoding=encoding)
 
 
-PARALLEL_ROWS = 1 << 20   # tables this long decode their columns in parallel
+PARALLEL_ROWS = 1 << 18   # tables this long decode their columns in parallel
 
 
 def _decode_column(column: Any, rows: int) -> np.ndarray:
