@@ -53,6 +53,13 @@ def logdir(tmp_path_factory) -> Path:
     fp32 = Runtime("inf2").load(compile_model(graph, CompileOptions(autocast="fp32")))
     with profile(root, run="bert-fp32"):
         fp32.infer()
+    pipelined = compile_model(load_model("resnet18"), CompileOptions(cores=4))   # a 4-stage NeuronCore Pipeline
+    rt = Runtime("inf2", chips=2, environ={})
+    with profile(root, run="pipeline"):
+        rt.serve(rt.load(pipelined), 12, concurrency=4, compute_outputs=False)
+    with profile(root, run="pipeline-mlp"):   # mlp over 2 cores: its first stage is the bottleneck
+        mlp = Runtime("inf2", environ={})
+        mlp.serve(mlp.load(compile_model(load_model("mlp"), CompileOptions(cores=2))), 12, concurrency=4, compute_outputs=False)
     broken = root / "broken" / "plugins" / "neuron"
     broken.mkdir(parents=True)
     (broken / "bad.trace.pb").write_bytes(b"not a trace at all")
@@ -145,7 +152,57 @@ def test_overview_renders_metrics_and_recommendations(page, server) -> None:
     assert frame.locator("#np-graph-details h3").inner_text() == name
     frame.click(".np-tab[data-view=overview]")
     frame.wait_for_selector("#np-top-ops tbody tr")
+    # a single-core profile has no cores or stages tables; its host time is CPU fallback
+    assert frame.locator("#np-stages").count() == 0 and frame.locator("#np-cores").count() == 0
+    assert frame.locator("#np-stream").count() == 0   # two inferences one after the other: nothing to add
+    assert frame.locator("[data-metric=host_busy] .np-card-label").inner_text() == "host (CPU fallback)"
+    assert frame.locator("[data-metric=mfu]").count() == 1 and frame.locator("#np-import-accounting").count() == 0
     _shot(page, "overview")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_overview_of_a_pipeline_shows_cores_stages_with_bubbles_and_the_request_stream(page, server) -> None:
+    deployment = json.loads(_get(server, "overview", run="pipeline")[1])["deployment"]
+    assert len(deployment["stages"]) == 4
+    frame = _plugin_frame(page, server)
+    frame.wait_for_selector(".np-tab")
+    frame.evaluate("location.hash = 'view=overview&run=pipeline'")
+    frame.wait_for_selector("#np-stages tbody tr", timeout=30_000)
+    headers = frame.locator("#np-stages thead th").all_inner_texts()
+    assert headers == ["stage", "core", "nodes", "busy per request", "busy %", "bubble", "bubble %"]
+    rows = [r.locator("td").all_inner_texts() for r in frame.locator("#np-stages tbody tr").all()]
+    assert len(rows) == 4
+    assert [r[1] for r in rows] == ["nc0", "nc1", "nc2", "nc3"]
+    assert [r[6] for r in rows] == [f"{s['bubble_percent']:.1f}%" for s in deployment["stages"]]
+    assert all(r[3].endswith("us") for r in rows)
+    widths = frame.eval_on_selector_all("#np-stages .np-bar-bubble", "fs => fs.map(f => parseFloat(f.style.width))")
+    assert widths == pytest.approx([min(100.0, s["bubble_percent"]) for s in deployment["stages"]], abs=0.01)
+    worst = deployment.get("bottleneck_stage")
+    marked = frame.eval_on_selector_all("#np-stages tr.np-bottleneck", "rs => rs.map(r => Number(r.dataset.stage))")
+    assert marked == ([] if worst is None else [worst])
+    cores = [r.locator("td").all_inner_texts() for r in frame.locator("#np-cores tbody tr").all()]
+    assert [(c[0], c[1]) for c in cores] == [(f"nc{c['core']}", str(c["chip"])) for c in deployment["cores"]]
+    assert [c[3] for c in cores] == [f"{c['engine_percent']:.1f}%" for c in deployment["cores"]]
+    assert [c[5] for c in cores] == [f"{c['dma_percent']:.1f}%" for c in deployment["cores"]]
+    assert {c[1] for c in cores} == {"0", "1"}   # 4 cores over 2 inf2 chips
+    assert frame.locator("[data-metric=stream_requests] .np-card-value").inner_text() == "12"
+    in_flight = float(frame.locator("[data-metric=stream_in_flight] .np-card-value").inner_text())
+    assert in_flight == pytest.approx(deployment["stream"]["mean_in_flight"], abs=0.01) and in_flight > 1
+    for key in ("p50", "p90", "p99"):
+        assert frame.locator(f"[data-metric=stream_{key}] .np-card-value").inner_text().endswith("us")
+    _shot(page, "overview-pipeline")
+    # a pipeline whose slowest stage stands out: that stage is highlighted and the advice names its core
+    slow = json.loads(_get(server, "overview", run="pipeline-mlp")[1])["deployment"]
+    assert slow["bottleneck_stage"] is not None
+    worst = slow["stages"][slow["bottleneck_stage"]]
+    frame.evaluate("location.hash = 'view=overview&run=pipeline-mlp'")
+    frame.wait_for_selector("#np-stages tr.np-bottleneck", timeout=30_000)
+    assert frame.locator("#np-stages tbody tr").count() == 2
+    row = frame.locator("#np-stages tr.np-bottleneck")
+    assert row.count() == 1 and row.get_attribute("data-stage") == str(worst["stage"])
+    assert row.locator(".np-tag").inner_text() == "bottleneck" and row.locator("td").nth(1).inner_text() == f"nc{worst['core']}"
+    advice = frame.locator(".np-recommendations li[data-kind=pipeline_bottleneck]").inner_text()
+    assert f"pipeline stage {worst['stage']} (nc{worst['core']}) is the slowest" in advice
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -621,7 +678,9 @@ def test_nested_slices_of_an_imported_trace_get_one_lane_per_depth(page, tmp_pat
     events = [{"ph": "X", "name": "outer", "pid": 1, "tid": 1, "ts": 0, "dur": 1000},
               {"ph": "X", "name": "inner_a", "pid": 1, "tid": 1, "ts": 100, "dur": 300},
               {"ph": "X", "name": "inner_b", "pid": 1, "tid": 1, "ts": 500, "dur": 400},
-              {"ph": "X", "name": "leaf", "pid": 1, "tid": 1, "ts": 550, "dur": 200}]
+              {"ph": "X", "name": "leaf", "pid": 1, "tid": 1, "ts": 550, "dur": 200},
+              {"ph": "S", "name": "legacy", "pid": 1, "tid": 1, "ts": 600, "id": 3},   # not mapped: counted by reason
+              {"ph": "B", "name": HOSTILE, "pid": 1, "tid": 1, "ts": 700}]            # not mapped: B without E
     source = tmp_path / "nested.json"
     source.write_text(json.dumps({"traceEvents": events}))
     logdir = tmp_path / "logs"
@@ -647,4 +706,22 @@ def test_nested_slices_of_an_imported_trace_get_one_lane_per_depth(page, tmp_pat
         assert name_at(start + 250_000, 1) == "inner_a"
         assert name_at(start + 850_000, 1) == "inner_b"
         assert name_at(start + 650_000, 2) == "leaf"
+        # the overview names the source, leaves out device-only figures and shows the import accounting
+        frame.click(".np-tab[data-view=overview]")
+        frame.wait_for_selector("#np-import-accounting tbody tr", timeout=30_000)
+        assert "imported Chrome trace" in frame.locator("h2").first.inner_text()
+        assert "chrome import" in frame.locator("#np-overview-source").inner_text()   # the producer
+        view = frame.locator("#np-view-overview").inner_text()
+        assert "CPU fallback" not in view and "(, batch" not in view
+        assert frame.locator("[data-metric=host_busy] .np-card-label").inner_text() == "CPU"
+        for metric in ("mfu", "mbu", "hbm_read", "throughput"):   # no profiler steps: no steps/s either
+            assert frame.locator(f"[data-metric={metric}]").count() == 0
+        summary = json.loads(_get(base, "overview", run="nested")[1])["summary"]
+        heading = frame.locator("#np-import-accounting").locator("xpath=preceding-sibling::h3[1]").inner_text()
+        assert heading == f"Imported events: {summary['import_events_mapped']} of 6 mapped, 2 not mapped"
+        rows = [tuple(r.locator("td").all_inner_texts()) for r in frame.locator("#np-import-accounting tbody tr").all()]
+        assert rows == [("mapped", kind, str(n)) for kind, n in summary["import_mapped"].items()] + \
+            [("not mapped", "B without E", "1"), ("not mapped", "phase 'S' (async S/T/F (legacy))", "1")]
+        assert frame.locator("#np-stages").count() == 0 and frame.locator("img").count() == 0
+        _shot(page, "overview-imported")
     assert page.errors == []  # type: ignore[attr-defined]
