@@ -51,6 +51,7 @@ setup(
         "ml_dtypes>=0.3",
         "numba>=0.59",
         "rich>=13",
+        "isal>=1.6",
     ],
     extras_require={
         "torch": ["torch>=2.4"],

@@ -14,6 +14,8 @@ import threading
 import zlib
 from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
 
+from isal import isal_zlib
+
 T = TypeVar("T")
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
@@ -57,8 +59,10 @@ _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"   # deflate, no name,
 
 
 def _deflate(chunk: bytes, level: int) -> bytes:
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    # ISA-L's deflate (the `isal` package) writes the same format as zlib several times faster at its
+    # fast levels (0-3), which is what a streamed .json.gz export needs.
+    compressor = isal_zlib.compressobj(min(level, isal_zlib.ISAL_BEST_COMPRESSION), isal_zlib.DEFLATED, -15)
+    return compressor.compress(chunk) + compressor.flush(isal_zlib.Z_SYNC_FLUSH)
 
 
 def gzip_chunks(chunks: Iterable[bytes], level: int = GZIP_LEVEL) -> Iterator[bytes]:
