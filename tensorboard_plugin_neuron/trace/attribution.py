@@ -33,10 +33,11 @@ def group_shares(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def event_group_index(trace: Trace) -> np.ndarray:
     """Per event: index into trace.groups of the group it belongs to, -1 for none."""
-    index_of_id = np.full(max((g.id for g in trace.groups), default=-1) + 2, -1, dtype=np.int64)
+    index_of_id = np.full(max((g.id for g in trace.groups), default=-1) + 2, -1, dtype=np.int32)
     index_of_id[[g.id for g in trace.groups]] = np.arange(len(trace.groups))
-    group_id = trace.tasks["group"].astype(np.int64)[trace.events["task"]]
-    return np.where(group_id >= 0, index_of_id[group_id], -1)
+    task_group = trace.tasks["group"].astype(np.int64)
+    per_task = np.where(task_group >= 0, index_of_id[task_group], -1).astype(np.int32)   # per task, then one gather
+    return per_task[trace.events["task"]]
 
 
 def node_times(trace: Trace, group: np.ndarray | None = None, queue: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -49,16 +50,21 @@ def node_times(trace: Trace, group: np.ndarray | None = None, queue: np.ndarray 
     group = event_group_index(trace) if group is None else group
     queue = trace.tasks["queue"][events["task"]] if queue is None else queue
     queue_kind = np.array([QUEUE_KINDS.index(q.kind) for q in trace.queues], dtype=np.int64)
-    engine_queue = np.isin(queue_kind, [QUEUE_KINDS.index(k) for k in ENGINE_KINDS])
-    categories = {"engine_ns": engine_queue[queue], "dma_ns": (queue_kind == QUEUE_KINDS.index("dma"))[queue],
-                  "host_ns": (queue_kind == QUEUE_KINDS.index("host"))[queue]}  # per queue, then per event
+    names = ("engine_ns", "dma_ns", "host_ns")
+    category_of_queue = np.full(len(trace.queues), -1, dtype=np.int32)   # index into names, -1 for none
+    category_of_queue[np.isin(queue_kind, [QUEUE_KINDS.index(k) for k in ENGINE_KINDS])] = 0
+    category_of_queue[queue_kind == QUEUE_KINDS.index("dma")] = 1
+    category_of_queue[queue_kind == QUEUE_KINDS.index("host")] = 2
     g_index, n_index, share = group_shares(trace)
     with_group = group >= 0
+    # one pass over the events: durations summed per (group, category)
+    key = group.astype(np.int64) * len(names) + category_of_queue[queue]
+    valid = with_group & (category_of_queue[queue] >= 0)
+    per_group = np.bincount(key[valid], weights=events["duration_ns"][valid],
+                            minlength=len(trace.groups) * len(names)).reshape(-1, len(names))
     result: dict[str, np.ndarray] = {}
-    for name, mask in categories.items():
-        per_group = np.bincount(group[mask & with_group], weights=events["duration_ns"][mask & with_group],
-                                minlength=len(trace.groups)).astype(np.float64)
-        result[name] = np.bincount(n_index, weights=per_group[g_index] * share, minlength=count) / iterations
+    for c, name in enumerate(names):
+        result[name] = np.bincount(n_index, weights=per_group[g_index, c] * share, minlength=count) / iterations
     first = np.full(len(trace.groups), np.iinfo(np.int64).max, dtype=np.int64)
     in_first = with_group & (events["iteration"] == 0)  # the first inference is enough for first starts
     np.minimum.at(first, group[in_first], events["start_ns"][in_first])
