@@ -241,3 +241,21 @@ def test_new_profiles_appear_without_a_restart(tmp_path: Path) -> None:
         loaded.infer()
     listed = json.loads(Client(runs, Response).get("/runs").data)["runs"]
     assert [r["run"] for r in listed] == ["late"]
+
+
+def test_newest_profile_is_loaded_ahead_of_its_first_request(tmp_path: Path) -> None:
+    loaded = Runtime("inf2").load(compile_model(load_model("mlp")))
+    for run in ("older", "newer"):
+        with profile(tmp_path, run=run):
+            loaded.infer()
+        time.sleep(0.02)
+    plugin = NeuronPlugin(TBContext(logdir=str(tmp_path)))
+    assert plugin.is_active()
+    deadline = time.monotonic() + 30
+    while plugin._cache.loads == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert plugin._cache.loads == 1                    # the background scan loaded one profile: the newest
+    newest = next((tmp_path / "newer" / "plugins" / "neuron").glob("*.trace.pb"))
+    stat = newest.stat()
+    plugin._cache.get(str(newest), stat.st_size, stat.st_mtime_ns)
+    assert plugin._cache.loads == 1                    # served from the cache, not read again

@@ -1,7 +1,8 @@
 """The Neuron TensorBoard plugin: finds profiles in the logdir, serves the routes and the frontend.
 
 Reads `context.logdir` itself (the multiplexer is None under --load_fast), never blocks TensorBoard in
-`is_active` (a background scan answers it), and keeps parsed profiles in a bounded LRU cache.
+`is_active` (a background scan answers it, and then loads the newest profile ahead of its first request),
+and keeps parsed profiles in a bounded LRU cache.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from tensorboard.plugins import base_plugin
 
 from tensorboard_plugin_neuron.analysis.index import ProfileIndex, index_trace
 from tensorboard_plugin_neuron.plugin.cache import DEFAULT_BUDGET_BYTES, ProfileCache
-from tensorboard_plugin_neuron.plugin.discovery import find_profiles
+from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.plugin.discovery import ProfileFile, find_profiles
 from tensorboard_plugin_neuron.plugin.routes import Routes
 from tensorboard_plugin_neuron.trace.reader import read_trace
 from tensorboard_plugin_neuron.trace.writer import PLUGIN_NAME
@@ -44,6 +46,7 @@ class NeuronPlugin(base_plugin.TBPlugin):
         self._scanned_at = 0.0
         self._scan_lock = threading.Lock()
         self._first_scan = threading.Event()
+        self._prefetched = False
 
     def get_plugin_apps(self):
         return self._routes.apps()
@@ -60,11 +63,24 @@ class NeuronPlugin(base_plugin.TBPlugin):
         return self._active
 
     def _scan(self) -> None:
+        profiles = []
         try:
-            self._active = bool(self._logdir) and bool(find_profiles(self._logdir))
+            profiles = find_profiles(self._logdir) if self._logdir else []
+            self._active = bool(profiles)
         finally:
             self._first_scan.set()
             self._scan_lock.release()
+        if profiles and not self._prefetched:
+            self._prefetched = True
+            self._prefetch(max(profiles, key=lambda p: (p.mtime_ns, p.profile)))
+
+    def _prefetch(self, newest: ProfileFile) -> None:
+        """Load the newest profile into the cache, off the request threads, when profiles are first found:
+        the one a user most likely opens is ready (a request for it meanwhile waits for this same load)."""
+        try:
+            self._cache.get(newest.path, newest.size, newest.mtime_ns)
+        except UserError:
+            pass  # a broken profile: its own request reports the error
 
     def frontend_metadata(self) -> base_plugin.FrontendMetadata:
         return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Neuron", disable_reload=True)
