@@ -58,10 +58,12 @@ def node_times(trace: Trace, group: np.ndarray | None = None, queue: np.ndarray 
     g_index, n_index, share = group_shares(trace)
     with_group = group >= 0
     # one pass over the events: durations summed per (group, category)
-    key = group.astype(np.int64) * len(names) + category_of_queue[queue]
-    valid = with_group & (category_of_queue[queue] >= 0)
-    per_group = np.bincount(key[valid], weights=events["duration_ns"][valid],
-                            minlength=len(trace.groups) * len(names)).reshape(-1, len(names))
+    # (int32 keys, invalid events in one spare bin: no compacted copies of 10 M-row columns)
+    category = category_of_queue[queue]
+    key = group.astype(np.int32) * np.int32(len(names)) + category
+    key[(category < 0) | ~with_group] = len(trace.groups) * len(names)
+    per_group = np.bincount(key, weights=events["duration_ns"],
+                            minlength=len(trace.groups) * len(names) + 1)[:-1].reshape(-1, len(names))
     result: dict[str, np.ndarray] = {}
     for c, name in enumerate(names):
         result[name] = np.bincount(n_index, weights=per_group[g_index, c] * share, minlength=count) / iterations
