@@ -43,18 +43,8 @@ def check_frame(data: bytes, what: str, source: str) -> str | None:
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> int:
     """Write `data` to a temp file beside `path`, then rename it over `path`; returns bytes written."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    with atomic_output(path) as out:
+        out.write(data)
     return len(data)
 
 

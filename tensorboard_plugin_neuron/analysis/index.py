@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
+from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.hardware import DeviceModel, get_target, peak_flops
 from tensorboard_plugin_neuron.trace.attribution import event_group_index, node_times
 from tensorboard_plugin_neuron.trace.model import Trace
@@ -94,12 +95,4 @@ def _sorted_by_queue_and_start(queue: np.ndarray, start: np.ndarray) -> bool:
     return bool(np.all((step > 0) | ((step == 0) & (np.diff(start) >= 0))))
 
 
-def busy_union_ns(start: np.ndarray, end: np.ndarray) -> float:
-    """Length of the union of intervals [start, end), vectorized."""
-    if not len(start):
-        return 0.0
-    order = np.argsort(start, kind="stable")
-    s, e = start[order].astype(np.float64), end[order].astype(np.float64)
-    running_end = np.maximum.accumulate(e)
-    gaps = np.maximum(s[1:] - running_end[:-1], 0.0)
-    return float(running_end[-1] - s[0] - gaps.sum())
+busy_union_ns = union_ns   # the name the analyses use

@@ -8,6 +8,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from tensorboard_plugin_neuron.compiler.program import ENGINES
+from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.runtime.session import LoadedModel, Runtime, ServeResult
 
 PERCENTILES = (0, 1, 25, 50, 75, 99, 100)
@@ -32,16 +33,8 @@ def core_utilization(result: ServeResult, loaded: Sequence[LoadedModel]) -> dict
         parts = busy.get(core, [])
         start = np.concatenate([s for s, _ in parts]) if parts else np.zeros(0)
         end = np.concatenate([e for _, e in parts]) if parts else np.zeros(0)
-        out[core] = 100.0 * _union(start, end) / duration
+        out[core] = 100.0 * union_ns(start, end) / duration
     return out
-
-
-def _union(start: np.ndarray, end: np.ndarray) -> float:
-    if not len(start):
-        return 0.0
-    order = np.argsort(start, kind="stable")
-    s, e = start[order], np.maximum.accumulate(end[order])
-    return float(e[-1] - s[0] - np.maximum(s[1:] - e[:-1], 0.0).sum())
 
 
 def report(result: ServeResult, loaded: Sequence[LoadedModel], period: int) -> dict[str, Any]:

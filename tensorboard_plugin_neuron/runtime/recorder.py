@@ -33,7 +33,7 @@ def build_trace(model: CompiledModel, schedules: list[Schedule], batch: int, ses
     """
     if not schedules:
         raise ValueError("a trace needs at least one traced inference")
-    program, graph = model.program, model.source
+    program = model.program
     count = program.size
     events = {
         "task": np.tile(np.arange(count, dtype=np.int32), len(schedules)),

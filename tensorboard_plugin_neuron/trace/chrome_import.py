@@ -29,6 +29,7 @@ from tensorboard_plugin_neuron.compiler.model import FusionGroup
 from tensorboard_plugin_neuron.compiler.program import ENGINES, MEMORIES, PURPOSES, QUEUE_KINDS, TASK_COLUMNS, Queue
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph.ir import Graph, Node
+from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.trace.chrome_flows import flow_dependencies
 from tensorboard_plugin_neuron.trace.chrome_parse import SLICE_BE, SLICE_INSTANT, SLICE_X, Parsed, parse_events
 from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
@@ -350,15 +351,6 @@ def _counter_table(p: Parsed, t0: float) -> dict[str, np.ndarray]:
     return {"counter": p.counter_id[order].astype(np.int32), "time_ns": time_ns[order], "value": p.counter_value[order]}
 
 
-def _union_ns(start: np.ndarray, end: np.ndarray) -> float:
-    if not len(start):
-        return 0.0
-    order = np.argsort(start, kind="stable")
-    s, e = start[order].astype(np.float64), end[order].astype(np.float64)
-    running = np.maximum.accumulate(e)
-    return float(running[-1] - s[0] - np.maximum(s[1:] - running[:-1], 0.0).sum())
-
-
 def _summary(trace: Trace, p: Parsed, top: dict[str, Any], devices: list[dict]) -> dict[str, Any]:
     events, tasks = trace.events, trace.tasks
     kind = np.array([ROLES.index(q.kind) for q in trace.queues], np.int64)[tasks["queue"]] if len(tasks["queue"]) else np.zeros(0, np.int64)
@@ -375,8 +367,8 @@ def _summary(trace: Trace, p: Parsed, top: dict[str, Any], devices: list[dict]) 
         "latency_p99_ns": float(np.percentile(latencies, 99)) if len(latencies) else span,
         "throughput_inferences_per_s": len(latencies) / (served * 1e-9) if served else 0.0,
         "profiler_steps": len(latencies),
-        "host_time_ns": _union_ns(start[host], end[host]),
-        "device_time_ns": _union_ns(start[kernel | copy | engines], end[kernel | copy | engines]),
+        "host_time_ns": union_ns(start[host], end[host]),
+        "device_time_ns": union_ns(start[kernel | copy | engines], end[kernel | copy | engines]),
         "kernel_count": int(kernel.sum()), "kernel_time_ns": float(events["duration_ns"][kernel].sum()),
         "dma_transfer_count": int(copy.sum()), "dma_transfer_total_bytes": int(nbytes[copy].sum()),
         "hbm_read_bytes": int(nbytes[copy & (src == MEMORIES.index("hbm"))].sum()),

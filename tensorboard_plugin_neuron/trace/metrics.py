@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
+from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.trace.model import Trace
 
 
@@ -47,21 +48,10 @@ def summary_metrics(trace: Trace, peak_flops_per_s: float, hbm_bytes_per_s: floa
     }
     hbm_bytes = metrics["hbm_read_bytes"] + metrics["hbm_write_bytes"]
     metrics["mbu_estimated_percent"] = 100.0 * hbm_bytes / (hbm_bytes_per_s * span * 1e-9) if span else 0.0
-    metrics["dma_active_time_percent"] = 100.0 * _busy(start[dma], duration[dma]) / span if span else 0.0
+    metrics["dma_active_time_percent"] = 100.0 * union_ns(start[dma], start[dma] + duration[dma]) / span if span else 0.0
     cores = max(int(trace.metadata.cores), 1)
     for engine in ("tensor", "vector", "scalar", "gpsimd"):
         mask = kinds == QUEUE_KINDS.index(engine)
         metrics[f"{engine}_engine_active_time_percent"] = 100.0 * float(duration[mask].sum()) / (span * cores) if span else 0.0
         metrics[f"{engine}_engine_instruction_count"] = int(mask.sum())
     return metrics
-
-
-def _busy(start: np.ndarray, duration: np.ndarray) -> float:
-    """Length of the union of intervals (time at least one of them is active), vectorized."""
-    if not len(start):
-        return 0.0
-    order = np.argsort(start, kind="stable")
-    s, e = start[order].astype(np.float64), (start + duration)[order].astype(np.float64)
-    running_end = np.maximum.accumulate(e)
-    gaps = np.maximum(s[1:] - running_end[:-1], 0.0)
-    return float(running_end[-1] - s[0] - gaps.sum())
