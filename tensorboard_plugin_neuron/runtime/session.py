@@ -104,9 +104,7 @@ class Runtime:
             self._used.update(chosen)
             copies, index = [chosen], -1 - min(chosen)   # a group of its own
         self._loads += 1
-        loaded = LoadedModel(self, [bind_to_cores(compiled, c) for c in copies], chosen, index)
-        loaded.compiled_id = id(compiled)
-        return loaded
+        return LoadedModel(self, [bind_to_cores(compiled, c) for c in copies], chosen, index, id(compiled))
 
     def release(self, cores: Sequence[int]) -> None:
         self._used.difference_update(cores)
@@ -175,7 +173,7 @@ class LoadedModel:
     """A compiled model bound to NeuronCores of a Runtime: one or more copies (data parallel within its
     core group), each bound to its own cores. `model` is the first copy."""
 
-    def __init__(self, runtime: Runtime, copies: list[CompiledModel], cores: list[int], group: int) -> None:
+    def __init__(self, runtime: Runtime, copies: list[CompiledModel], cores: list[int], group: int, compiled_id: int) -> None:
         self.runtime = runtime
         self.group = group
         self.pipelined = copies[0].options.cores > 1
@@ -183,7 +181,7 @@ class LoadedModel:
         self.load_ns = simulate(copies[0].program.load_part(), runtime.device).makespan_ns if copies[0].program.preload else 0.0
         self.copies = [dataclasses.replace(c, program=c.program.run_part()) for c in copies]
         self.model = self.copies[0]
-        self.compiled_id = id(copies[0])
+        self.compiled_id = compiled_id   # loads of one compiled model are copies of it (one trace when served)
         self.cores = cores
         self.inputs = list(self.model.source.inputs)
         self.outputs = list(self.model.source.outputs)
