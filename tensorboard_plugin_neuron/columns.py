@@ -12,6 +12,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from isal import isal_zlib
 
 from tensorboard_plugin_neuron.protoschema import Field, Message
 
@@ -39,7 +40,8 @@ def fill_table(table: Any, columns: Mapping[str, np.ndarray], *, compress: bool 
                delta: frozenset[str] = frozenset()) -> None:
     """Write equal-length 1-D arrays into a `Table` message.
 
-    `compress` deflates every column (zlib level 1: fast, and event columns shrink several times);
+    `compress` deflates every column (zlib format, written by ISA-L at level 1: several times faster than
+    zlib's level 1 and as small; event columns shrink several times);
     columns named in `delta` store differences of consecutive values first (sorted timestamps).
     """
     lengths = {len(np.asarray(v)) for v in columns.values()}
@@ -57,37 +59,65 @@ def fill_table(table: Any, columns: Mapping[str, np.ndarray], *, compress: bool 
             encoding = "delta+zlib"
         raw = little.tobytes()
         if compress or encoding:
-            raw, encoding = zlib.compress(raw, 1), encoding or "zlib"
+            raw, encoding = isal_zlib.compress(raw, 1), encoding or "zlib"
         table.columns.add(name=name, dtype=array.dtype.name, data=raw, encoding=encoding)
 
 
 PARALLEL_ROWS = 1 << 18   # tables this long decode their columns in parallel
 
 
+INFLATE_CHUNK_BYTES = 4 << 20
+
+
+def _inflate_into(data: bytes, out: np.ndarray) -> int:
+    """Inflate a zlib stream into `out` (bytes) in pieces; returns the bytes it held, or -1 when it holds more
+    than `out`. Filling one numpy array (allocated with transparent huge pages) rather than building a bytes
+    object of the whole column, then copying or viewing it, avoids most of the page faults of a cold load.
+    ISA-L inflates the same format about twice as fast as zlib and releases the GIL."""
+    inflater = isal_zlib.decompressobj()
+    filled, pending = 0, data
+    while pending and not inflater.eof:
+        piece = inflater.decompress(pending, INFLATE_CHUNK_BYTES)
+        if filled + len(piece) > len(out):
+            return -1
+        out[filled:filled + len(piece)] = np.frombuffer(piece, np.uint8)
+        filled += len(piece)
+        pending = inflater.unconsumed_tail
+    if not inflater.eof:
+        raise isal_zlib.error("incomplete or truncated stream")
+    return filled
+
+
 def _decode_column(column: Any, rows: int) -> np.ndarray:
     if column.dtype not in _ALLOWED:
         raise ColumnError(f"column '{column.name}' has unsupported dtype '{column.dtype}'")
     dtype = np.dtype(column.dtype).newbyteorder("<")
-    data = column.data
+    expected = rows * dtype.itemsize
     if column.encoding in ("zlib", "delta+zlib"):
+        values = np.empty(rows, dtype=dtype)
         try:
-            data = zlib.decompress(data)
-        except zlib.error as exc:
+            held = _inflate_into(column.data, values.view(np.uint8))
+        except (zlib.error, isal_zlib.error) as exc:
             raise ColumnError(f"column '{column.name}' does not decompress: {exc}") from None
+        if held != expected:
+            raise ColumnError(f"column '{column.name}' holds {'more than ' if held < 0 else ''}"
+                              f"{max(held, expected)} bytes, expected {rows} x {dtype.itemsize}")
     elif column.encoding:
         raise ColumnError(f"column '{column.name}' has unknown encoding '{column.encoding}'")
-    if len(data) != rows * dtype.itemsize:
-        raise ColumnError(f"column '{column.name}' holds {len(data)} bytes, expected {rows} x {dtype.itemsize}")
-    values = np.frombuffer(data, dtype=dtype)
+    else:
+        data = column.data
+        if len(data) != expected:
+            raise ColumnError(f"column '{column.name}' holds {len(data)} bytes, expected {rows} x {dtype.itemsize}")
+        values = np.frombuffer(data, dtype=dtype)
     if column.encoding == "delta+zlib":
-        values = np.cumsum(values, dtype=dtype)
+        np.cumsum(values, dtype=dtype, out=values)
     return values
 
 
 def read_table(table: Any, required: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
     """Decode a `Table` message into numpy arrays; check required columns and dtypes.
 
-    Large tables decompress their columns on several threads (zlib releases the GIL)."""
+    Large tables decompress their columns on several threads."""
     rows = int(table.rows)
     columns = list(table.columns)
     if rows >= PARALLEL_ROWS and len(columns) > 1:

@@ -2,6 +2,7 @@
 if the attribution, level of detail or accounting is wrong."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,11 @@ from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows, table_cs
 from tensorboard_plugin_neuron.analysis.overview import dma_wait, engine_utilization, overview
 from tensorboard_plugin_neuron.analysis.timeline import event_details, group_of_node, node_occurrences, timeline
 from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
+from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.session import Runtime
+from tensorboard_plugin_neuron.trace.attribution import event_group_index
 from tensorboard_plugin_neuron.trace.reader import read_trace
 
 
@@ -53,6 +56,34 @@ def test_index_sorts_events_per_track(cnn) -> None:
         assert np.all(np.diff(start[lo:hi]) >= 0)
         assert np.all(cnn.queue[lo:hi] == q)
         assert np.all(start[lo + 1:hi] >= cnn.end_ns[lo:hi - 1])  # one queue runs one thing at a time
+
+
+def test_index_of_shuffled_events_matches_a_numpy_reference(cnn) -> None:
+    """The compiled one-pass scan against plain numpy, on the events in random order (which the index must
+    sort first) with one event stretched over its successor (a nested track)."""
+    trace = copy.copy(cnn.trace)
+    events = {name: values.copy() for name, values in cnn.trace.events.items()}
+    stretched = int(cnn.track_offsets[0])
+    events["duration_ns"][stretched] += events["start_ns"][stretched + 1] - events["start_ns"][stretched] + 5
+    order = np.random.default_rng(3).permutation(len(events["task"]))
+    trace.events = {name: values[order] for name, values in events.items()}
+    index = index_trace(trace)
+    queue = cnn.trace.tasks["queue"][events["task"]].astype(np.int64)
+    np.testing.assert_array_equal(index.queue, queue)   # the original order was sorted by (queue, start) already
+    for name in events:
+        np.testing.assert_array_equal(trace.events[name], events[name])
+    end = events["start_ns"] + events["duration_ns"]
+    np.testing.assert_array_equal(index.end_ns, end)
+    np.testing.assert_array_equal(index.busy_prefix, np.concatenate([[0], np.cumsum(events["duration_ns"])]))
+    np.testing.assert_array_equal(index.track_offsets, np.searchsorted(queue, np.arange(len(trace.queues) + 1)))
+    overlap = (end[:-1] > events["start_ns"][1:]) & (queue[:-1] == queue[1:])
+    nested = np.bincount(queue[1:][overlap], minlength=len(trace.queues)) > 0
+    np.testing.assert_array_equal(index.nested, nested)
+    assert index.nested[0] and nested.sum() >= 1
+    kinds = np.array([QUEUE_KINDS.index(q.kind) for q in trace.queues])
+    np.testing.assert_array_equal(index.kind, kinds[queue])
+    np.testing.assert_array_equal(index.group, event_group_index(trace))
+    assert (index.span_start_ns, index.span_end_ns) == (events["start_ns"].min(), end.max())
 
 
 def test_op_table_attributes_all_engine_time_to_nodes(cnn) -> None:

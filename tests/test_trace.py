@@ -102,3 +102,9 @@ def test_large_tables_decode_their_columns_in_parallel_exactly() -> None:
     table.columns[1].data = table.columns[1].data[:-10]
     with pytest.raises(ColumnError, match="'task' does not decompress"):
         read_table(table)
+    table.rows -= 1   # a column that inflates to more than its rows, and one that inflates to fewer
+    with pytest.raises(ColumnError, match="'start_ns' holds more than"):
+        read_table(table)
+    table.rows += 2
+    with pytest.raises(ColumnError, match="'start_ns' holds .* expected"):
+        read_table(table)

@@ -23,6 +23,7 @@ export class App {
   private header = h("header", { className: "np-header" });
   private body = h("main", { className: "np-body" });
   private dispose: (() => void) | null = null;
+  private started = false;
 
   constructor(private root: HTMLElement) {
     root.classList.add("np-root");
@@ -38,6 +39,11 @@ export class App {
   }
 
   async start(): Promise<void> {
+    // A deep link that names its run mounts the view at once, so the view's own requests (on a big profile not
+    // loaded yet, the server's read of it) start alongside the run list; the Compare view needs the list first.
+    const early = !this.started && this.state.run !== undefined && this.state.view !== "compare";
+    this.started = true;
+    if (early) this.show();
     try {
       this.runs = (await getJSON<RunsPayload>("runs")).runs;
     } catch (error) {
@@ -45,6 +51,8 @@ export class App {
       return;
     }
     if (!this.runs.length) {
+      this.dispose?.();
+      this.dispose = null;
       clear(this.header);
       clear(this.body);
       this.body.append(h("div", { className: "np-empty" },
@@ -58,8 +66,12 @@ export class App {
     if (!this.state.run || !this.runs.some((r) => r.run === this.state.run)) {
       this.state.run = this.runs[0].run;
       this.state.profile = undefined;
+      this.show();
+    } else if (early) {
+      this.renderHeader();   // the view is mounted already: only the selectors needed the run list
+    } else {
+      this.show();
     }
-    this.show();
   }
 
   navigate(changes: Partial<State>): void {
@@ -137,6 +149,8 @@ export class App {
   }
 
   private fail(error: unknown): void {
+    this.dispose?.();
+    this.dispose = null;
     clear(this.body);
     this.body.append(errorBox(error));
   }

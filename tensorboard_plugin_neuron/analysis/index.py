@@ -6,10 +6,11 @@ import dataclasses
 
 import numpy as np
 
+from tensorboard_plugin_neuron.analysis._index_scan import scan_events
 from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
 from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.hardware import DeviceModel, get_target, peak_flops
-from tensorboard_plugin_neuron.trace.attribution import event_group_index, node_times
+from tensorboard_plugin_neuron.trace.attribution import node_times, task_group_index
 from tensorboard_plugin_neuron.trace.model import Trace
 
 ENGINES = ("tensor", "vector", "scalar", "gpsimd", "sync")
@@ -26,11 +27,18 @@ class ProfileIndex:
     track_offsets: np.ndarray    # events are sorted by (queue, start); queue q owns [offsets[q], offsets[q+1])
     busy_prefix: np.ndarray      # events + 1 values: sum of the durations of the events before each (in that order)
     nested: np.ndarray           # per queue: whether any of its events overlap (nested CPU ops, concurrent transfers)
-    node_time: dict[str, np.ndarray]
     span_start_ns: int
     span_end_ns: int
     iterations: int
     memo: dict = dataclasses.field(default_factory=dict)   # results of parameterless views, computed once
+
+    @property
+    def node_time(self) -> dict[str, np.ndarray]:
+        """Per graph node attributed time (trace.attribution.node_times), computed on first use: the timeline,
+        the view most often opened first on a big profile, does not need it."""
+        if "node_time" not in self.memo:
+            self.memo["node_time"] = node_times(self.trace, self.group, self.queue)
+        return self.memo["node_time"]
 
     def running_end(self, queue: int) -> np.ndarray:
         """Per event of the queue: the latest end among its events up to that one (the end itself on a
@@ -59,40 +67,44 @@ class ProfileIndex:
 
 
 def index_trace(trace: Trace) -> ProfileIndex:
-    """Sort the trace's events by (queue, start) in place and derive the shared columns."""
+    """Sort the trace's events by (queue, start) in place (the writer stores them sorted already) and derive
+    the shared columns in one compiled pass."""
     events = trace.events
     queue_of_task = trace.tasks["queue"].astype(np.int32)
-    queue = queue_of_task[events["task"]] if len(events["task"]) else np.zeros(0, np.int32)
-    if not _sorted_by_queue_and_start(queue, events["start_ns"]):  # the writer stores them sorted already
-        order = np.lexsort((events["start_ns"], queue))
+    group_of_task = task_group_index(trace)
+    kind_of_queue = np.array([QUEUE_KINDS.index(q.kind) if q.kind in QUEUE_KINDS else -1 for q in trace.queues],
+                             dtype=np.int8)
+    count, queues = len(events["task"]), len(trace.queues)
+    queue, group = np.empty(count, np.int32), np.empty(count, np.int32)
+    kind, end = np.empty(count, np.int8), np.empty(count, np.int64)
+    prefix, offsets, nested = np.empty(count + 1, np.int64), np.empty(queues + 1, np.int64), np.empty(queues, bool)
+    outputs = (queue, group, kind, end, prefix, offsets, nested)
+    inputs = (queue_of_task, group_of_task, kind_of_queue, queues)
+    if not scan_events(events["task"], events["start_ns"], events["duration_ns"], *inputs, *outputs):
+        order = np.lexsort((events["start_ns"], queue_of_task[events["task"]]))
         for name in list(events):
             events[name] = events[name][order]
-        queue = queue[order]
-    kinds = np.array([QUEUE_KINDS.index(q.kind) if q.kind in QUEUE_KINDS else -1 for q in trace.queues], dtype=np.int8)
-    kind = kinds[queue] if len(queue) else np.zeros(0, np.int8)
-    end = events["start_ns"] + events["duration_ns"]
-    offsets = np.searchsorted(queue, np.arange(len(trace.queues) + 1)).astype(np.int64)
-    prefix = np.concatenate([[0], np.cumsum(events["duration_ns"])])
-    # a track has overlapping events iff some event ends after the next one starts (else ends only grow)
-    overlap = (end[:-1] > events["start_ns"][1:]) & (queue[:-1] == queue[1:])
-    nested = np.bincount(queue[1:][overlap], minlength=len(trace.queues)) > 0 if len(queue) else np.zeros(len(trace.queues), bool)
+        sorted_now = scan_events(events["task"], events["start_ns"], events["duration_ns"], *inputs, *outputs)
+        assert sorted_now
     try:
         device = get_target(trace.metadata.target)
     except Exception:  # imported traces name devices we do not model
         device = None
-    group = event_group_index(trace)
     return ProfileIndex(
         trace=trace, device=device, queue=queue, kind=kind, end_ns=end, group=group,
         track_offsets=offsets, busy_prefix=prefix, nested=nested,
-        node_time=node_times(trace, group, queue),
-        span_start_ns=int(events["start_ns"].min()) if len(end) else 0, span_end_ns=int(end.max()) if len(end) else 0,
-        iterations=int(events["iteration"].max()) + 1 if len(end) else 0,
+        span_start_ns=int(events["start_ns"].min()) if count else 0, span_end_ns=int(end.max()) if count else 0,
+        iterations=int(events["iteration"].max()) + 1 if count else 0,
     )
 
 
-def _sorted_by_queue_and_start(queue: np.ndarray, start: np.ndarray) -> bool:
-    step = np.diff(queue)
-    return bool(np.all((step > 0) | ((step == 0) & (np.diff(start) >= 0))))
+def warm_up() -> None:
+    """Load the compiled event scan (numba's first call in a process costs about half a second, even from its
+    cache), so that the first profile a server opens does not pay for it."""
+    empty32, empty64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+    scan_events(empty32, empty64, empty64, empty32, empty32, np.zeros(0, np.int8), 0, np.zeros(0, np.int32),
+                np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(1, np.int64),
+                np.zeros(1, np.int64), np.zeros(0, bool))
 
 
 busy_union_ns = union_ns   # the name the analyses use

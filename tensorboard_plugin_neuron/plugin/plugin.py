@@ -1,8 +1,8 @@
 """The Neuron TensorBoard plugin: finds profiles in the logdir, serves the routes and the frontend.
 
 Reads `context.logdir` itself (the multiplexer is None under --load_fast), never blocks TensorBoard in
-`is_active` (a background scan answers it, and then loads the newest profile ahead of its first request),
-and keeps parsed profiles in a bounded LRU cache.
+`is_active` (a background scan answers it, loads the compiled event scan, then the newest profile ahead of
+its first request), and keeps parsed profiles in a bounded LRU cache.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 import numpy as np
 from tensorboard.plugins import base_plugin
 
-from tensorboard_plugin_neuron.analysis.index import ProfileIndex, index_trace
+from tensorboard_plugin_neuron.analysis.index import ProfileIndex, index_trace, warm_up
 from tensorboard_plugin_neuron.plugin.cache import DEFAULT_BUDGET_BYTES, ProfileCache
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.plugin.discovery import ProfileFile, find_profiles
@@ -47,6 +47,7 @@ class NeuronPlugin(base_plugin.TBPlugin):
         self._scan_lock = threading.Lock()
         self._first_scan = threading.Event()
         self._prefetched = False
+        self._warmed = False
 
     def get_plugin_apps(self):
         return self._routes.apps()
@@ -70,6 +71,9 @@ class NeuronPlugin(base_plugin.TBPlugin):
         finally:
             self._first_scan.set()
             self._scan_lock.release()
+        if not self._warmed:
+            self._warmed = True
+            warm_up()
         if profiles and not self._prefetched:
             self._prefetched = True
             self._prefetch(max(profiles, key=lambda p: (p.mtime_ns, p.profile)))

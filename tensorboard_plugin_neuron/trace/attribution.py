@@ -31,13 +31,17 @@ def group_shares(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(groups, dtype=np.int64), np.array(nodes, dtype=np.int64), share
 
 
-def event_group_index(trace: Trace) -> np.ndarray:
-    """Per event: index into trace.groups of the group it belongs to, -1 for none."""
+def task_group_index(trace: Trace) -> np.ndarray:
+    """Per task: index into trace.groups of the group it belongs to, -1 for none."""
     index_of_id = np.full(max((g.id for g in trace.groups), default=-1) + 2, -1, dtype=np.int32)
     index_of_id[[g.id for g in trace.groups]] = np.arange(len(trace.groups))
     task_group = trace.tasks["group"].astype(np.int64)
-    per_task = np.where(task_group >= 0, index_of_id[task_group], -1).astype(np.int32)   # per task, then one gather
-    return per_task[trace.events["task"]]
+    return np.where(task_group >= 0, index_of_id[task_group], -1).astype(np.int32)
+
+
+def event_group_index(trace: Trace) -> np.ndarray:
+    """Per event: index into trace.groups of the group it belongs to, -1 for none."""
+    return task_group_index(trace)[trace.events["task"]]   # per task, then one gather
 
 
 def node_times(trace: Trace, group: np.ndarray | None = None, queue: np.ndarray | None = None) -> dict[str, np.ndarray]:
