@@ -46,10 +46,12 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 
-# true once the timeline canvas shows coloured (not white or grey) pixels right of the track labels
+# true once the timeline canvas shows coloured (not white or grey) pixels right of the track labels; the pixels are
+# read only after the view's first draw of data (a cheap poll: reading the canvas every 10 ms while the server
+# loads the profile would take CPU from it on a small machine)
 FIRST_DRAWN = """() => {
     const c = document.querySelector('#np-timeline-canvas');
-    if (!c || !c.width) return false;
+    if (!c || !c.width || !Number(c.dataset.draws)) return false;
     const r = window.devicePixelRatio || 1;
     const d = c.getContext('2d').getImageData(140 * r, 20 * r, c.width - 140 * r, c.height - 20 * r).data;
     for (let i = 0; i < d.length; i += 16)

@@ -108,3 +108,32 @@ def test_large_tables_decode_their_columns_in_parallel_exactly() -> None:
     table.rows += 2
     with pytest.raises(ColumnError, match="'start_ns' holds .* expected"):
         read_table(table)
+
+
+@pytest.mark.parametrize("input_bytes,output_bytes", [(1, 3), (7, 4096), (1024, 100), (64 << 10, 1 << 20)])
+def test_columns_inflate_exactly_whatever_the_piece_sizes(monkeypatch, input_bytes: int, output_bytes: int) -> None:
+    """Compressed columns inflate into their array through pieces of input and output; a piece boundary
+    anywhere (inside the stream, at its end, with output still buffered) gives the same values, and a
+    stream that is cut short or longer than the column is refused."""
+    from tensorboard_plugin_neuron import columns
+    from tensorboard_plugin_neuron.columns import ColumnError, fill_table, read_table
+    from tensorboard_plugin_neuron.trace.schema import CLASSES
+
+    monkeypatch.setattr(columns, "INFLATE_INPUT_BYTES", input_bytes)
+    monkeypatch.setattr(columns, "INFLATE_OUTPUT_BYTES", output_bytes)
+    rng = np.random.default_rng(4)
+    for rows in (0, 1, 4097, 30_000):
+        values = {"zeros": np.zeros(rows, np.int32), "noise": rng.integers(0, 1 << 30, rows),
+                  "start": np.cumsum(rng.integers(0, 90, rows))}
+        table = CLASSES["Table"]()
+        fill_table(table, values, compress=True, delta=frozenset({"start"}))
+        decoded = read_table(table)
+        for name, column in values.items():
+            np.testing.assert_array_equal(decoded[name], column)
+        if rows:
+            table.columns[1].data = table.columns[1].data[:-2]
+            with pytest.raises(ColumnError, match="'noise' does not decompress"):
+                read_table(table)
+            table.rows -= 1
+            with pytest.raises(ColumnError, match="'zeros' holds more than"):
+                read_table(table)
