@@ -3,10 +3,11 @@ and group, per-queue ordering for windowed queries, per-node attributed time, an
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from tensorboard_plugin_neuron.analysis._index_scan import scan_events
+from tensorboard_plugin_neuron.analysis._index_scan import scan_times, scan_tracks
 from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
 from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.hardware import DeviceModel, get_target, peak_flops
@@ -66,26 +67,39 @@ class ProfileIndex:
         return self.device.chip.hbm_bytes_per_s if self.device is not None else 0.0
 
 
+PARALLEL_EVENTS = 1 << 18   # profiles this big run the two index passes on two threads
+
+
 def index_trace(trace: Trace) -> ProfileIndex:
     """Sort the trace's events by (queue, start) in place (the writer stores them sorted already) and derive
-    the shared columns in one compiled pass."""
+    the shared columns in two compiled passes."""
     events = trace.events
-    queue_of_task = trace.tasks["queue"].astype(np.int32)
-    group_of_task = task_group_index(trace)
-    kind_of_queue = np.array([QUEUE_KINDS.index(q.kind) if q.kind in QUEUE_KINDS else -1 for q in trace.queues],
-                             dtype=np.int8)
     count, queues = len(events["task"]), len(trace.queues)
     queue, group = np.empty(count, np.int32), np.empty(count, np.int32)
-    kind, end = np.empty(count, np.int8), np.empty(count, np.int64)
-    prefix, offsets, nested = np.empty(count + 1, np.int64), np.empty(queues + 1, np.int64), np.empty(queues, bool)
-    outputs = (queue, group, kind, end, prefix, offsets, nested)
-    inputs = (queue_of_task, group_of_task, kind_of_queue, queues)
-    if not scan_events(events["task"], events["start_ns"], events["duration_ns"], *inputs, *outputs):
+    kind, end, prefix = np.empty(count, np.int8), np.empty(count, np.int64), np.empty(count + 1, np.int64)
+    offsets, nested = np.empty(queues + 1, np.int64), np.empty(queues, bool)
+    queue_of_task = trace.tasks["queue"].astype(np.int32)
+    kind_of_queue = np.array([QUEUE_KINDS.index(q.kind) if q.kind in QUEUE_KINDS else -1 for q in trace.queues],
+                             dtype=np.int8)
+    per_task = (queue_of_task, task_group_index(trace), kind_of_queue, queues)
+
+    def scan() -> bool:
+        tracks = (events["task"], events["start_ns"], events["duration_ns"], *per_task, queue, group, kind, offsets, nested)
+        if count < PARALLEL_EVENTS:
+            scan_times(events["start_ns"], events["duration_ns"], end, prefix)
+            return scan_tracks(*tracks)
+        with ThreadPoolExecutor(max_workers=1) as pool:   # the passes write different arrays (numba, GIL released)
+            times = pool.submit(scan_times, events["start_ns"], events["duration_ns"], end, prefix)
+            in_order = scan_tracks(*tracks)
+            times.result()
+        return in_order
+
+    if not scan():
         order = np.lexsort((events["start_ns"], queue_of_task[events["task"]]))
         for name in list(events):
             events[name] = events[name][order]
-        sorted_now = scan_events(events["task"], events["start_ns"], events["duration_ns"], *inputs, *outputs)
-        assert sorted_now
+        if not scan():
+            raise RuntimeError("events are still out of order after sorting them")
     try:
         device = get_target(trace.metadata.target)
     except Exception:  # imported traces name devices we do not model
@@ -99,12 +113,12 @@ def index_trace(trace: Trace) -> ProfileIndex:
 
 
 def warm_up() -> None:
-    """Load the compiled event scan (numba's first call in a process costs about half a second, even from its
+    """Load the compiled passes (numba's first call in a process costs about half a second, even from its
     cache), so that the first profile a server opens does not pay for it."""
-    empty32, empty64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
-    scan_events(empty32, empty64, empty64, empty32, empty32, np.zeros(0, np.int8), 0, np.zeros(0, np.int32),
-                np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(1, np.int64),
-                np.zeros(1, np.int64), np.zeros(0, bool))
+    int32, int64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+    scan_times(int64, int64, np.zeros(0, np.int64), np.zeros(1, np.int64))
+    scan_tracks(int32, int64, int64, int32, int32, np.zeros(0, np.int8), 0, np.zeros(0, np.int32),
+                np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(1, np.int64), np.zeros(0, bool))
 
 
 busy_union_ns = union_ns   # the name the analyses use
