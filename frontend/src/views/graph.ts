@@ -1,5 +1,6 @@
-// Graph: the model laid out top to bottom (dagre) as SVG. Name scopes start collapsed and expand on
-// click; nodes are coloured by compute time (heat scale), placement or compatibility; click for details.
+// Graph: the model laid out top to bottom (dagre) as SVG, with only the part on screen in the DOM. Name
+// scopes start collapsed and expand on click; nodes are coloured by compute time (heat scale), placement or
+// compatibility; click for details.
 import dagre from "@dagrejs/dagre";
 import { getJSON } from "../api";
 import { errorBox } from "../app";
@@ -25,6 +26,16 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
   const el = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
   return el;
+}
+
+interface Box { x: number; y: number; w: number; h: number }
+
+function boxOf(points: { x: number; y: number }[]): Box {
+  const xs = points.map((p) => p.x);
+  const ys = points.map((p) => p.y);
+  const x = Math.min(...xs);
+  const y = Math.min(...ys);
+  return { x, y, w: Math.max(...xs) - x + 1, h: Math.max(...ys) - y + 1 };
 }
 
 function heat(fraction: number): string {
@@ -101,7 +112,10 @@ export const graphView: View = {
       // expanded child scopes as boxes of their own layout's size), and cached by the scope and the
       // expanded scopes inside it, so expanding one scope lays out only it and its ancestors again.
       interface Placed { unit: Unit; x: number; y: number; w: number; h: number; inner?: Layout }
-      interface Layout { width: number; height: number; placed: Placed[]; edges: { x: number; y: number }[][] }
+      interface Layout {
+        width: number; height: number; placed: Placed[]; edges: { x: number; y: number }[][];
+        edgeBoxes: Box[]; edgeElements?: SVGPolylineElement[];   // polylines made when first on screen
+      }
       const layouts = new Map<string, Layout>();
       const shapes = new Map<string, { width: number; height: number; boxes: [number, number][]; edges: { x: number; y: number }[][] }>();
       const HEADER = 22;
@@ -179,7 +193,8 @@ export const graphView: View = {
           p.x = geometry!.boxes[i][0] - p.w / 2;
           p.y = geometry!.boxes[i][1] - p.h / 2;
         });
-        const layout: Layout = { width: geometry.width, height: geometry.height, placed: Array.from(placed.values()), edges: geometry.edges };
+        const layout: Layout = { width: geometry.width, height: geometry.height, placed: Array.from(placed.values()),
+          edges: geometry.edges, edgeBoxes: geometry.edges.map(boxOf) };
         layouts.set(cacheKey, layout);
         return layout;
       };
@@ -223,6 +238,84 @@ export const graphView: View = {
         return group;
       };
 
+      // Only what is on screen, and a screen around it, is in the DOM: a 2,000-node graph expanded holds
+      // about 18,000 SVG elements, which the browser restyles and repaints on every change. Scrolling attaches
+      // the elements that come into view (made once per unit and kept; updated whenever attached).
+      let current: Layout | null = null;
+      const viewport = (): Box => {
+        const w = canvas.clientWidth || 1200;
+        const hgt = canvas.clientHeight || 800;
+        return { x: canvas.scrollLeft - w, y: canvas.scrollTop - hgt, w: 3 * w, h: 3 * hgt };
+      };
+      const meets = (v: Box, x: number, y: number, w: number, hgt: number) =>
+        x < v.x + v.w && x + w > v.x && y < v.y + v.h && y + hgt > v.y;
+      const isPicked = (unit: Unit) => unit.node !== undefined && String(unit.node.id) === context.state.node;
+      const render = (l: Layout, parent: SVGElement, ox: number, oy: number, view: Box): number => {
+        let edges = parent.firstChild as SVGGElement | null;
+        if (!edges || !(edges as Element).classList?.contains("np-graph-edges")) {
+          edges = svg("g", { class: "np-graph-edges" });
+          parent.insertBefore(edges, parent.firstChild);
+        }
+        const lines = l.edgeElements ??= [];
+        const wanted: SVGPolylineElement[] = [];
+        l.edgeBoxes.forEach((b, i) => {
+          if (!meets(view, ox + b.x, oy + b.y, b.w, b.h)) return;
+          lines[i] ??= svg("polyline", { points: l.edges[i].map((p) => `${p.x},${p.y}`).join(" "), fill: "none", stroke: "#999", "stroke-width": 1 });
+          wanted.push(lines[i]);
+        });
+        if (edges.childNodes.length !== wanted.length || wanted.some((line, i) => edges!.childNodes[i] !== line)) edges.replaceChildren(...wanted);
+        let shown = 0;
+        const keep = new Set<Element>([edges]);
+        for (const p of l.placed) {
+          if (!meets(view, ox + p.x, oy + p.y, p.w, p.h)) continue;
+          const unit = p.unit;
+          const key = (p.inner ? "x:" : "u:") + unit.key;
+          let el = elements.get(key);
+          if (!el) {
+            el = p.inner ? clusterElement(unit) : nodeElement(unit);
+            elements.set(key, el);
+          }
+          el.setAttribute("transform", `translate(${p.x},${p.y})`);
+          const rect = el.firstChild as SVGRectElement;
+          rect.setAttribute("width", String(p.w));
+          rect.setAttribute("height", String(p.h));
+          if (p.inner) {
+            shown += render(p.inner, el.lastChild as SVGGElement, ox + p.x, oy + p.y + HEADER, view);
+          } else {
+            const picked = isPicked(unit);
+            rect.setAttribute("fill", colorOf(unit));
+            rect.setAttribute("stroke", picked ? "#d50000" : unit.scope ? "#555" : "#777");
+            rect.setAttribute("stroke-width", picked ? "3" : "1");
+            el.setAttribute("class", picked ? "np-graph-node np-picked" : "np-graph-node");
+            shown++;
+          }
+          if (el.parentNode !== parent) parent.append(el);
+          keep.add(el);
+        }
+        for (const child of Array.from(parent.childNodes)) if (!keep.has(child as Element)) parent.removeChild(child);
+        return shown;
+      };
+      // the centre of the picked node in the whole layout, on screen or not
+      const locatePicked = (l: Layout, ox: number, oy: number): { x: number; y: number } | null => {
+        for (const p of l.placed) {
+          if (p.inner) {
+            const found = locatePicked(p.inner, ox + p.x, oy + p.y + HEADER);
+            if (found) return found;
+          } else if (isPicked(p.unit)) {
+            return { x: ox + p.x + p.w / 2, y: oy + p.y + p.h / 2 };
+          }
+        }
+        return null;
+      };
+      const place = () => {
+        if (!current) return;
+        canvas.dataset.shown = String(render(current, root, 0, 0, viewport()));
+      };
+      let scrollFrame = 0;
+      canvas.addEventListener("scroll", () => {
+        if (!scrollFrame) scrollFrame = requestAnimationFrame(() => { scrollFrame = 0; place(); });
+      }, { passive: true });
+
       const draw = () => {
         const started = performance.now();
         context.state.expanded = Array.from(expanded).join(",");
@@ -238,59 +331,21 @@ export const graphView: View = {
         root.setAttribute("width", String(Math.ceil(layout.width)));
         root.setAttribute("height", String(Math.ceil(height)));
         root.setAttribute("viewBox", `0 0 ${layout.width} ${height}`);
-        let picked: SVGGElement | null = null;
-        // Elements are kept per unit key and updated in place (position, size, colour), so expanding or
-        // collapsing one scope only creates that scope's elements; everything else moves.
-        const render = (l: Layout, parent: SVGElement) => {
-          let edges = parent.firstChild as SVGGElement | null;
-          if (!edges || !(edges as Element).classList?.contains("np-graph-edges")) {
-            edges = svg("g", { class: "np-graph-edges" });
-            parent.insertBefore(edges, parent.firstChild);
-          }
-          while (edges.firstChild) edges.removeChild(edges.firstChild);
-          for (const points of l.edges) {
-            edges.append(svg("polyline", { points: points.map((p) => `${p.x},${p.y}`).join(" "), fill: "none", stroke: "#999", "stroke-width": 1 }));
-          }
-          const keep = new Set<Element>([edges]);
-          for (const p of l.placed) {
-            const unit = p.unit;
-            const key = (p.inner ? "x:" : "u:") + unit.key;
-            let el = elements.get(key);
-            if (!el) {
-              el = p.inner ? clusterElement(unit) : nodeElement(unit);
-              elements.set(key, el);
-            }
-            el.setAttribute("transform", `translate(${p.x},${p.y})`);
-            const rect = el.firstChild as SVGRectElement;
-            rect.setAttribute("width", String(p.w));
-            rect.setAttribute("height", String(p.h));
-            if (p.inner) {
-              render(p.inner, el.lastChild as SVGGElement);
-            } else {
-              const isPicked = unit.node !== undefined && String(unit.node.id) === context.state.node;
-              rect.setAttribute("fill", colorOf(unit));
-              rect.setAttribute("stroke", isPicked ? "#d50000" : unit.scope ? "#555" : "#777");
-              rect.setAttribute("stroke-width", isPicked ? "3" : "1");
-              el.setAttribute("class", isPicked ? "np-graph-node np-picked" : "np-graph-node");
-              if (isPicked) picked = el;
-            }
-            if (el.parentNode !== parent) parent.append(el);
-            keep.add(el);
-          }
-          for (const child of Array.from(parent.childNodes)) if (!keep.has(child as Element)) parent.removeChild(child);
-        };
-        render(layout, root);
         if (root.parentNode !== canvas) {
           clear(canvas);
           canvas.append(root);
         }
+        current = layout;
+        const target = !pickedShown && context.state.node ? locatePicked(layout, 0, 0) : null;
+        if (target) {  // bring a node picked elsewhere (Ops, Timeline) into view once
+          pickedShown = true;
+          canvas.scrollTo(target.x - canvas.clientWidth / 2, target.y - canvas.clientHeight / 2);
+        }
+        place();
+        if (target) canvas.querySelector(".np-picked")?.scrollIntoView({ block: "center", inline: "center" });
         drawLegend();
         const selected = context.state.node ? data.nodes.find((n) => String(n.id) === context.state.node) : undefined;
         if (selected) showDetails(selected);
-        if (picked && !pickedShown) {  // bring a node picked elsewhere (Ops, Timeline) into view once
-          pickedShown = true;
-          (picked as SVGGElement).scrollIntoView({ block: "center", inline: "center" });
-        }
         canvas.dataset.units = String(leaves.length);
         performance.measure("np-graph-draw", { start: started, end: performance.now() });
       };
