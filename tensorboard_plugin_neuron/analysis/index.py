@@ -11,6 +11,7 @@ from tensorboard_plugin_neuron.analysis._index_scan import scan_times, scan_trac
 from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
 from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.hardware import DeviceModel, get_target, peak_flops
+from tensorboard_plugin_neuron.trace._group_sums import group_sums
 from tensorboard_plugin_neuron.trace.attribution import node_times, task_group_index
 from tensorboard_plugin_neuron.trace.model import Trace
 
@@ -113,12 +114,13 @@ def index_trace(trace: Trace) -> ProfileIndex:
 
 
 def warm_up() -> None:
-    """Load the compiled passes (numba's first call in a process costs about half a second, even from its
+    """Load the compiled passes over the events (numba's first call in a process costs about half a second, even from its
     cache), so that the first profile a server opens does not pay for it."""
     int32, int64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
     scan_times(int64, int64, np.zeros(0, np.int64), np.zeros(1, np.int64))
     scan_tracks(int32, int64, int64, int32, int32, np.zeros(0, np.int8), 0, np.zeros(0, np.int32),
                 np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(1, np.int64), np.zeros(0, bool))
+    group_sums(int32, int32, int32, int64, int32, int64, np.zeros((0, 3)), int64)   # node_times
 
 
 busy_union_ns = union_ns   # the name the analyses use

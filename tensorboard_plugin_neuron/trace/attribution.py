@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
+from tensorboard_plugin_neuron.trace._group_sums import group_sums
 from tensorboard_plugin_neuron.trace.model import Trace
 
 ENGINE_KINDS = ("tensor", "vector", "scalar", "gpsimd", "sync", "stream")   # "stream": imported GPU streams
@@ -60,20 +61,13 @@ def node_times(trace: Trace, group: np.ndarray | None = None, queue: np.ndarray 
     category_of_queue[queue_kind == QUEUE_KINDS.index("dma")] = 1
     category_of_queue[queue_kind == QUEUE_KINDS.index("host")] = 2
     g_index, n_index, share = group_shares(trace)
-    with_group = group >= 0
-    # one pass over the events: durations summed per (group, category)
-    # (int32 keys, invalid events in one spare bin: no compacted copies of 10 M-row columns)
-    category = category_of_queue[queue]
-    key = group.astype(np.int32) * np.int32(len(names)) + category
-    key[(category < 0) | ~with_group] = len(trace.groups) * len(names)
-    per_group = np.bincount(key, weights=events["duration_ns"],
-                            minlength=len(trace.groups) * len(names) + 1)[:-1].reshape(-1, len(names))
+    per_group = np.zeros((len(trace.groups), len(names)), dtype=np.float64)
+    first = np.full(len(trace.groups), np.iinfo(np.int64).max, dtype=np.int64)
+    group_sums(group, queue, category_of_queue, events["duration_ns"], events["iteration"], events["start_ns"],
+               per_group, first)   # one pass over the events
     result: dict[str, np.ndarray] = {}
     for c, name in enumerate(names):
         result[name] = np.bincount(n_index, weights=per_group[g_index, c] * share, minlength=count) / iterations
-    first = np.full(len(trace.groups), np.iinfo(np.int64).max, dtype=np.int64)
-    in_first = with_group & (events["iteration"] == 0)  # the first inference is enough for first starts
-    np.minimum.at(first, group[in_first], events["start_ns"][in_first])
     node_first = np.full(count, -1, dtype=np.int64)
     node_first[n_index] = np.where(first[g_index] == np.iinfo(np.int64).max, -1, first[g_index])
     result["first_start_ns"] = node_first
