@@ -5,7 +5,7 @@ of millions of rows load straight into numpy without a per-row Python loop.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import os
 import zlib
@@ -70,7 +70,10 @@ INFLATE_INPUT_BYTES = 64 << 10    # compressed bytes handed to the inflater at a
 INFLATE_OUTPUT_BYTES = 1 << 20    # the most bytes it returns at a time
 
 
-def _inflate_into(data: bytes, out: np.ndarray) -> int:
+OnBytes = Callable[[int], None]   # told how many more stored (compressed) bytes have been decoded
+
+
+def _inflate_into(data: bytes, out: np.ndarray, on_bytes: OnBytes | None = None) -> int:
     """Inflate a zlib stream into `out` (bytes) piece by piece; returns the bytes it held, or -1 when it holds
     more than `out`. Filling one numpy array (allocated with transparent huge pages) through small pieces,
     rather than building a bytes object of the whole column, avoids most of the page faults of a cold load;
@@ -81,6 +84,8 @@ def _inflate_into(data: bytes, out: np.ndarray) -> int:
     filled = 0
     for offset in range(0, len(data) + 1, INFLATE_INPUT_BYTES):
         pending: bytes | memoryview = view[offset:offset + INFLATE_INPUT_BYTES]
+        if on_bytes is not None:
+            on_bytes(len(pending))
         while not inflater.eof:
             piece = inflater.decompress(pending, INFLATE_OUTPUT_BYTES)
             pending = inflater.unconsumed_tail
@@ -97,7 +102,7 @@ def _inflate_into(data: bytes, out: np.ndarray) -> int:
     return filled
 
 
-def _decode_column(column: Any, rows: int) -> np.ndarray:
+def _decode_column(column: Any, rows: int, on_bytes: OnBytes | None = None) -> np.ndarray:
     if column.dtype not in _ALLOWED:
         raise ColumnError(f"column '{column.name}' has unsupported dtype '{column.dtype}'")
     dtype = np.dtype(column.dtype).newbyteorder("<")
@@ -105,7 +110,7 @@ def _decode_column(column: Any, rows: int) -> np.ndarray:
     if column.encoding in ("zlib", "delta+zlib"):
         values = np.empty(rows, dtype=dtype)
         try:
-            held = _inflate_into(column.data, values.view(np.uint8))
+            held = _inflate_into(column.data, values.view(np.uint8), on_bytes)
         except (zlib.error, isal_zlib.error) as exc:
             raise ColumnError(f"column '{column.name}' does not decompress: {exc}") from None
         if held != expected:
@@ -118,22 +123,26 @@ def _decode_column(column: Any, rows: int) -> np.ndarray:
         if len(data) != expected:
             raise ColumnError(f"column '{column.name}' holds {len(data)} bytes, expected {rows} x {dtype.itemsize}")
         values = np.frombuffer(data, dtype=dtype)
+        if on_bytes is not None:
+            on_bytes(len(data))
     if column.encoding == "delta+zlib":
         np.cumsum(values, dtype=dtype, out=values)
     return values
 
 
-def read_table(table: Any, required: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
-    """Decode a `Table` message into numpy arrays; check required columns and dtypes.
+def read_table(table: Any, required: Mapping[str, str] | None = None,
+               on_bytes: OnBytes | None = None) -> dict[str, np.ndarray]:
+    """Decode a `Table` message into numpy arrays; check required columns and dtypes; tell `on_bytes`
+    (called from several threads) of the stored bytes as they are decoded.
 
     Large tables decompress their columns on several threads."""
     rows = int(table.rows)
     columns = list(table.columns)
     if rows >= PARALLEL_ROWS and len(columns) > 1:
         with ThreadPoolExecutor(max_workers=min(len(columns), os.cpu_count() or 1)) as pool:
-            decoded = list(pool.map(lambda column: _decode_column(column, rows), columns))
+            decoded = list(pool.map(lambda column: _decode_column(column, rows, on_bytes), columns))
     else:
-        decoded = [_decode_column(column, rows) for column in columns]
+        decoded = [_decode_column(column, rows, on_bytes) for column in columns]
     result = {column.name: values for column, values in zip(columns, decoded)}
     for name, dtype_name in (required or {}).items():
         if name not in result:

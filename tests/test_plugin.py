@@ -171,7 +171,7 @@ def test_missing_and_bad_parameters(client) -> None:
 def test_cache_loads_once_under_concurrency_and_reloads_changed_files(tmp_path: Path) -> None:
     calls = []
 
-    def slow_load(path: str) -> str:
+    def slow_load(path: str, report) -> str:
         calls.append(path)
         time.sleep(0.2)
         return path.upper()
@@ -188,6 +188,48 @@ def test_cache_loads_once_under_concurrency_and_reloads_changed_files(tmp_path: 
     cache.get("bbbbbbbbbbbb", 1, 1)  # over the 10-byte budget: the older entry goes
     cache.get("a", 1, 2)
     assert calls == ["a", "a", "bbbbbbbbbbbb", "a"]
+
+
+def test_progress_route_starts_a_load_and_reports_it_until_ready(logdir: Path) -> None:
+    """`progress` on a profile not loaded yet starts loading it in the background and answers at once; polled,
+    it goes from loading to ready with the fraction never going back; a broken profile answers its error."""
+    plugin = NeuronPlugin(TBContext(logdir=str(logdir)))   # a fresh cache: nothing loaded
+    app = plugin.get_plugin_apps()["/progress"]
+    seen = []
+    for _ in range(500):
+        status = _json(Client(app, Response).get("/progress", query_string={"run": NESTED}))
+        seen.append(status)
+        if status["state"] == "ready":
+            break
+        time.sleep(0.01)
+    assert seen[0]["state"] in ("loading", "ready") and seen[-1] == {**seen[-1], "state": "ready", "fraction": 1.0}
+    fractions = [s["fraction"] for s in seen]
+    assert fractions == sorted(fractions) and all(s["bytes"] > 0 for s in seen)
+    assert plugin._cache.loads == 1   # the views' requests now find it loaded
+    broken = Client(app, Response).get("/progress", query_string={"run": "broken", "profile": "truncated"})
+    for _ in range(500):
+        if broken.status_code != 200:
+            break
+        time.sleep(0.01)
+        broken = Client(app, Response).get("/progress", query_string={"run": "broken", "profile": "truncated"})
+    assert broken.status_code == 422 and "truncated" in _json(broken)["error"]
+    assert Client(app, Response).get("/progress", query_string={"run": "nope"}).status_code == 404
+
+
+def test_a_load_reports_its_progress_in_order(logdir: Path) -> None:
+    from tensorboard_plugin_neuron.plugin.plugin import READ_SHARE, load_profile
+
+    reports: list[tuple[float, str]] = []
+    path = next((logdir / GOOD / "plugins" / "neuron").glob("*.trace.pb"))
+    index = load_profile(str(path), lambda fraction, stage: reports.append((fraction, stage)))
+    assert len(index.end_ns) == len(index.trace.events["task"]) > 0
+    stages = [stage for _, stage in reports]
+    assert stages[0] == "reading" and stages[-1] == "indexing" and set(stages) == {"reading", "indexing"}
+    fractions = [fraction for fraction, _ in reports]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == READ_SHARE
+    reading = [f for f, stage in reports if stage == "reading"]
+    assert len({f for f in reading if 0 < f < READ_SHARE}) >= 3   # column bytes decoded, step by step
+    assert reading[-1] >= 0.8 * READ_SHARE   # the total counts the columns' names and framing too
 
 
 def _free_port() -> int:

@@ -28,6 +28,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ui"
 HOSTILE = "<img src=x onerror=alert(1)>"
+BIG = "large-resnet50"   # about 1.6 M events: long enough to load that the page shows its progress
+BIG_INFERENCES = 400
 STATIC = Path(__file__).resolve().parent.parent / "tensorboard_plugin_neuron" / "static" / "index.js"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -42,6 +44,12 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ui-logs")
+    # written first, so that it is not the newest profile (which the plugin loads ahead of any request)
+    big = Runtime("inf2").load(compile_model(load_model("resnet50")))
+    big.infer()
+    with profile(root, run=BIG, traced_inferences=BIG_INFERENCES + 1):
+        for _ in range(BIG_INFERENCES):
+            big.repeat()
     graph = load_model("bert-tiny")
     node: Node = graph.nodes[5]
     node.name = HOSTILE  # a hostile op name must render as text
@@ -733,4 +741,20 @@ def test_nested_slices_of_an_imported_trace_get_one_lane_per_depth(page, tmp_pat
             [("not mapped", "B without E", "1"), ("not mapped", "phase 'S' (async S/T/F (legacy))", "1")]
         assert frame.locator("#np-stages").count() == 0 and frame.locator("img").count() == 0
         _shot(page, "overview-imported")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_profile_loading_on_the_server_shows_a_progress_bar(page, server) -> None:
+    frame = _plugin_frame(page, server)
+    frame.wait_for_selector(".np-tab[data-view=timeline]")
+    frame.evaluate(f"location.hash = 'view=timeline&run={BIG}'")
+    shown = frame.wait_for_function("""() => {
+        const e = document.querySelector('#np-load-progress');
+        const bar = e && e.querySelector('progress');
+        return e && !e.hidden && bar ? [e.textContent, bar.value] : false;
+    }""", polling="raf", timeout=60_000).json_value()
+    assert shown[0].startswith("Loading the profile (") and "%" in shown[0] and 0 <= shown[1] < 1
+    frame.wait_for_function("() => Number(document.querySelector('#np-timeline-canvas')?.dataset.draws) > 0",
+                            timeout=60_000)
+    frame.wait_for_selector("#np-load-progress", state="hidden")
     assert page.errors == []  # type: ignore[attr-defined]

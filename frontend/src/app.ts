@@ -3,6 +3,7 @@ import { ApiError, getJSON, url } from "./api";
 import { clear, h } from "./dom";
 import { readState, State, writeState } from "./state";
 import { openInPerfetto } from "./perfetto";
+import { LoadProgress } from "./progress";
 import { VIEWS } from "./views/registry";
 
 const EMPTY_POLL_MS = 3000;
@@ -22,12 +23,13 @@ export class App {
   private runs: RunsPayload["runs"] = [];
   private header = h("header", { className: "np-header" });
   private body = h("main", { className: "np-body" });
+  private progress = new LoadProgress();
   private dispose: (() => void) | null = null;
   private started = false;
 
   constructor(private root: HTMLElement) {
     root.classList.add("np-root");
-    root.append(this.header, this.body);
+    root.append(this.header, this.progress.element, this.body);
     document.addEventListener("click", (event) => {  // a click elsewhere closes the Export menu
       const menu = this.header.querySelector<HTMLDetailsElement>("#np-export");
       if (menu?.open && !menu.contains(event.target as Node)) menu.open = false;
@@ -141,6 +143,7 @@ export class App {
     const container = h("section", { className: "np-view", id: `np-view-${view.id}` });
     this.body.append(container);
     const context = { state: this.state, runs: this.runs, navigate: (c: Partial<State>) => this.navigate(c) };
+    this.progress.watch({ run: this.state.run, profile: this.state.profile });
     try {
       this.dispose = view.mount(container, context) ?? null;
     } catch (error) {

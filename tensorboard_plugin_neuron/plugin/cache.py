@@ -1,14 +1,25 @@
 """Parsed profiles cached by (path, size, mtime) under a memory budget, least recently used first out.
 Concurrent requests for one profile load it once; a failed load is remembered (until the file changes)
-so a broken profile answers its error quickly without re-reading it."""
+so a broken profile answers its error quickly without re-reading it. A load reports how far it has got,
+which `start` (begin loading in the background, if not loaded yet) returns for progress bars."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import threading
 from typing import Callable, Generic, TypeVar
 
 Value = TypeVar("Value")
 Key = tuple[str, int, int]
+Report = Callable[[float, str], None]   # a load tells its fraction done (0..1) and what it is doing
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadStatus:
+    state: str          # "loading", "ready" or "error"
+    fraction: float
+    stage: str
+    error: Exception | None = None
 
 DEFAULT_BUDGET_BYTES = 4 << 30
 
@@ -19,10 +30,22 @@ class _Slot:
         self.value = None
         self.error: Exception | None = None
         self.size = 0
+        self.fraction = 0.0
+        self.stage = "waiting"
+
+    def report(self, fraction: float, stage: str) -> None:
+        self.fraction, self.stage = max(self.fraction, min(fraction, 1.0)), stage
+
+    def status(self) -> LoadStatus:
+        if not self.ready.is_set():
+            return LoadStatus("loading", self.fraction, self.stage)
+        if self.error is not None:
+            return LoadStatus("error", self.fraction, self.stage, self.error)
+        return LoadStatus("ready", 1.0, "ready")
 
 
 class ProfileCache(Generic[Value]):
-    def __init__(self, load: Callable[[str], Value], size_of: Callable[[Value], int],
+    def __init__(self, load: Callable[[str, Report], Value], size_of: Callable[[Value], int],
                  budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         self._load = load
         self._size_of = size_of
@@ -32,6 +55,24 @@ class ProfileCache(Generic[Value]):
         self.loads = 0
 
     def get(self, path: str, size: int, mtime_ns: int) -> Value:
+        slot, owner = self._slot(path, size, mtime_ns)
+        if owner:
+            self._fill(slot, path)
+        slot.ready.wait()
+        if slot.error is not None:
+            raise slot.error
+        return slot.value
+
+    def start(self, path: str, size: int, mtime_ns: int) -> LoadStatus:
+        """The profile's load status; a profile not loaded nor loading starts loading on a background thread."""
+        slot, owner = self._slot(path, size, mtime_ns)
+        if owner:
+            slot.stage = "starting"
+            threading.Thread(target=self._fill, args=(slot, path), name="neuron-profile-load", daemon=True).start()
+        return slot.status()
+
+    def _slot(self, path: str, size: int, mtime_ns: int) -> tuple[_Slot, bool]:
+        """The slot of this version of the file, and whether the caller made it (and so must fill it)."""
         key = (path, size, mtime_ns)
         with self._lock:
             slot = self._slots.get(key)
@@ -43,20 +84,18 @@ class ProfileCache(Generic[Value]):
                 self._slots[key] = slot
             else:
                 self._slots.move_to_end(key)
-        if owner:
-            try:
-                self.loads += 1
-                slot.value = self._load(path)
-                slot.size = self._size_of(slot.value)
-            except Exception as exc:  # remembered and re-raised to every waiter
-                slot.error = exc
-            finally:
-                slot.ready.set()
-            self._evict()
-        slot.ready.wait()
-        if slot.error is not None:
-            raise slot.error
-        return slot.value
+        return slot, owner
+
+    def _fill(self, slot: _Slot, path: str) -> None:
+        try:
+            self.loads += 1
+            slot.value = self._load(path, slot.report)
+            slot.size = self._size_of(slot.value)
+        except Exception as exc:  # remembered and re-raised to every waiter
+            slot.error = exc
+        finally:
+            slot.ready.set()
+        self._evict()
 
     def _evict(self) -> None:
         with self._lock:

@@ -82,7 +82,7 @@ class Routes:
     def apps(self) -> dict[str, Handler]:
         views = {"overview": self.overview, "graph": self.graph, "ops": self.ops, "timeline": self.timeline,
                  "event": self.event, "datapath": self.datapath, "memory": self.memory, "compare": self.compare,
-                 "export": self.export, "occurrences": self.occurrences}
+                 "export": self.export, "occurrences": self.occurrences, "progress": self.progress}
         apps = {"/runs": self._wrap(self.runs), "/index.js": self.static, "/static/*": self.static}
         apps.update({f"/{name}": self._wrap(handler) for name, handler in views.items()})
         return apps
@@ -129,6 +129,16 @@ class Routes:
         for p in find_profiles(self.logdir):
             runs.setdefault(p.run, []).append({"profile": p.profile, "bytes": p.size, "mtime_ns": p.mtime_ns})
         return {"runs": [{"run": run, "profiles": profiles} for run, profiles in runs.items()]}
+
+    def progress(self, request: wrappers.Request) -> Any:
+        """How far the profile's load has got, starting it (in the background) if it is not loaded yet: the
+        page asks this alongside a view's own request and shows a progress bar while the state is loading."""
+        file = self._profile_file(request)
+        status = self.cache.start(file.path, file.size, file.mtime_ns)
+        if status.error is not None:
+            raise status.error
+        return {"state": status.state, "fraction": round(status.fraction, 3), "stage": status.stage,
+                "bytes": file.size}
 
     def overview(self, request: wrappers.Request) -> Any:
         return _memo(self._index(request), "overview", overview)

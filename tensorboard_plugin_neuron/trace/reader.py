@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from typing import Callable
 
 import numpy as np
 
@@ -17,34 +19,60 @@ from tensorboard_plugin_neuron.trace.model import (COUNTER_COLUMNS, EVENT_COLUMN
 from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
 
 
-def read_trace(path: str | os.PathLike[str]) -> Trace:
+Progress = Callable[[float], None]   # told the fraction of the trace decoded so far
+
+
+class _DecodedBytes:
+    """The stored column bytes decoded so far, told to `progress` as a fraction (columns decode on several
+    threads); at most about a hundred calls."""
+
+    def __init__(self, total: int, progress: Progress) -> None:
+        self._lock = threading.Lock()
+        self._done = 0
+        self._told = 0.0
+        self._total = max(total, 1)
+        self._progress = progress
+
+    def add(self, count: int) -> None:
+        with self._lock:
+            self._done += count
+            fraction = min(self._done / self._total, 1.0)
+            if fraction - self._told < 0.01:
+                return
+            self._told = fraction
+        self._progress(fraction)
+
+
+def read_trace(path: str | os.PathLike[str], progress: Progress | None = None) -> Trace:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise TraceError(f"no such trace file: {path}")
     with open(path, "rb") as handle:
-        return parse_trace(handle.read(), source=path)
+        return parse_trace(handle.read(), source=path, progress=progress)
 
 
-def parse_trace(data: bytes, source: str = "trace") -> Trace:
+def parse_trace(data: bytes, source: str = "trace", progress: Progress | None = None) -> Trace:
     message, problem = parse_framed(data, TraceMessage, "trace", source, FORMAT_VERSION)
     if problem:
         raise TraceError(problem)
     try:
-        return _to_trace(message)
+        return _to_trace(message, progress)
     except (ColumnError, ValueError, KeyError, IndexError) as exc:
         raise TraceError(f"{source} is inconsistent: {exc}") from None
 
 
-def _to_trace(message) -> Trace:
+def _to_trace(message, progress: Progress | None = None) -> Trace:
     m = message.metadata
     metadata = TraceMetadata(m.model, m.target, m.autocast, m.batch, m.cores, m.iterations, m.session,
                              m.created_unix_ns, m.producer, m.source_format or "neuron")
     graph = graph_from_message(message.graph, {})
-    nodes = read_table(message.nodes, NODE_COLUMNS)
-    tasks = read_table(message.tasks, dict(TASK_COLUMNS))
-    events = read_table(message.events, EVENT_COLUMNS)
-    counters = read_table(message.counters, COUNTER_COLUMNS)
-    requests = read_table(message.requests, REQUEST_COLUMNS)
+    tables = (message.nodes, message.tasks, message.events, message.counters, message.requests)
+    on_bytes = _DecodedBytes(sum(t.ByteSize() for t in tables), progress).add if progress else None
+    nodes = read_table(message.nodes, NODE_COLUMNS, on_bytes)
+    tasks = read_table(message.tasks, dict(TASK_COLUMNS), on_bytes)
+    events = read_table(message.events, EVENT_COLUMNS, on_bytes)
+    counters = read_table(message.counters, COUNTER_COLUMNS, on_bytes)
+    requests = read_table(message.requests, REQUEST_COLUMNS, on_bytes)
     queues = [Queue(q.core, q.kind, q.index, q.name) for q in message.queues]
     if len(nodes["device"]) != len(graph.nodes) or len(message.placement_reasons) != len(graph.nodes):
         raise ValueError("node table does not match the graph")
