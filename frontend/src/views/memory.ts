@@ -43,7 +43,7 @@ export const memoryView: View = {
         plots.push(new uPlot({
           width, height: 180,
           scales: { x: { time: false } },
-          axes: [{ label: "time (us)" }, { values: (_u, ticks) => ticks.map((v) => bytes(v)), size: 70 }],
+          axes: [{ label: "time (us)" }, { values: (_u, ticks) => ticks.map((v) => bytes(v)), size: 84 }],
           series: [
             { label: "time", value: (_u, v) => (v === null ? "-" : duration(v * 1e3)) },
             { label: "in use", stroke: "#3c5aa0", fill: "rgba(60,90,160,0.15)", paths: uPlot.paths.stepped!({ align: 1 }), points: { show: false },
