@@ -285,3 +285,21 @@ def test_compare_matches_ops_by_name(cnn, cnn_fp32) -> None:
     assert latency["ratio"] > 1.2  # fp32 is slower than bf16 on the Tensor engine
     conv = [r for r in result["ops"] if r["op_type"] == "Conv"]
     assert conv and all(r["delta_ns"] >= 0 for r in conv)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64])
+def test_interval_union_matches_counting_covered_units(dtype) -> None:
+    """union_ns against the covered unit steps of a small integer line: nested, touching, overlapping and
+    disjoint intervals in random order, integer and float inputs."""
+    from tensorboard_plugin_neuron.intervals import union_ns
+
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        count = int(rng.integers(1, 40))
+        start = rng.integers(0, 200, count)
+        end = start + rng.integers(0, 30, count)
+        covered = np.zeros(260, bool)
+        for s, e in zip(start, end):
+            covered[s:e] = True
+        assert union_ns(start.astype(dtype), end.astype(dtype)) == covered.sum()
+    assert union_ns(np.zeros(0, dtype), np.zeros(0, dtype)) == 0.0
