@@ -32,3 +32,16 @@ def _union_sorted(start, end, order):  # pragma: no cover - compiled
         elif end[i] > high:
             high = end[i]
     return total + (high - low)
+
+
+def occupancy(begin: np.ndarray, finish: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Total size of the intervals [begin, finish) alive over time, as a step function: the times it changes
+    and its value from each of them on (at equal times, frees count before allocations)."""
+    if not len(begin):
+        return np.zeros(0, np.asarray(begin).dtype), np.zeros(0)
+    times = np.concatenate([begin, finish])
+    deltas = np.concatenate([size, -size]).astype(np.float64)
+    order = np.lexsort((deltas, times))
+    times, values = times[order], np.cumsum(deltas[order])
+    last_of_time = np.append(times[1:] != times[:-1], True)
+    return times[last_of_time], np.maximum(values[last_of_time], 0.0)

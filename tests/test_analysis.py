@@ -17,7 +17,7 @@ from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows, table_cs
 from tensorboard_plugin_neuron.analysis.overview import dma_wait, engine_utilization, overview
 from tensorboard_plugin_neuron.analysis.timeline import event_details, group_of_node, node_occurrences, timeline
 from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
-from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
+from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.session import Runtime
@@ -276,6 +276,29 @@ def test_memory_series_keep_their_peaks(cnn) -> None:
     assert len(sbuf["time_ns"]) <= 51 and max(sbuf["bytes"]) == sbuf["peak_bytes"] <= sbuf["capacity_bytes"]
     times, values = downsample_max(np.arange(10), np.array([0, 5, 1, 1, 9, 0, 0, 2, 0, 0.0]), 3)
     assert values.max() == 9 and len(times) <= 3
+
+
+def test_hbm_occupancy_holds_the_weights_and_each_staged_input_until_it_is_read(cnn) -> None:
+    """HBM in use is the weights throughout, plus every tensor written into HBM while it waits to be read:
+    checked at the end of each input's host-to-HBM copy against the bytes of the copies still unread."""
+    trace = cnn.trace
+    weights = int(trace.summary["weight_size_bytes"])
+    hbm = [s for s in memory(cnn, points=100_000)["series"] if s["memory"] == "hbm"][0]
+    times, values = np.array(hbm["time_ns"]), np.array(hbm["bytes"])
+    assert values[0] == values[-1] == weights and values.min() == weights and hbm["peak_bytes"] > weights
+    assert hbm["capacity_bytes"] == cnn.device.chip.hbm_bytes
+    task = trace.events["task"]
+    purpose, tensor = trace.tasks["purpose"][task], trace.tasks["tensor"][task]
+    staged = np.flatnonzero((purpose == PURPOSES.index("input")) & (trace.tasks["dst_mem"][task] == MEMORIES.index("hbm")))
+    assert len(staged)
+    reads = np.flatnonzero((trace.tasks["src_mem"][task] == MEMORIES.index("hbm")) & np.isin(tensor, tensor[staged]))
+    iteration = trace.events["iteration"]
+    for row in staged:
+        t = cnn.end_ns[row]   # this input is in HBM now, and so is every staged input not yet read in full
+        waiting = [r for r in staged if trace.events["start_ns"][r] <= t < max(   # written, its last read not over
+            (cnn.end_ns[q] for q in reads if tensor[q] == tensor[r] and iteration[q] == iteration[r]), default=t + 1)]
+        in_use = values[np.searchsorted(times, t, side="right") - 1]
+        assert in_use >= weights + sum(int(trace.tasks["bytes"][task[r]]) for r in waiting)
 
 
 def test_compare_matches_ops_by_name(cnn, cnn_fp32) -> None:

@@ -321,8 +321,10 @@ def test_memory_view_charts_occupancy_against_capacity(page, server) -> None:
     frame = _open_view(page, server, "memory")
     frame.wait_for_selector(".np-chart[data-memory=sbuf] canvas", timeout=30_000)
     title = frame.locator("h3").first.inner_text()
-    assert title.startswith("SBUF on NeuronCore 0: peak ") and "of 24.0 MiB" in title
+    assert title.startswith("SBUF, NeuronCore 0: peak ") and "of 24.0 MiB" in title
     assert frame.locator(".np-chart[data-memory=psum]").count() == 1
+    hbm = frame.locator("h3", has_text="HBM, device memory").inner_text()   # weights plus what waits in HBM
+    assert "of 32.0 GiB" in hbm and frame.locator(".np-chart[data-memory=hbm] canvas").count() == 1
     drawn = frame.evaluate("""() => {
         const c = document.querySelector('.np-chart[data-memory=sbuf] canvas');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;

@@ -6,6 +6,7 @@ import numpy as np
 
 from tensorboard_plugin_neuron.compiler.model import CompiledModel
 from tensorboard_plugin_neuron.compiler.program import Program
+from tensorboard_plugin_neuron.intervals import occupancy
 from tensorboard_plugin_neuron.runtime.simulate import LinkUsage, Schedule
 from tensorboard_plugin_neuron.runtime.timing import LINK_KINDS, TaskCosts
 
@@ -52,16 +53,6 @@ def _table(series: list[tuple[str, np.ndarray, np.ndarray]]) -> tuple[list[str],
     }
 
 
-def _step_function(begin: np.ndarray, finish: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Total size of the intervals alive over time: change times and the value from each time on."""
-    times = np.concatenate([begin, finish])
-    deltas = np.concatenate([size, -size]).astype(np.float64)
-    order = np.lexsort((deltas, times))  # at equal times, frees before allocations
-    times, values = times[order], np.cumsum(deltas[order])
-    last_of_time = np.append(times[1:] != times[:-1], True)
-    return times[last_of_time], np.maximum(values[last_of_time], 0.0)
-
-
 def _step_times(model: CompiledModel, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end of every schedule step (fusion group position) in every iteration, plus a final
     step at the iteration's end; a step without instructions (a view) occupies no time, at the end of
@@ -99,7 +90,7 @@ def _sbuf_occupancy(model: CompiledModel, start: np.ndarray, end: np.ndarray):
     out = []
     for c in np.unique(core):
         mask = core == c
-        times, values = _step_function(begin[:, mask].ravel(), finish[:, mask].ravel(), np.tile(size[mask], start.shape[0]))
+        times, values = occupancy(begin[:, mask].ravel(), finish[:, mask].ravel(), np.tile(size[mask], start.shape[0]))
         out.append((f"sbuf_used_bytes:nc{int(c)}", times, values))
     return out
 
@@ -130,7 +121,7 @@ def _psum_occupancy(program: Program, start: np.ndarray, end: np.ndarray):
     out = []
     for c in np.unique(core):
         mask = core == c
-        times, values = _step_function(start[:, first_pass[mask]].ravel(), end[:, evac[mask]].ravel(),
+        times, values = occupancy(start[:, first_pass[mask]].ravel(), end[:, evac[mask]].ravel(),
                                        np.tile(size[mask], start.shape[0]))
         out.append((f"psum_used_bytes:nc{int(c)}", times, values))
     return out

@@ -1,5 +1,5 @@
-// Memory: SBUF and PSUM bytes in use per core over time (uPlot step charts with the capacity line),
-// and the HBM figures of the profile.
+// Memory: SBUF and PSUM bytes in use per core, and HBM bytes in use, over time (uPlot step charts with the
+// capacity line), and the HBM traffic figures of the profile.
 import uPlot from "uplot";
 import { getJSON } from "../api";
 import { errorBox } from "../app";
@@ -30,12 +30,13 @@ export const memoryView: View = {
           .map(([label, value]) => h("div", { className: "np-card" }, h("div", { className: "np-card-value" }, bytes(value as number)),
             h("div", { className: "np-card-label" }, String(label))))));
       if (!data.series.length) {
-        container.append(h("p", { className: "np-note" }, "This profile has no SBUF/PSUM occupancy counters."));
+        container.append(h("p", { className: "np-note" }, "This profile has no memory occupancy data (an imported trace)."));
         return;
       }
       const width = Math.max(400, (container.clientWidth || 900) - 20);
       for (const s of data.series) {
-        const title = `${s.memory.toUpperCase()} on NeuronCore ${s.core}: peak ${bytes(s.peak_bytes)} of ${bytes(s.capacity_bytes)}`;
+        const where = s.memory === "hbm" ? "device memory (weights, staged inputs and outputs, spills)" : `NeuronCore ${s.core}`;
+        const title = `${s.memory.toUpperCase()}, ${where}: peak ${bytes(s.peak_bytes)} of ${bytes(s.capacity_bytes)}`;
         const box = h("div", { className: "np-chart", "data-memory": s.memory, "data-core": String(s.core) });
         container.append(h("h3", {}, title), box);
         const x = s.time_ns.map((t) => (t - data.span_start_ns) / 1e3);
