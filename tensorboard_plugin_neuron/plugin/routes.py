@@ -3,6 +3,8 @@ calls one analysis function and answers JSON; errors are JSON with a 4xx status 
 runs or profiles."""
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import itertools
 import json
 import math
@@ -44,6 +46,22 @@ class RequestError(Exception):
 def respond_json(request: wrappers.Request, payload: Any, status: int = 200) -> wrappers.Response:
     body = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=json_default)
     return http_util.Respond(request, body, "application/json", code=status)
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodedJson:
+    """An answer serialized and gzip-compressed once, for views computed once per loaded profile (the graph
+    of a 2,000-node model is 1.3 MB of JSON: 0.1-0.15 s to sanitize, serialize and compress every time)."""
+    gzipped: bytes
+
+    @classmethod
+    def of(cls, payload: Any) -> "EncodedJson":
+        body = json.dumps(_sanitize(payload), separators=(",", ":"), allow_nan=False, default=json_default)
+        return cls(gzip.compress(body.encode("utf-8"), compresslevel=3, mtime=0))
+
+    def respond(self, request: wrappers.Request) -> wrappers.Response:
+        # Respond sends it as it is when the client accepts gzip, and inflates it on the way otherwise
+        return http_util.Respond(request, self.gzipped, "application/json", content_encoding="gzip")
 
 
 def _sanitize(value: Any) -> Any:
@@ -98,6 +116,8 @@ class Routes:
                 return respond_json(request, {"error": str(exc)}, 422)
             if isinstance(result, wrappers.Response):
                 return result
+            if isinstance(result, EncodedJson):
+                return result.respond(request)
             return respond_json(request, _sanitize(result))
         return app
 
@@ -141,10 +161,10 @@ class Routes:
                 "bytes": file.size}
 
     def overview(self, request: wrappers.Request) -> Any:
-        return _memo(self._index(request), "overview", overview)
+        return _memo_answer(self._index(request), "overview", overview)
 
     def graph(self, request: wrappers.Request) -> Any:
-        return _memo(self._index(request), "graph", graph_view)
+        return _memo_answer(self._index(request), "graph", graph_view)
 
     def ops(self, request: wrappers.Request) -> Any:
         index = self._index(request)
@@ -203,7 +223,7 @@ class Routes:
             raise RequestError(404, str(exc)) from None
 
     def datapath(self, request: wrappers.Request) -> Any:
-        return _memo(self._index(request), "datapath", datapath)
+        return _memo_answer(self._index(request), "datapath", datapath)
 
     def memory(self, request: wrappers.Request) -> Any:
         points = _number(request, "points", 2000, int)
@@ -251,6 +271,11 @@ def _memo(index: ProfileIndex, key: str, compute: Callable[[ProfileIndex], Any])
     if key not in index.memo:
         index.memo[key] = compute(index)
     return index.memo[key]
+
+
+def _memo_answer(index: ProfileIndex, key: str, compute: Callable[[ProfileIndex], Any]) -> EncodedJson:
+    """A parameterless view's whole answer, computed, serialized and compressed once per loaded profile."""
+    return _memo(index, "answer:" + key, lambda i: EncodedJson.of(compute(i)))
 
 
 def _stream(chunks: Iterator[bytes], content_type: str, filename: str) -> wrappers.Response:
