@@ -124,6 +124,9 @@ def test_overview_reports_cpu_fallback_and_utilization(alexnet) -> None:
     for row in engine_utilization(alexnet):
         assert 0 <= row["percent"] <= 100
     assert len(result["top_ops"]["name"]) == 10
+    # traffic is per inference (2 traced here), like the busy times: every inference reads all the weights
+    assert result["traffic"]["hbm_read_bytes"] * 2 == alexnet.trace.summary["hbm_read_bytes"]
+    assert result["traffic"]["hbm_read_bytes"] >= alexnet.trace.summary["weight_size_bytes"] > 0
 
 
 def test_dma_wait_is_part_of_the_tensor_engine_idle_time(cnn) -> None:

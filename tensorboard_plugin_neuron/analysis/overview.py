@@ -178,6 +178,9 @@ def overview(index: ProfileIndex) -> dict[str, Any]:
         "time": {  # per inference
             "host_busy_ns": busy_union_ns(trace.events["start_ns"][host], index.end_ns[host]) / max(index.iterations, 1),
             "device_busy_ns": busy_union_ns(trace.events["start_ns"][device], index.end_ns[device]) / max(index.iterations, 1)},
+        "traffic": {  # per inference
+            "hbm_read_bytes": float(trace.summary.get("hbm_read_bytes", 0)) / max(index.iterations, 1),
+            "hbm_write_bytes": float(trace.summary.get("hbm_write_bytes", 0)) / max(index.iterations, 1)},
         "utilization": utilization,
         "top_ops": top,
         "recommendations": recommendations(index, table) + deployment_advice(layout),

@@ -19,7 +19,8 @@ interface Overview {
   // numbers, plus an imported trace's accounting (import_mapped / import_unmapped: events per kind or reason)
   summary: Record<string, number | Record<string, number> | unknown>;
   span_ns: number;
-  time: { host_busy_ns: number; device_busy_ns: number };
+  time: { host_busy_ns: number; device_busy_ns: number };   // per inference
+  traffic: { hbm_read_bytes: number; hbm_write_bytes: number };   // per inference
   utilization: { track: string; kind: string; busy_ns: number; percent: number; count: number }[];
   top_ops: { name: string[]; op_type: string[]; time_ns: number[]; percent: number[]; engine: string[]; node: number[] };
   recommendations: { kind: string; severity: string; message: string }[];
@@ -137,7 +138,7 @@ export const overviewView: View = {
           shown(s.mbu_estimated_percent) && card("MBU", percent(num(s.mbu_estimated_percent)), "mbu"),
           shown(data.time.device_busy_ns) && card("device busy", duration(data.time.device_busy_ns), "device_busy"),
           card(imported ? "CPU" : "host (CPU fallback)", duration(data.time.host_busy_ns), "host_busy"),
-          shown(s.hbm_read_bytes) && card("HBM read", bytes(num(s.hbm_read_bytes)), "hbm_read")),
+          shown(data.traffic.hbm_read_bytes) && card("HBM read / inference", bytes(data.traffic.hbm_read_bytes), "hbm_read")),
       );
       const recs = h("ul", { className: "np-recommendations" });
       for (const r of data.recommendations) recs.append(h("li", { className: `np-${r.severity}`, "data-kind": r.kind }, r.message));
