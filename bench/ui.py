@@ -3,6 +3,8 @@ process on a free port, over BERT-large profiles of about 1 M and 10 M events wr
 and writer (the generator of bench/plugin.py).
 
 Per profile, measured side by side in one run:
+- picking the run in a dashboard already open (a fresh `tensorboard`, so the profile is cold) to the first
+  drawn timeline;
 - navigation to the first drawn timeline (the plugin page `data/plugin_entry.html?name=neuron`, as TensorBoard
   frames it, opened on the Timeline view; done when the canvas has coloured pixels in its plot area),
   cold (first request for the profile: the server reads and indexes it) and warm (cached); and the same
@@ -124,6 +126,31 @@ def first_timeline(browser, base: str, run: str) -> float:
         page.close()
 
 
+def switched_timeline(browser, logdir: str, warm_run: str, cold_runs: list[str]) -> dict[str, float]:
+    """Per profile of `cold_runs`: seconds from picking its run in an open dashboard (the page showing the
+    timeline of `warm_run`) to its first drawn timeline, with the profile not loaded yet. A fresh
+    `tensorboard` process, so that the profiles are cold; the browser's page is already running, which
+    leaves out the ~1 s of CPU a new renderer process takes on this 2-core machine while the server loads."""
+    process, base = start_tensorboard(logdir)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(f"{base}/data/plugin_entry.html?name=neuron#view=timeline&run={warm_run}", wait_until="commit")
+        page.wait_for_function(FIRST_DRAWN, polling=10, timeout=120_000)
+        result = {}
+        for run in cold_runs:
+            page.wait_for_timeout(1000)
+            started = page.evaluate(f"() => {{ window.__firstDrawn = undefined; location.hash = 'view=timeline&run={run}'; "
+                                    "return performance.now(); }")
+            page.wait_for_function(f"() => document.querySelector('#np-run')?.value === '{run}' && ({FIRST_DRAWN})()",
+                                   polling=10, timeout=120_000)
+            result[run] = (page.evaluate("window.__firstDrawn") - started) / 1000
+        return result
+    finally:
+        page.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def through_tensorboard(browser, base: str, run: str) -> float:
     """Wall time from opening TensorBoard at #neuron, choosing the run and the Timeline view in the plugin's
     frame, to the first drawn timeline (warm)."""
@@ -240,6 +267,10 @@ def main() -> None:
             runs.append(run)
         if not os.path.isdir(os.path.join(logdir, BIG_GRAPH_RUN, "plugins", "neuron")):
             print(f"made {BIG_GRAPH_RUN} ({make_big_graph_profile(logdir)} graph nodes)", flush=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            switched = switched_timeline(browser, logdir, BIG_GRAPH_RUN, runs)
+            browser.close()
         process, base = start_tensorboard(logdir)
         try:
             with sync_playwright() as p:
@@ -266,6 +297,8 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
+    print("first timeline of a cold profile picked in an open page: "
+          + ", ".join(f"{run} {seconds:.2f} s" for run, seconds in switched.items()))
     print("goals: first timeline on 10 M events < 2 s; zoom steps < 100 ms")
 
 
