@@ -14,6 +14,8 @@ export class LoadProgress {
   // Follow the load of one profile (forgetting any earlier one); errors are the view's to show.
   watch(params: Params): void {
     const token = ++this.token;
+    this.element.hidden = true;   // an earlier profile's bar goes at once
+    clear(this.element);
     const bar = h("progress", { max: 1, value: 0 });
     const label = h("span", { className: "np-note" });
     const poll = async (): Promise<void> => {
