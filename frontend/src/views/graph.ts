@@ -312,9 +312,11 @@ export const graphView: View = {
         canvas.dataset.shown = String(render(current, root, 0, 0, viewport()));
       };
       let scrollFrame = 0;
-      canvas.addEventListener("scroll", () => {
+      const schedulePlace = () => {
         if (!scrollFrame) scrollFrame = requestAnimationFrame(() => { scrollFrame = 0; place(); });
-      }, { passive: true });
+      };
+      canvas.addEventListener("scroll", schedulePlace, { passive: true });
+      window.addEventListener("resize", schedulePlace, { signal: controller.signal });   // removed when the view goes
 
       const draw = () => {
         const started = performance.now();
