@@ -15,14 +15,16 @@ from tensorboard_plugin_neuron.analysis.index import index_trace
 from tensorboard_plugin_neuron.analysis.memory import downsample_max, memory
 from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows, table_csv
 from tensorboard_plugin_neuron.analysis.overview import dma_wait, engine_utilization, overview
-from tensorboard_plugin_neuron.analysis.timeline import event_details, group_of_node, node_occurrences, timeline
+from tensorboard_plugin_neuron.analysis.timeline import (event_details, group_of_node, node_occurrences,
+                                                          overview_timeline, timeline)
 from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
 from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.session import Runtime
 from tensorboard_plugin_neuron.trace.attribution import event_group_index
-from tensorboard_plugin_neuron.trace.reader import read_trace
+from tensorboard_plugin_neuron.trace.overview import build_overview
+from tensorboard_plugin_neuron.trace.reader import OverviewHeader, read_trace
 
 
 def _profile(tmp: Path, graph, autocast: str = "bf16", inferences: int = 3):
@@ -166,6 +168,30 @@ def test_timeline_lod_keeps_busy_time_and_bounds_items(cnn, width: int) -> None:
         assert sum(track["aggregates"]["count"]) + len(track["events"]["start"]) == hi - lo
         pixel = full["pixel_ns"]
         assert all(d >= pixel for d in track["events"]["duration"])
+
+
+@pytest.mark.parametrize("width", [1024, 4096, 100, 1236])
+def test_overview_timeline_matches_the_computed_level_of_detail(cnn, width: int) -> None:
+    """The whole-profile timeline drawn from the stored overview (no event decoded) against the one computed
+    from the events: the same tracks and one-by-one events; the same aggregates when the width divides the
+    overview's bins, else the same count and busy time per track (a bin counts in one pixel)."""
+    trace = cnn.trace
+    opcode = trace.tasks["opcode"][trace.events["task"]]
+    stored = build_overview(cnn.queue, trace.events["start_ns"], trace.events["duration_ns"], opcode)
+    ours = overview_timeline(OverviewHeader(trace.queues, trace.strings, stored), width)
+    full = timeline(cnn, width=width)
+    assert ours["tracks"] == full["tracks"] and ours["pixel_ns"] == full["pixel_ns"]
+    assert [d["track"] for d in ours["data"]] == [d["track"] for d in full["data"]]
+    for a, b in zip(ours["data"], full["data"]):
+        assert a["events"] == b["events"]
+        if stored.bins % width == 0:
+            assert a["aggregates"] == b["aggregates"]
+        else:
+            assert sum(a["aggregates"]["count"]) == sum(b["aggregates"]["count"])
+            assert abs(sum(a["aggregates"]["busy_ns"]) - sum(b["aggregates"]["busy_ns"])) <= len(a["aggregates"]["busy_ns"])
+    events = sum(len(d["events"]["start"]) + sum(d["aggregates"]["count"]) for d in ours["data"])
+    assert events == len(trace.events["task"])   # every event: shown, or counted in an aggregate
+    assert any(d["events"]["event"] for d in ours["data"]) and any(d["aggregates"]["count"] for d in ours["data"])
 
 
 def test_timeline_zoomed_window_holds_exactly_the_overlapping_events(cnn) -> None:

@@ -216,6 +216,32 @@ def test_progress_route_starts_a_load_and_reports_it_until_ready(logdir: Path) -
     assert Client(app, Response).get("/progress", query_string={"run": "nope"}).status_code == 404
 
 
+def test_a_cold_whole_profile_timeline_is_drawn_from_the_stored_overview(logdir: Path) -> None:
+    """The first whole-profile timeline of a profile not loaded yet comes from its stored overview while the
+    events load in the background; once loaded, the computed answer is the same (the width divides the bins)."""
+    plugin = NeuronPlugin(TBContext(logdir=str(logdir)))
+    app = plugin.get_plugin_apps()["/timeline"]
+    first = Client(app, Response).get("/timeline", query_string={"run": GOOD, "width": "1024"})
+    assert first.status_code == 200 and len(plugin._routes.overviews) == 1
+    for _ in range(500):
+        if plugin._cache.start(*_file_key(logdir, GOOD)).state == "ready":
+            break
+        time.sleep(0.01)
+    again = Client(app, Response).get("/timeline", query_string={"run": GOOD, "width": "1024"})
+    assert _json(again) == _json(first) and plugin._cache.loads == 1
+    zoomed = _json(Client(app, Response).get("/timeline", query_string={"run": GOOD, "width": "100", "start_ns": "0",
+                                                                      "end_ns": "1000"}))
+    assert zoomed["width"] == 100   # windows other than the whole profile come from the events
+    broken = Client(app, Response).get("/timeline", query_string={"run": "broken", "profile": "truncated"})
+    assert broken.status_code == 422 and "truncated" in _json(broken)["error"]
+
+
+def _file_key(logdir: Path, run: str) -> tuple[str, int, int]:
+    path = next((logdir / run / "plugins" / "neuron").glob("*.trace.pb"))
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
 def test_a_load_reports_its_progress_in_order(logdir: Path) -> None:
     from tensorboard_plugin_neuron.plugin.plugin import READ_SHARE, load_profile
 

@@ -12,7 +12,9 @@ from tensorboard_plugin_neuron.errors import TraceError, UserError
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.hardware import get_target
 from tensorboard_plugin_neuron.protoschema import render_proto
+from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.recorder import build_trace
+from tensorboard_plugin_neuron.runtime.session import Runtime
 from tensorboard_plugin_neuron.runtime.simulate import simulate
 from tensorboard_plugin_neuron.trace.reader import parse_trace, read_trace
 from tensorboard_plugin_neuron.trace.schema import TRACE_SCHEMA
@@ -137,3 +139,31 @@ def test_columns_inflate_exactly_whatever_the_piece_sizes(monkeypatch, input_byt
             table.rows -= 1
             with pytest.raises(ColumnError, match="'zeros' holds more than"):
                 read_table(table)
+
+
+def test_the_writer_stores_an_overview_and_the_reader_reads_it_without_the_events(tmp_path: Path) -> None:
+    from tensorboard_plugin_neuron.trace.overview import build_overview
+    from tensorboard_plugin_neuron.trace.reader import read_overview
+
+    loaded = Runtime("inf2").load(compile_model(load_model("mlp")))
+    with profile(tmp_path, run="mlp") as capture:
+        loaded.infer()
+        loaded.repeat()
+    header = read_overview(capture.paths[0])
+    trace = read_trace(capture.paths[0])
+    queue = trace.tasks["queue"][trace.events["task"]]
+    expected = build_overview(queue, trace.events["start_ns"], trace.events["duration_ns"],
+                              trace.tasks["opcode"][trace.events["task"]])
+    assert header is not None and header.strings == trace.strings and len(header.queues) == len(trace.queues)
+    assert (header.overview.start_ns, header.overview.end_ns) == (trace.events["start_ns"].min(),
+                                                                   (trace.events["start_ns"] + trace.events["duration_ns"]).max())
+    for table, columns in (("binned", expected.binned), ("long", expected.long)):
+        for name, values in columns.items():
+            np.testing.assert_array_equal(getattr(header.overview, table)[name], values)
+    assert header.overview.binned["count"].sum() == len(trace.events["task"])
+    # a queue whose events overlap (nested slices) gets no overview; a damaged file is a clear error
+    assert build_overview(np.zeros(2, np.int32), np.array([0, 5]), np.array([10, 2]), np.zeros(2, np.int32)) is None
+    data = Path(capture.paths[0]).read_bytes()
+    (tmp_path / "cut.trace.pb").write_bytes(data[: len(data) // 2])
+    with pytest.raises(TraceError):
+        read_overview(tmp_path / "cut.trace.pb")

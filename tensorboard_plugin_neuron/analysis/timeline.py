@@ -11,6 +11,7 @@ import numpy as np
 
 from tensorboard_plugin_neuron.analysis.index import ProfileIndex
 from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES
+from tensorboard_plugin_neuron.trace.reader import OverviewHeader
 
 MAX_WIDTH = 10_000
 
@@ -105,6 +106,59 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
         out.append(item)
     return {"start_ns": start_ns, "end_ns": end_ns, "width": width, "pixel_ns": pixel, "strings": trace.strings,
             "tracks": tracks(index), "data": out}
+
+
+def overview_timeline(header: OverviewHeader, width: int = 1000) -> dict[str, Any]:
+    """The whole profile at `width` pixels, as `timeline` answers it, from the overview stored in the trace
+    (no event decoded): events at least one pixel long one by one, the others merged per pixel. Each bin of
+    the overview counts in the pixel of its first event's start, so when `width` does not divide the bins a
+    pixel's aggregate may take a neighbour's events (never more than one bin's worth); totals are exact."""
+    o = header.overview
+    start_ns, end_ns = float(o.start_ns), float(max(o.end_ns, o.start_ns + 1))
+    check_window(start_ns, end_ns, width)
+    pixel = (end_ns - start_ns) / width
+    binned, long = o.binned, o.long
+    pixel_of_bin = np.clip(((binned["first_ns"] - start_ns) // pixel).astype(np.int64), 0, width - 1)
+    key = binned["queue"].astype(np.int64) * width + pixel_of_bin     # non-decreasing, like the bins
+    cells, cell = np.unique(key, return_inverse=True)
+    count = np.bincount(cell, weights=binned["count"], minlength=len(cells))
+    busy = np.bincount(cell, weights=binned["busy_ns"], minlength=len(cells))
+    first = np.full(len(cells), np.iinfo(np.int64).max)
+    np.minimum.at(first, cell, binned["first_ns"])
+    last_end = np.zeros(len(cells), np.int64)
+    np.maximum.at(last_end, cell, binned["last_end_ns"])
+    shown = long["duration_ns"] >= pixel                  # sent one by one, so not merged
+    long_bin = np.minimum(((long["start_ns"] - o.start_ns) / o.bin_ns).astype(np.int64), o.bins - 1)
+    row_of_bin = np.searchsorted(binned["queue"].astype(np.int64) * o.bins + binned["bin"],
+                                 long["queue"].astype(np.int64) * o.bins + long_bin)
+    long_cell = cell[np.minimum(row_of_bin, len(cell) - 1)][shown]
+    np.subtract.at(count, long_cell, 1)
+    np.subtract.at(busy, long_cell, long["duration_ns"][shown].astype(np.float64))
+    track_of_cell, pixel_of_cell = cells // width, cells % width
+    events_per_queue = np.bincount(binned["queue"], weights=binned["count"], minlength=len(header.queues))
+    out = []
+    for q in np.flatnonzero(events_per_queue):
+        mine = np.flatnonzero((track_of_cell == q) & (count > 0))
+        edge = start_ns + pixel * pixel_of_cell[mine]
+        agg_start = np.maximum(edge, first[mine].astype(np.float64))
+        agg_end = np.minimum(edge + pixel, np.maximum(agg_start + 1, last_end[mine].astype(np.float64)))
+        rows = np.flatnonzero(shown & (long["queue"] == q))
+        out.append({
+            "track": int(q),
+            "events": {"start": long["start_ns"][rows].tolist(), "duration": long["duration_ns"][rows].tolist(),
+                       "name": long["name"][rows].tolist(), "event": long["row"][rows].tolist()},
+            "aggregates": {
+                "start": np.round(agg_start).astype(np.int64).tolist(),
+                "duration": np.maximum(np.round(agg_end - agg_start), 1).astype(np.int64).tolist(),
+                "count": count[mine].astype(np.int64).tolist(),
+                "busy_ns": np.round(busy[mine]).astype(np.int64).tolist(),
+                "busy": np.round(np.clip(busy[mine] / pixel, 0, 1), 3).tolist(),
+            },
+        })
+    track_list = [{"id": i, "label": q.label, "core": q.core, "kind": q.kind, "index": q.index,
+                   "events": int(events_per_queue[i]), "nested": False} for i, q in enumerate(header.queues)]
+    return {"start_ns": start_ns, "end_ns": end_ns, "width": width, "pixel_ns": pixel, "strings": header.strings,
+            "tracks": track_list, "data": out}
 
 
 def _add_depth(index: ProfileIndex, item: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import json
 import math
 import mimetypes
 import os
+import threading
 from typing import Any, Callable, Iterator
 
 from tensorboard.backend import http_util
@@ -23,18 +24,21 @@ from tensorboard_plugin_neuron.analysis.memory import memory
 from tensorboard_plugin_neuron.analysis.ops import OP_COLUMNS, op_table, sort_rows, table_csv
 from tensorboard_plugin_neuron.analysis.overview import overview
 from tensorboard_plugin_neuron.api import ops_csv_bytes, summary_bytes
-from tensorboard_plugin_neuron.analysis.timeline import MAX_WIDTH, event_details, group_of_node, node_occurrences, timeline
+from tensorboard_plugin_neuron.analysis.timeline import (MAX_WIDTH, event_details, group_of_node, node_occurrences,
+                                                          overview_timeline, timeline)
 from tensorboard_plugin_neuron.compiler.artifact import json_default
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.plugin.cache import ProfileCache
 from tensorboard_plugin_neuron.plugin.discovery import ProfileFile, find_profiles, resolve_profile
 from tensorboard_plugin_neuron.trace.chrome_export import chrome_chunks
 from tensorboard_plugin_neuron.trace.perfetto_export import perfetto_chunks
+from tensorboard_plugin_neuron.trace.reader import OverviewHeader, read_overview
 from tensorboard_plugin_neuron.trace.streams import gzip_chunks
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 Handler = Callable[[wrappers.Request], wrappers.Response]
 EXPORT_FORMATS = ("chrome", "chrome_gz", "perfetto", "csv", "summary")
+OVERVIEWS_KEPT = 8   # stored overviews of profiles not loaded yet (a few MB each at most)
 
 
 class RequestError(Exception):
@@ -96,6 +100,8 @@ class Routes:
     def __init__(self, logdir: str, cache: ProfileCache[ProfileIndex]) -> None:
         self.logdir = logdir
         self.cache = cache
+        self.overviews: dict[tuple[str, int, int], OverviewHeader | None] = {}
+        self._overviews_lock = threading.Lock()
 
     def apps(self) -> dict[str, Handler]:
         views = {"overview": self.overview, "graph": self.graph, "ops": self.ops, "timeline": self.timeline,
@@ -185,15 +191,38 @@ class Routes:
         return {"columns": list(OP_COLUMNS), "rows": rows}
 
     def timeline(self, request: wrappers.Request) -> Any:
-        index = self._index(request)
         width = _number(request, "width", 1000, int)
         if not 1 <= width <= MAX_WIDTH:
             raise RequestError(400, f"width must be between 1 and {MAX_WIDTH} pixels")
+        if not any(request.args.get(name) for name in ("start_ns", "end_ns", "node")):
+            # the whole profile: while a profile is not loaded, its stored overview answers at once, and the
+            # load goes on in the background for the requests that need the events
+            file = self._profile_file(request)
+            status = self.cache.start(file.path, file.size, file.mtime_ns)
+            if status.error is not None:
+                raise status.error
+            header = self._overview(file) if status.state == "loading" else None
+            if header is not None:
+                return overview_timeline(header, width)
+        index = self._index(request)
         start = _number(request, "start_ns", float(index.span_start_ns))
         end = _number(request, "end_ns", float(max(index.span_end_ns, index.span_start_ns + 1)))
         if end <= start:
             raise RequestError(400, "end_ns must be greater than start_ns")
         return timeline(index, start, end, width, self._marked_group(request, index))
+
+    def _overview(self, file: ProfileFile) -> OverviewHeader | None:
+        """The profile's stored overview (read once per version of the file, a few kept), or None."""
+        key = (file.path, file.size, file.mtime_ns)
+        with self._overviews_lock:
+            if key in self.overviews:
+                return self.overviews[key]
+        header = read_overview(file.path)   # a damaged file raises TraceError: its own 422
+        with self._overviews_lock:
+            while len(self.overviews) >= OVERVIEWS_KEPT:
+                self.overviews.pop(next(iter(self.overviews)))
+            self.overviews[key] = header
+        return header
 
     def _marked_group(self, request: wrappers.Request, index: ProfileIndex) -> int | None:
         """`node=N` on the timeline marks the events of node N's fusion group."""

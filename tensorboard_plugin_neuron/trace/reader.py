@@ -1,6 +1,7 @@
 """Read traces into numpy columns, rejecting truncated, corrupt, empty or newer-version files clearly."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -16,6 +17,7 @@ from tensorboard_plugin_neuron.errors import TraceError
 from tensorboard_plugin_neuron.fileio import parse_framed
 from tensorboard_plugin_neuron.trace.model import (COUNTER_COLUMNS, EVENT_COLUMNS, NODE_COLUMNS, REQUEST_COLUMNS, Trace,
                                                    TraceMetadata)
+from tensorboard_plugin_neuron.trace.overview import BIN_COLUMNS, LONG_COLUMNS, TraceOverview
 from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
 
 
@@ -94,3 +96,35 @@ def _to_trace(message, progress: Progress | None = None) -> Trace:
     return Trace(metadata, graph, nodes, list(message.placement_reasons), groups, queues, list(message.strings),
                  list(message.tensor_names), tasks, events, list(message.counter_names), counters, requests,
                  json.loads(message.summary_json) if message.summary_json else {}, offsets, dep_ids)
+
+
+@dataclasses.dataclass
+class OverviewHeader:
+    """What a full-zoom timeline needs from a trace without its events: queues, names and the overview."""
+    queues: list[Queue]
+    strings: list[str]
+    overview: TraceOverview
+
+
+def read_overview(path: str | os.PathLike[str]) -> OverviewHeader | None:
+    """The trace's queues, interned names and stored overview, decoding no event column; None when the trace
+    has no overview (older traces, overlapping events). Damaged files raise TraceError, as read_trace does."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise TraceError(f"no such trace file: {path}")
+    with open(path, "rb") as handle:
+        message, problem = parse_framed(handle.read(), TraceMessage, "trace", path, FORMAT_VERSION)
+    if problem:
+        raise TraceError(problem)
+    if not message.HasField("overview"):
+        return None
+    o = message.overview
+    try:
+        binned, long = read_table(o.binned, BIN_COLUMNS), read_table(o.long_events, LONG_COLUMNS)
+        queues = [Queue(q.core, q.kind, q.index, q.name) for q in message.queues]
+        if o.bins < 1 or o.end_ns < o.start_ns or (len(binned["queue"]) and (
+                binned["queue"].max() >= len(queues) or binned["bin"].max() >= o.bins or binned["bin"].min() < 0)):
+            raise ValueError("overview does not match the trace")
+    except (ColumnError, ValueError) as exc:
+        raise TraceError(f"{path} is inconsistent: {exc}") from None
+    return OverviewHeader(queues, list(message.strings), TraceOverview(o.start_ns, o.end_ns, o.bins, binned, long))

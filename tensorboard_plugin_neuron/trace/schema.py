@@ -28,6 +28,13 @@ TRACE_SCHEMA = Schema(
             Field("producer", 9, "string"),
             Field("source_format", 10, "string", doc="'neuron' for the simulated runtime; 'chrome' for imported traces"),
         )),
+        Message("Overview", (
+            Field("start_ns", 1, "int64"),
+            Field("end_ns", 2, "int64"),
+            Field("bins", 3, "uint32", doc="equal bins of [start_ns, end_ns); an event belongs to the bin of its start"),
+            Field("binned", 4, "Table", doc="per (queue, bin) holding events: queue, bin, count, busy_ns, first_ns, last_end_ns"),
+            Field("long_events", 5, "Table", doc="events at least one bin long: row (in events), queue, start_ns, duration_ns, name"),
+        ), doc="The events at full zoom, computed when the trace is written (trace/overview.py)."),
         Message("Trace", (
             *FRAME_FIELDS,
             Field("format_version", 3, "uint32"),
@@ -47,6 +54,7 @@ TRACE_SCHEMA = Schema(
             Field("summary_json", 17, "string", doc="summary metrics (vendor names where one exists)"),
             Field("dep_offsets", 18, "Table", doc="column 'offsets': CSR row pointers into dep_ids, tasks + 1 rows"),
             Field("dep_ids", 19, "Table", doc="column 'ids': the tasks each task waits for (its dependencies)"),
+            Field("overview", 20, "Overview", doc="a coarse level of detail of the events (absent: none)"),
         ), doc="One profiling session."),
     ),
 )

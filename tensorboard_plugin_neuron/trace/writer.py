@@ -12,6 +12,7 @@ from tensorboard_plugin_neuron.compiler.artifact import fill_graph_message, json
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.fileio import atomic_write, frame
 from tensorboard_plugin_neuron.trace.model import Trace
+from tensorboard_plugin_neuron.trace.overview import build_overview
 from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
 
 PLUGIN_NAME = "neuron"
@@ -54,7 +55,14 @@ def serialize_trace(trace: Trace) -> bytes:
     fill_table(message.tasks, trace.tasks, compress=True)
     # events in (queue, start) order: what viewers query by; the start column still delta-encodes well
     order = np.lexsort((trace.events["start_ns"], trace.tasks["queue"][trace.events["task"]]))
-    fill_table(message.events, {k: v[order] for k, v in trace.events.items()}, compress=True, delta=frozenset({"start_ns"}))
+    events = {k: v[order] for k, v in trace.events.items()}
+    fill_table(message.events, events, compress=True, delta=frozenset({"start_ns"}))
+    overview = build_overview(trace.tasks["queue"][events["task"]], events["start_ns"], events["duration_ns"],
+                              trace.tasks["opcode"][events["task"]])
+    if overview is not None:
+        message.overview.start_ns, message.overview.end_ns, message.overview.bins = overview.start_ns, overview.end_ns, overview.bins
+        fill_table(message.overview.binned, overview.binned, compress=True)
+        fill_table(message.overview.long_events, overview.long, compress=True)
     message.counter_names.extend(trace.counter_names)
     fill_table(message.counters, trace.counters, compress=True)
     fill_table(message.requests, trace.requests, compress=True)
