@@ -27,7 +27,9 @@ from tensorboard_plugin_neuron.plugin.cache import ProfileCache
 from tensorboard_plugin_neuron.plugin.plugin import NeuronPlugin
 from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.session import Runtime
+from tensorboard_plugin_neuron.trace.reader import read_trace
 from tensorboard_plugin_neuron.trace.schema import TraceMessage
+from tensorboard_plugin_neuron.trace.writer import serialize_trace
 
 GOOD = "bert-tiny_inf2_bf16_b1"
 NESTED = "sweep/fp32"
@@ -216,30 +218,30 @@ def test_progress_route_starts_a_load_and_reports_it_until_ready(logdir: Path) -
     assert Client(app, Response).get("/progress", query_string={"run": "nope"}).status_code == 404
 
 
-def test_a_cold_whole_profile_timeline_is_drawn_from_the_stored_overview(logdir: Path) -> None:
+def test_a_cold_whole_profile_timeline_is_drawn_from_the_stored_overview(logdir: Path, tmp_path: Path) -> None:
     """The first whole-profile timeline of a profile not loaded yet comes from its stored overview while the
     events load in the background; once loaded, the computed answer is the same (the width divides the bins)."""
-    plugin = NeuronPlugin(TBContext(logdir=str(logdir)))
+    source = next((logdir / GOOD / "plugins" / "neuron").glob("*.trace.pb"))
+    target = tmp_path / "big" / "plugins" / "neuron" / source.name
+    target.parent.mkdir(parents=True)
+    target.write_bytes(serialize_trace(read_trace(source), overview_min_events=0))   # as big profiles are written
+    plugin = NeuronPlugin(TBContext(logdir=str(tmp_path)))
     app = plugin.get_plugin_apps()["/timeline"]
-    first = Client(app, Response).get("/timeline", query_string={"run": GOOD, "width": "1024"})
-    assert first.status_code == 200 and len(plugin._routes.overviews) == 1
+    first = Client(app, Response).get("/timeline", query_string={"run": "big", "width": "1024"})
+    assert first.status_code == 200 and [h is not None for h in plugin._routes.overviews.values()] == [True]
+    stat = target.stat()
     for _ in range(500):
-        if plugin._cache.start(*_file_key(logdir, GOOD)).state == "ready":
+        if plugin._cache.start(str(target), stat.st_size, stat.st_mtime_ns).state == "ready":
             break
         time.sleep(0.01)
-    again = Client(app, Response).get("/timeline", query_string={"run": GOOD, "width": "1024"})
+    again = Client(app, Response).get("/timeline", query_string={"run": "big", "width": "1024"})
     assert _json(again) == _json(first) and plugin._cache.loads == 1
-    zoomed = _json(Client(app, Response).get("/timeline", query_string={"run": GOOD, "width": "100", "start_ns": "0",
+    zoomed = _json(Client(app, Response).get("/timeline", query_string={"run": "big", "width": "100", "start_ns": "0",
                                                                       "end_ns": "1000"}))
     assert zoomed["width"] == 100   # windows other than the whole profile come from the events
-    broken = Client(app, Response).get("/timeline", query_string={"run": "broken", "profile": "truncated"})
-    assert broken.status_code == 422 and "truncated" in _json(broken)["error"]
-
-
-def _file_key(logdir: Path, run: str) -> tuple[str, int, int]:
-    path = next((logdir / run / "plugins" / "neuron").glob("*.trace.pb"))
-    stat = path.stat()
-    return str(path), stat.st_size, stat.st_mtime_ns
+    broken = NeuronPlugin(TBContext(logdir=str(logdir))).get_plugin_apps()["/timeline"]
+    answer = Client(broken, Response).get("/timeline", query_string={"run": "broken", "profile": "truncated"})
+    assert answer.status_code == 422 and "truncated" in _json(answer)["error"]
 
 
 def test_a_load_reports_its_progress_in_order(logdir: Path) -> None:

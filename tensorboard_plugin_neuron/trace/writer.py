@@ -12,7 +12,7 @@ from tensorboard_plugin_neuron.compiler.artifact import fill_graph_message, json
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.fileio import atomic_write, frame
 from tensorboard_plugin_neuron.trace.model import Trace
-from tensorboard_plugin_neuron.trace.overview import build_overview
+from tensorboard_plugin_neuron.trace.overview import OVERVIEW_MIN_EVENTS, build_overview
 from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
 
 PLUGIN_NAME = "neuron"
@@ -35,7 +35,8 @@ def trace_path(logdir: str, run: str, session: str) -> str:
     return os.path.join(run_directory(logdir, run), "plugins", PLUGIN_NAME, session + TRACE_SUFFIX)
 
 
-def serialize_trace(trace: Trace) -> bytes:
+def serialize_trace(trace: Trace, overview_min_events: int = OVERVIEW_MIN_EVENTS) -> bytes:
+    """The framed trace message; traces of `overview_min_events` events or more carry an overview."""
     message = TraceMessage(format_version=FORMAT_VERSION)
     meta = trace.metadata
     message.metadata.model, message.metadata.target, message.metadata.autocast = meta.model, meta.target, meta.autocast
@@ -58,7 +59,7 @@ def serialize_trace(trace: Trace) -> bytes:
     events = {k: v[order] for k, v in trace.events.items()}
     fill_table(message.events, events, compress=True, delta=frozenset({"start_ns"}))
     overview = build_overview(trace.tasks["queue"][events["task"]], events["start_ns"], events["duration_ns"],
-                              trace.tasks["opcode"][events["task"]])
+                              trace.tasks["opcode"][events["task"]]) if len(order) >= overview_min_events else None
     if overview is not None:
         message.overview.start_ns, message.overview.end_ns, message.overview.bins = overview.start_ns, overview.end_ns, overview.bins
         fill_table(message.overview.binned, overview.binned, compress=True)
