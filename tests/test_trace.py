@@ -169,3 +169,19 @@ def test_the_writer_stores_an_overview_and_the_reader_reads_it_without_the_event
     (tmp_path / "cut.trace.pb").write_bytes(data[: len(data) // 2])
     with pytest.raises(TraceError):
         read_overview(tmp_path / "cut.trace.pb")
+    # an overview naming a queue the trace does not have is refused; an empty one counts as none
+    from tensorboard_plugin_neuron.columns import fill_table, read_table
+    from tensorboard_plugin_neuron.fileio import frame
+    from tensorboard_plugin_neuron.trace.schema import TraceMessage
+
+    message = TraceMessage.FromString(serialize_trace(trace, overview_min_events=0)[len(frame(b"")):])
+    binned = read_table(message.overview.binned)
+    message.overview.ClearField("binned")
+    fill_table(message.overview.binned, {**binned, "queue": binned["queue"] + len(trace.queues)}, compress=True)
+    (tmp_path / "bad.trace.pb").write_bytes(frame(message.SerializeToString()))
+    with pytest.raises(TraceError, match="overview does not match"):
+        read_overview(tmp_path / "bad.trace.pb")
+    message.overview.ClearField("binned")
+    fill_table(message.overview.binned, {name: values[:0] for name, values in binned.items()}, compress=True)
+    (tmp_path / "empty.trace.pb").write_bytes(frame(message.SerializeToString()))
+    assert read_overview(tmp_path / "empty.trace.pb") is None

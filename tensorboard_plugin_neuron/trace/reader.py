@@ -122,8 +122,11 @@ def read_overview(path: str | os.PathLike[str]) -> OverviewHeader | None:
     try:
         binned, long = read_table(o.binned, BIN_COLUMNS), read_table(o.long_events, LONG_COLUMNS)
         queues = [Queue(q.core, q.kind, q.index, q.name) for q in message.queues]
-        if o.bins < 1 or o.end_ns < o.start_ns or (len(binned["queue"]) and (
-                binned["queue"].max() >= len(queues) or binned["bin"].max() >= o.bins or binned["bin"].min() < 0)):
+        if not len(binned["queue"]):
+            return None
+        if o.bins < 1 or o.end_ns < o.start_ns or binned["queue"].min() < 0 or binned["queue"].max() >= len(queues) \
+                or binned["bin"].max() >= o.bins or binned["bin"].min() < 0 \
+                or (len(long["queue"]) and (long["queue"].min() < 0 or long["queue"].max() >= len(queues))):
             raise ValueError("overview does not match the trace")
     except (ColumnError, ValueError) as exc:
         raise TraceError(f"{path} is inconsistent: {exc}") from None
