@@ -17,10 +17,22 @@ MAX_WIDTH = 10_000
 
 
 def tracks(index: ProfileIndex) -> list[dict[str, Any]]:
-    trace = index.trace
-    counts = np.diff(index.track_offsets)
+    return _track_list(index.trace.queues, np.diff(index.track_offsets), index.nested)
+
+
+def _track_list(queues: list, counts: np.ndarray, nested: np.ndarray) -> list[dict[str, Any]]:
     return [{"id": i, "label": q.label, "core": q.core, "kind": q.kind, "index": q.index, "events": int(counts[i]),
-             "nested": bool(index.nested[i])} for i, q in enumerate(trace.queues)]
+             "nested": bool(nested[i])} for i, q in enumerate(queues)]
+
+
+def _aggregates(agg_start: np.ndarray, agg_end: np.ndarray, count: np.ndarray, busy: np.ndarray,
+                pixel: float) -> dict[str, list]:
+    """A track's merged items as sent: start, duration (at least 1 ns), count, busy ns and busy fraction."""
+    return {"start": np.round(agg_start).astype(np.int64).tolist(),
+            "duration": np.maximum(np.round(agg_end - agg_start), 1).astype(np.int64).tolist(),
+            "count": count.astype(np.int64).tolist(),
+            "busy_ns": np.round(busy).astype(np.int64).tolist(),
+            "busy": np.round(np.clip(busy / pixel, 0, 1), 3).tolist()}
 
 
 def check_window(start_ns: float, end_ns: float, width: int) -> None:
@@ -89,13 +101,7 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
                 "start": starts[long_rows].tolist(), "duration": durations[long_rows].tolist(),
                 "name": opcode[events["task"][long_rows]].tolist(), "event": long_rows.tolist(),
             },
-            "aggregates": {
-                "start": np.round(agg_start).astype(np.int64).tolist(),
-                "duration": np.maximum(np.round(agg_end - agg_start), 1).astype(np.int64).tolist(),
-                "count": count[keep].tolist(),
-                "busy_ns": np.round(busy[keep]).astype(np.int64).tolist(),
-                "busy": np.round(np.clip(busy[keep] / pixel, 0, 1), 3).tolist(),
-            },
+            "aggregates": _aggregates(agg_start, agg_end, count[keep], busy[keep], pixel),
         }
         if mark_group is not None:
             _mark(index, mark_group, item, first, last, long_rows, cut, keep)
@@ -147,16 +153,9 @@ def overview_timeline(header: OverviewHeader, width: int = 1000) -> dict[str, An
             "track": int(q),
             "events": {"start": long["start_ns"][rows].tolist(), "duration": long["duration_ns"][rows].tolist(),
                        "name": long["name"][rows].tolist(), "event": long["row"][rows].tolist()},
-            "aggregates": {
-                "start": np.round(agg_start).astype(np.int64).tolist(),
-                "duration": np.maximum(np.round(agg_end - agg_start), 1).astype(np.int64).tolist(),
-                "count": count[mine].astype(np.int64).tolist(),
-                "busy_ns": np.round(busy[mine]).astype(np.int64).tolist(),
-                "busy": np.round(np.clip(busy[mine] / pixel, 0, 1), 3).tolist(),
-            },
+            "aggregates": _aggregates(agg_start, agg_end, count[mine], busy[mine], pixel),
         })
-    track_list = [{"id": i, "label": q.label, "core": q.core, "kind": q.kind, "index": q.index,
-                   "events": int(events_per_queue[i]), "nested": False} for i, q in enumerate(header.queues)]
+    track_list = _track_list(header.queues, events_per_queue, np.zeros(len(header.queues), bool))
     return {"start_ns": start_ns, "end_ns": end_ns, "width": width, "pixel_ns": pixel, "strings": header.strings,
             "tracks": track_list, "data": out}
 
