@@ -1,9 +1,10 @@
 // The dashboard shell: run and profile selectors, view tabs, the URL-hash state, and the active view.
-import { ApiError, getJSON, url } from "./api";
+import { getJSON, url } from "./api";
 import { clear, h } from "./dom";
 import { readState, State, writeState } from "./state";
 import { openInPerfetto } from "./perfetto";
 import { LoadProgress } from "./progress";
+import { errorBox } from "./show";
 import { VIEWS } from "./views/registry";
 
 const EMPTY_POLL_MS = 3000;
@@ -157,10 +158,4 @@ export class App {
     clear(this.body);
     this.body.append(errorBox(error));
   }
-}
-
-export function errorBox(error: unknown): HTMLElement {
-  const message = error instanceof ApiError ? error.message : error instanceof Error ? error.message : String(error);
-  const status = error instanceof ApiError ? ` (HTTP ${error.status})` : "";
-  return h("div", { className: "np-error", role: "alert" }, h("strong", {}, `Cannot show this profile${status}: `), message);
 }

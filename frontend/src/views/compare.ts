@@ -1,9 +1,9 @@
 // Compare: the selected profile against another (e.g. bf16 vs fp32): metrics side by side with their ratio,
 // and per-op time deltas matched by node name, largest change first.
 import { getJSON } from "../api";
-import { errorBox } from "../app";
-import { clear, h } from "../dom";
+import { h } from "../dom";
 import { duration } from "../format";
+import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
 
 interface Payload {
@@ -44,9 +44,8 @@ export const compareView: View = {
       body.append(h("p", { className: "np-note" }, "Pick a second profile (for example the same model in fp32, or on another target)."));
       return;
     }
-    const controller = new AbortController();
-    getJSON<Payload>("compare", { ...profileParams(state), other_run: state.other_run, other_profile: state.other_profile },
-      controller.signal).then((data) => {
+    const request = fetchInto(body, (signal) => getJSON<Payload>("compare",
+      { ...profileParams(state), other_run: state.other_run, other_profile: state.other_profile }, signal), (data) => {
       const label = (x: Record<string, string | number>) => `${x.model} ${x.target} ${x.autocast} b${x.batch}`;
       const metrics = h("tbody");
       for (const m of data.metrics) {
@@ -65,11 +64,7 @@ export const compareView: View = {
         h("h3", {}, `Ops: ${data.matched_ops} matched by name, ${data.unmatched_ops} in only one profile`),
         h("table", { className: "np-table", id: "np-compare-ops" }, h("thead", {}, h("tr", {}, h("th", {}, "op"), h("th", {}, "type"),
           h("th", {}, "base"), h("th", {}, "other"), h("th", {}, "delta"))), ops));
-    }).catch((error) => {
-      if (controller.signal.aborted) return;
-      clear(body);
-      body.append(errorBox(error));
     });
-    return () => controller.abort();
+    return () => request.abort();
   },
 };

@@ -3,9 +3,9 @@
 // per link; bytes by purpose; top transfers; tensors loaded more than twice.
 import uPlot from "uplot";
 import { getJSON } from "../api";
-import { errorBox } from "../app";
 import { clear, h } from "../dom";
 import { bytes, duration } from "../format";
+import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
 
 interface Link { link: string; bytes: number; transfers: number; active_ns: number; achieved_bytes_per_s: number; peak_bytes_per_s: number }
@@ -43,10 +43,9 @@ export const datapathView: View = {
   id: "datapath",
   title: "Data path",
   mount(container, context) {
-    const controller = new AbortController();
     const plots: uPlot[] = [];
     container.append(h("p", { className: "np-loading" }, "Loading data path..."));
-    getJSON<Payload>("datapath", profileParams(context.state), controller.signal).then((data) => {
+    const request = fetchInto(container, (signal) => getJSON<Payload>("datapath", profileParams(context.state), signal), (data) => {
       clear(container);
       const byName = new Map(data.links.map((l) => [l.link, l]));
       const maxBytes = Math.max(1, ...data.links.map((l) => l.bytes));
@@ -93,13 +92,9 @@ export const datapathView: View = {
         data.reloaded_tensors.length
           ? table("np-datapath-reloads", ["tensor", "loads", "bytes / inference"], data.reloaded_tensors.map((r) => [r.tensor, String(r.loads), bytes(r.bytes)]))
           : h("p", { className: "np-note", id: "np-datapath-reloads" }, "None: every tensor is loaded at most twice."));
-    }).catch((error) => {
-      if (controller.signal.aborted) return;
-      clear(container);
-      container.append(errorBox(error));
     });
     return () => {
-      controller.abort();
+      request.abort();
       plots.forEach((p) => p.destroy());
     };
   },

@@ -3,7 +3,7 @@
 // compatibility; click for details.
 import dagre from "@dagrejs/dagre";
 import { getJSON } from "../api";
-import { errorBox } from "../app";
+import { errorBox } from "../show";
 import { clear, h } from "../dom";
 import { count, duration, percent } from "../format";
 import { writeState } from "../state";

@@ -2,9 +2,9 @@
 // capacity line), and the HBM traffic figures of the profile.
 import uPlot from "uplot";
 import { getJSON } from "../api";
-import { errorBox } from "../app";
 import { clear, h } from "../dom";
 import { bytes, duration } from "../format";
+import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
 
 interface Series { memory: string; core: number; time_ns: number[]; bytes: number[]; peak_bytes: number; capacity_bytes: number }
@@ -18,10 +18,9 @@ export const memoryView: View = {
   id: "memory",
   title: "Memory",
   mount(container, context) {
-    const controller = new AbortController();
     const plots: uPlot[] = [];
     container.append(h("p", { className: "np-loading" }, "Loading memory..."));
-    getJSON<Payload>("memory", { ...profileParams(context.state), points: 1500 }, controller.signal).then((data) => {
+    const request = fetchInto(container, (signal) => getJSON<Payload>("memory", { ...profileParams(context.state), points: 1500 }, signal), (data) => {
       clear(container);
       const hbm = data.hbm;
       container.append(h("div", { className: "np-cards" },
@@ -53,13 +52,9 @@ export const memoryView: View = {
           ],
         }, [x, s.bytes, capacity], box));
       }
-    }).catch((error) => {
-      if (controller.signal.aborted) return;
-      clear(container);
-      container.append(errorBox(error));
     });
     return () => {
-      controller.abort();
+      request.abort();
       plots.forEach((p) => p.destroy());
     };
   },

@@ -1,8 +1,8 @@
 // Ops: the per-node statistics table, sorted and filtered by the backend, with a CSV download.
 import { getJSON, url } from "../api";
-import { errorBox } from "../app";
 import { clear, h } from "../dom";
 import { bytes, count, duration, percent } from "../format";
+import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
 
 type Rows = Record<string, (string | number)[]>;
@@ -22,18 +22,17 @@ export const opsView: View = {
     let sort = state.sort ?? "time_ns";
     let order = state.order ?? "desc";
     let query = state.q ?? "";
-    let controller = new AbortController();
+    let request: AbortController | null = null;
     const search = h("input", { type: "search", id: "np-ops-search", placeholder: "filter by name, type or scope", value: query });
     const download = h("a", { id: "np-ops-csv", className: "np-button", download: "" }, "Download CSV");
     const table = h("div", { className: "np-table-wrap" });
     container.append(h("div", { className: "np-toolbar" }, search, download), table);
 
     const load = () => {
-      controller.abort();
-      controller = new AbortController();
+      request?.abort();
       const params = { ...profileParams(state), sort, order, q: query };
       download.setAttribute("href", url("ops", { ...params, format: "csv" }));
-      getJSON<{ rows: Rows }>("ops", params, controller.signal).then(({ rows }) => {
+      request = fetchInto(table, (signal) => getJSON<{ rows: Rows }>("ops", params, signal), ({ rows }) => {
         clear(table);
         const head = h("tr");
         for (const [key, title] of COLUMNS) {
@@ -65,10 +64,6 @@ export const opsView: View = {
         });
         table.append(h("table", { className: "np-table", id: "np-ops-table" }, h("thead", {}, head), body),
           h("p", { className: "np-note" }, `${rows.name?.length ?? 0} ops`));
-      }).catch((error) => {
-        if (controller.signal.aborted) return;
-        clear(table);
-        table.append(errorBox(error));
       });
     };
     let timer = 0;
@@ -81,7 +76,7 @@ export const opsView: View = {
     });
     load();
     return () => {
-      controller.abort();
+      request?.abort();
       window.clearTimeout(timer);
     };
   },

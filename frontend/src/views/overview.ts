@@ -2,9 +2,9 @@
 // multi-core profiles the NeuronCores, pipeline stages and request stream; for imported traces the import
 // accounting (which events mapped to the profile and why the others did not).
 import { getJSON } from "../api";
-import { errorBox } from "../app";
 import { clear, h } from "../dom";
 import { bytes, count, duration, percent } from "../format";
+import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
 
 interface Deployment {
@@ -118,9 +118,8 @@ export const overviewView: View = {
   id: "overview",
   title: "Overview",
   mount(container, context) {
-    const controller = new AbortController();
     container.append(h("p", { className: "np-loading" }, "Loading overview..."));
-    getJSON<Overview>("overview", profileParams(context.state), controller.signal).then((data) => {
+    const request = fetchInto(container, (signal) => getJSON<Overview>("overview", profileParams(context.state), signal), (data) => {
       clear(container);
       const s = data.summary;
       const m = data.metadata;
@@ -163,11 +162,7 @@ export const overviewView: View = {
       });
       top.append(tbody);
       container.append(h("h3", {}, "Top ops"), top);
-    }).catch((error) => {
-      if (controller.signal.aborted) return;
-      clear(container);
-      container.append(errorBox(error));
     });
-    return () => controller.abort();
+    return () => request.abort();
   },
 };

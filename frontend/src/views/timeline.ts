@@ -5,7 +5,7 @@
 // data at hand while it loads. Clicking an instruction shows its details and marks its fusion group, and
 // links to its graph node; `node` in the URL hash (set by Ops and Graph) marks that node's group.
 import { getJSON } from "../api";
-import { errorBox } from "../app";
+import { errorBox } from "../show";
 import { clear, h } from "../dom";
 import { colorOf, count, duration } from "../format";
 import { State, writeState } from "../state";
