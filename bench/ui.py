@@ -35,7 +35,9 @@ import urllib.request
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from plugin import make_profile  # noqa: E402  (bench/plugin.py: the same real-runtime generator)
+from tests.browser import find_chromium  # noqa: E402  (the one lookup of the browser, shared with the tests)
 
 from tensorboard_plugin_neuron.compiler import compile_model  # noqa: E402
 from tensorboard_plugin_neuron.graph.onnx_import import from_onnx_model  # noqa: E402
@@ -46,7 +48,7 @@ from tensorboard_plugin_neuron.runtime.session import Runtime  # noqa: E402
 
 BIG_GRAPH_RUN = "bert-60-layers"
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = find_chromium()
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 
@@ -255,6 +257,8 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="*", type=float, default=[1, 10], help="millions of events")
     parser.add_argument("--logdir", help="keep (and reuse) the profiles here instead of a temporary folder")
     args = parser.parse_args()
+    if CHROMIUM is None:
+        sys.exit("bench/ui.py needs Debian's chromium on PATH: apt-get install chromium")
     with tempfile.TemporaryDirectory() as scratch:
         logdir = args.logdir or scratch
         runs = []

@@ -6,7 +6,6 @@ import contextlib
 import csv
 import io
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -23,16 +22,17 @@ from tensorboard_plugin_neuron.graph.ir import Node
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.session import Runtime
+from tests.browser import find_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = find_chromium()
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ui"
 HOSTILE = "<img src=x onerror=alert(1)>"
 BIG = "large-resnet50"   # about 1.6 M events: long enough to load that the page shows its progress
 BIG_INFERENCES = 400
 STATIC = Path(__file__).resolve().parent.parent / "tensorboard_plugin_neuron" / "static" / "index.js"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not on PATH (.ci/run installs it)")
 
 
 def _free_port() -> int:
