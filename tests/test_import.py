@@ -31,13 +31,15 @@ from tensorboard_plugin_neuron.trace.chrome_import import chrome_to_trace, impor
 from tensorboard_plugin_neuron.trace.reader import parse_trace, read_trace
 from tensorboard_plugin_neuron.trace.writer import serialize_trace
 
+# The shared data lies beside the clone (../shared/testdata), on a developer's machine and in CI alike: a
+# missing file fails the tests that use it, it is never replaced by something smaller.
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 RESNET = TESTDATA / "pytorch_profiler_resnet50_v100.pt.trace.json.gz"
 METRICS = TESTDATA / "pytorch_profiler_gpu_metrics.pt.trace.json"
-needs_shared = pytest.mark.skipif(not TESTDATA.is_dir(), reason=f"shared test data folder {TESTDATA} is absent")
 
 
 def load_json(path: Path) -> dict[str, Any]:
+    assert path.is_file(), f"shared test data {path} is missing (../shared/testdata beside the repository)"
     data = path.read_bytes()
     return json.loads(gzip.decompress(data) if path.suffix == ".gz" else data)
 
@@ -45,13 +47,12 @@ def load_json(path: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory) -> dict[str, tuple[dict[str, Any], Any, Any]]:
     """Per shared file: (the JSON, the ImportResult, the trace read back from the written file)."""
-    if not TESTDATA.is_dir():
-        pytest.skip(f"shared test data folder {TESTDATA} is absent")
     logdir = tmp_path_factory.mktemp("logs")
     out = {}
     for path in (RESNET, METRICS):
+        document = load_json(path)
         result = tensorboard_plugin_neuron.import_chrome_trace(path, str(logdir), path.name.split(".")[0])  # public API
-        out[path.name] = (load_json(path), result, read_trace(result.path))
+        out[path.name] = (document, result, read_trace(result.path))
     return out
 
 
@@ -70,7 +71,6 @@ def per_thread(document: dict[str, Any]) -> tuple[dict, dict]:
     return counts, busy
 
 
-@needs_shared
 @pytest.mark.parametrize("name", [RESNET.name, METRICS.name])
 def test_every_event_of_the_shared_traces_is_accounted_for(imported, name: str) -> None:
     document, result, trace = imported[name]
@@ -88,7 +88,6 @@ def test_every_event_of_the_shared_traces_is_accounted_for(imported, name: str) 
     assert f"{result.events_unmapped} not mapped" in message
 
 
-@needs_shared
 @pytest.mark.parametrize("name", [RESNET.name, METRICS.name])
 def test_tracks_keep_every_threads_events_and_busy_time(imported, name: str) -> None:
     document, _result, trace = imported[name]
@@ -105,7 +104,6 @@ def test_tracks_keep_every_threads_events_and_busy_time(imported, name: str) -> 
     assert {k: v for k, v in got_busy.items() if v} == {k: v for k, v in busy.items() if v}
 
 
-@needs_shared
 def test_resnet_kernels_memcpy_flows_and_steps(imported) -> None:
     document, _result, trace = imported[RESNET.name]
     events = document["traceEvents"]
@@ -133,7 +131,6 @@ def test_resnet_kernels_memcpy_flows_and_steps(imported) -> None:
     assert set(trace.counter_names) == {"memory_allocated_change_bytes:cpu", "memory_allocated_change_bytes:cuda0"}
 
 
-@needs_shared
 def test_plugin_analyses_on_the_imported_resnet_trace(imported) -> None:
     document, _result, trace = imported[RESNET.name]
     index = index_trace(trace)
@@ -392,9 +389,7 @@ def test_garbage_fields_import_or_fail_with_a_user_error() -> None:
 
 
 def test_import_is_deterministic_and_byte_stable(tmp_path: Path) -> None:
-    source = METRICS if METRICS.is_file() else None
-    document = load_json(source) if source else {"traceEvents": [
-        {"ph": "X", "cat": "cpu_op", "name": "a", "pid": 1, "tid": 1, "ts": 0, "dur": 5}]}
+    document = load_json(METRICS)
     first = serialize_trace(chrome_to_trace(document, "m.json"))
     assert serialize_trace(chrome_to_trace(document, "m.json")) == first
     assert serialize_trace(parse_trace(first)) == first
@@ -495,7 +490,6 @@ def _shape(document: dict[str, Any]) -> tuple[dict[str, int], float]:
     return dict(collections.Counter(e["ph"] for e in events)), round(busy, 3)
 
 
-@needs_shared
 def test_plugin_routes_serve_an_imported_run(imported) -> None:
     from tensorboard.plugins.base_plugin import TBContext
     from werkzeug.test import Client
@@ -522,9 +516,7 @@ def test_plugin_routes_serve_an_imported_run(imported) -> None:
         get(route, run=run)
 
 
-@needs_shared
 def test_export_import_export_is_stable(imported) -> None:
-    pytest.importorskip("tensorboard_plugin_neuron.trace.chrome_export")
     for name in (RESNET.name, METRICS.name):
         trace = imported[name][2]
         first = _export(trace)

@@ -599,8 +599,6 @@ def test_export_menu_links_and_csv_download(page, server) -> None:
     summary = json.loads(Path(download.value.path()).read_text())
     assert summary["metadata"]["model"] == "bert-tiny" and summary["summary"]["latency_p50_ns"] > 0
     for fmt, suffix in (("chrome", ".json"), ("chrome_gz", ".json.gz"), ("perfetto", ".pftrace")):
-        if _get(server, "export", run=run, profile=profile, format=fmt)[0] != 200:
-            continue  # served by the export route once issue 7's formats are in
         with page.expect_download() as download:
             frame.click(f"#np-export-{fmt}")
         assert download.value.suggested_filename.endswith(suffix) and Path(download.value.path()).stat().st_size > 1000
@@ -626,8 +624,7 @@ FAKE_PERFETTO_WINDOW = """() => {
 
 def test_open_in_perfetto_fetches_the_trace_and_posts_it_after_the_handshake(page, server) -> None:
     status, body, headers = _get(server, "export", run="bert", format="perfetto")
-    if status != 200:
-        pytest.skip(f"the export route does not serve format=perfetto yet (HTTP {status})")
+    assert status == 200, body[:200]
     frame = _plugin_frame(page, server)
     frame.wait_for_selector("#np-export summary")
     frame.evaluate(FAKE_PERFETTO_WINDOW)
