@@ -67,11 +67,15 @@ def compare_with_onnxruntime(model: onnx.ModelProto, example: Any) -> Any:
     return graph
 
 
-@pytest.mark.parametrize("opset", [11, 14, 17])
-@pytest.mark.parametrize("kind", sorted(MODELS))
+# The TorchScript exporter of torch 2.13 refuses the two attention models below opset 14 (UnsupportedOperatorError:
+# aten::scaled_dot_product_attention from opset 14, the encoder's aten::unflatten from 13), so they are exported
+# at 14 and 17 only; the MLP and the CNN cover opset 11.
+TORCHSCRIPT_CASES = [(kind, opset) for kind in sorted(MODELS) for opset in (11, 14, 17)
+                     if opset >= 14 or kind not in ("gpt", "encoder")]
+
+
+@pytest.mark.parametrize("kind, opset", TORCHSCRIPT_CASES)
 def test_torchscript_export_matches_onnxruntime(kind: str, opset: int) -> None:
-    if kind in ("gpt", "encoder") and opset < 14:
-        pytest.skip("the TorchScript exporter has scaled_dot_product_attention from opset 14")
     module, example = _build(kind)
     graph = compare_with_onnxruntime(export_torchscript(module, example, opset), example)
     # torch.onnx names nodes by module path the way from_torch names scopes; BatchNorm is fused into Conv
