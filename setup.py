@@ -55,7 +55,7 @@ setup(
     ],
     extras_require={
         "torch": ["torch>=2.4"],
-        "test": ["pytest>=7", "onnxruntime>=1.16", "onnxscript>=0.7", "playwright>=1.40"],
+        "test": ["pytest>=7", "onnxruntime>=1.16", "onnxscript>=0.7", "playwright>=1.40", "perfetto>=0.59"],
     },
     entry_points={
         "console_scripts": ["neuron-profile=tensorboard_plugin_neuron.cli:main"],

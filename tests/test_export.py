@@ -1,6 +1,11 @@
 """Trace export (Chrome JSON, Perfetto protobuf, op CSV, summary) from real runtime-made profiles: format
 rules a viewer relies on, event counts and busy time equal to the source, hostile names kept as exact text,
-the public API, the CLI and the plugin's streamed export route."""
+the public API, the CLI and the plugin's streamed export route.
+
+`.pftrace` files are read with two parsers: our own subset schema (trace/perfetto_schema.py) and the classes
+Perfetto generates from its own protos, shipped by the `perfetto` package (perfetto_trace_pb2), so a wrong
+field number or type in our schema shows up as an unknown field or a failed check. Chrome JSON is checked
+against the trace-event format's rules by one validator written from the format's description."""
 from __future__ import annotations
 
 import copy
@@ -17,6 +22,9 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.unknown_fields import UnknownFieldSet
+from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as upstream
 from tensorboard.plugins.base_plugin import TBContext
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
@@ -33,7 +41,7 @@ from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.session import Runtime
 from tensorboard_plugin_neuron.trace.chrome_export import chrome_chunks
 from tensorboard_plugin_neuron.trace.perfetto_export import perfetto_chunks
-from tensorboard_plugin_neuron.trace.perfetto_schema import PerfettoTrace
+from tensorboard_plugin_neuron.trace.perfetto_schema import PERFETTO_SCHEMA, PerfettoTrace
 from tensorboard_plugin_neuron.trace.reader import read_trace
 
 RUN = "bert"
@@ -81,8 +89,11 @@ def _chrome(trace) -> dict:
     return json.loads(b"".join(chrome_chunks(trace)))
 
 
-def _perfetto(trace):
-    message = PerfettoTrace()
+PARSERS = {"ours": PerfettoTrace, "upstream": upstream.Trace}
+
+
+def _perfetto(trace, parser: str = "ours"):
+    message = PARSERS[parser]()
     message.ParseFromString(b"".join(perfetto_chunks(trace)))
     return message
 
@@ -123,6 +134,85 @@ def _with_overlaps(trace, queue_kind: str = "dma"):
 
 
 # --- Chrome trace JSON ---
+
+def _check_trace_event_format(doc: dict) -> Counter:
+    """The trace-event format's rules, per phase: required fields, numeric ts/dur, X dur >= 0, B/E balanced
+    per thread, async b/e paired by (cat, id), flow s/f ids paired (a start before its finish), counter args
+    numeric, metadata events' args. Returns the events per phase."""
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+    events = doc["traceEvents"]
+    assert isinstance(events, list) and events
+    phases: Counter = Counter()
+    stacks: dict[tuple, list[str]] = defaultdict(list)
+    open_async: dict[tuple, dict] = {}
+    flows: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    for e in events:
+        ph = e["ph"]
+        phases[ph] += 1
+        assert isinstance(e.get("name"), str) and isinstance(e.get("pid"), int), e
+        if ph != "M":
+            assert number(e.get("ts")), f"ts must be a number: {e}"
+        if ph in "XBEsfbe":
+            assert isinstance(e.get("tid"), int), f"{ph} needs a tid: {e}"
+        if ph == "X":
+            assert number(e.get("dur")) and e["dur"] >= 0, f"X needs dur >= 0: {e}"
+        elif ph == "B":
+            stacks[(e["pid"], e["tid"])].append(e["name"])
+        elif ph == "E":
+            assert stacks[(e["pid"], e["tid"])], f"E without B on its thread: {e}"
+            stacks[(e["pid"], e["tid"])].pop()
+        elif ph in "be":
+            key = (e["cat"], e["id"])
+            assert isinstance(e.get("cat"), str) and "id" in e, e
+            if ph == "b":
+                assert key not in open_async, f"async {key} begins twice"
+                open_async[key] = e
+            else:
+                assert open_async.pop(key)["ts"] <= e["ts"], f"async {key} ends before it begins"
+        elif ph in "sf":
+            assert isinstance(e.get("cat"), str) and "id" in e, e
+            key = (e["cat"], e["id"])
+            assert ph not in flows[key], f"flow {key} has two {ph} events"
+            flows[key][ph] = e
+            if ph == "f":
+                assert e.get("bp", "e") in ("e", "n"), e
+        elif ph == "C":
+            assert isinstance(e.get("args"), dict) and e["args"], e
+            assert all(number(v) for v in e["args"].values()), f"counter values must be numbers: {e}"
+        elif ph == "M":
+            args = e.get("args")
+            assert isinstance(args, dict), e
+            if e["name"] in ("process_name", "thread_name"):
+                assert isinstance(args.get("name"), str), e
+            elif e["name"] in ("process_sort_index", "thread_sort_index"):
+                assert isinstance(args.get("sort_index"), int), e
+            else:
+                assert e["name"] in ("process_labels", "process_uptime_seconds"), f"unknown metadata event: {e}"
+            if e["name"].startswith("thread_"):
+                assert isinstance(e.get("tid"), int), e
+        else:
+            raise AssertionError(f"phase {ph!r} is not written by the exporter: {e}")
+    assert not any(stacks.values()), "B without E"
+    assert not open_async, f"async events never ended: {list(open_async)[:3]}"
+    for key, ends in flows.items():
+        assert set(ends) == {"s", "f"}, f"flow {key} is not paired: {sorted(ends)}"
+        assert ends["s"]["ts"] <= ends["f"]["ts"], f"flow {key} finishes before it starts"
+    return phases
+
+
+def test_chrome_json_passes_the_trace_event_format_rules(trace, tmp_path: Path) -> None:
+    phases = _check_trace_event_format(_chrome(trace))
+    assert phases["X"] and phases["s"] and phases["C"] and phases["M"]
+    changed, _ = _with_overlaps(trace)   # overlapping transfers are written as async b/e pairs
+    phases = _check_trace_event_format(_chrome(changed))
+    assert phases["b"] == phases["e"] > 0
+    loaded = Runtime("inf2").load(compile_model(load_model("mlp"), CompileOptions(cores=2)))
+    with profile(tmp_path, run="pipe"):
+        loaded.infer()
+    _check_trace_event_format(_chrome(tpn.load_profile(tmp_path, run="pipe")))
+
 
 def test_chrome_json_follows_the_format_rules(trace) -> None:
     doc = _chrome(trace)
@@ -250,31 +340,33 @@ def _check_sequences(message) -> dict[int, list]:
             continue
         seq = p.trusted_packet_sequence_id
         if seq not in names:
-            assert p.sequence_flags & 1, "first packet of a sequence must clear the incremental state"
+            assert p.sequence_flags & upstream.TracePacket.SEQ_INCREMENTAL_STATE_CLEARED, \
+                "first packet of a sequence must clear the incremental state"
             names[seq] = {}
         for entry in p.interned_data.event_names:
             names[seq][entry.iid] = entry.name
         assert p.timestamp >= last_ts.get(seq, 0)
         last_ts[seq] = p.timestamp
         event = p.track_event
-        if event.type == 1:
-            assert p.sequence_flags & 2 and event.name_iid in names[seq], "interned name must resolve"
+        if event.type == upstream.TrackEvent.TYPE_SLICE_BEGIN:
+            assert p.sequence_flags & upstream.TracePacket.SEQ_NEEDS_INCREMENTAL_STATE and event.name_iid in names[seq], "interned name must resolve"
             assert not open_slice[event.track_uuid], "slices on one track must not overlap"
             open_slice[event.track_uuid] = True
             per_track[event.track_uuid].append([p.timestamp, None, names[seq][event.name_iid], event])
-        elif event.type == 2:
+        elif event.type == upstream.TrackEvent.TYPE_SLICE_END:
             assert open_slice[event.track_uuid]
             open_slice[event.track_uuid] = False
             per_track[event.track_uuid][-1][1] = p.timestamp
         else:
-            assert event.type == 4
+            assert event.type == upstream.TrackEvent.TYPE_COUNTER
             per_track[event.track_uuid].append([p.timestamp, event.double_counter_value])
     assert not any(open_slice.values())
     return per_track
 
 
-def test_perfetto_parses_back_with_the_expected_tracks(trace) -> None:
-    message = _perfetto(trace)
+@pytest.mark.parametrize("parser", sorted(PARSERS))
+def test_perfetto_parses_back_with_the_expected_tracks(trace, parser: str) -> None:
+    message = _perfetto(trace, parser)
     tracks = _tracks(message)
     processes = {t.process.process_name: t.uuid for t in tracks.values() if t.HasField("process")}
     assert set(processes) == {"Host", "NeuronCore 0"}
@@ -301,8 +393,9 @@ def test_perfetto_parses_back_with_the_expected_tracks(trace) -> None:
     assert begins == ends == trace.event_count + len(trace.requests["request"])
 
 
-def test_perfetto_flows_and_annotations(trace) -> None:
-    message = _perfetto(trace)
+@pytest.mark.parametrize("parser", sorted(PARSERS))
+def test_perfetto_flows_and_annotations(trace, parser: str) -> None:
+    message = _perfetto(trace, parser)
     out = Counter(i for p in message.packet for i in p.track_event.flow_ids)
     end = Counter(i for p in message.packet for i in p.track_event.terminating_flow_ids)
     assert out.keys() == end.keys() and set(out.values()) == {1} and set(end.values()) == {1}
@@ -319,9 +412,10 @@ def test_perfetto_flows_and_annotations(trace) -> None:
     assert args["bytes"].uint_value == trace.tasks["bytes"][task]
 
 
-def test_perfetto_puts_overlapping_transfers_on_channel_tracks(trace) -> None:
+@pytest.mark.parametrize("parser", sorted(PARSERS))
+def test_perfetto_puts_overlapping_transfers_on_channel_tracks(trace, parser: str) -> None:
     changed, target = _with_overlaps(trace)
-    message = _perfetto(changed)
+    message = _perfetto(changed, parser)
     per_track = _check_sequences(message)   # slices nest on every track
     tracks = _tracks(message)
     label = trace.queues[target].label
@@ -332,6 +426,61 @@ def test_perfetto_puts_overlapping_transfers_on_channel_tracks(trace) -> None:
     rows = _queue_of_events(changed) == target
     assert len(mine) == np.count_nonzero(rows)
     assert sum(end - start for start, end, *_ in mine) == int(changed.events["duration_ns"][rows].sum())
+
+
+_SCALAR_KINDS = {"uint64": FieldDescriptor.TYPE_UINT64, "int64": FieldDescriptor.TYPE_INT64,
+                 "uint32": FieldDescriptor.TYPE_UINT32, "int32": FieldDescriptor.TYPE_INT32,
+                 "fixed64": FieldDescriptor.TYPE_FIXED64, "double": FieldDescriptor.TYPE_DOUBLE,
+                 "bool": FieldDescriptor.TYPE_BOOL, "string": FieldDescriptor.TYPE_STRING}
+
+
+def test_perfetto_schema_has_upstream_field_numbers_and_types() -> None:
+    """Every field of our subset schema is the field of the same name in Perfetto's generated classes: same
+    number, same type (our enums are int32: the same varint), same repeatedness."""
+    for message in PERFETTO_SCHEMA.messages:
+        theirs = getattr(upstream, message.name).DESCRIPTOR
+        for field in message.fields:
+            other = theirs.fields_by_name.get(field.name)
+            where = f"{message.name}.{field.name}"
+            assert other is not None, f"{where} is not in Perfetto's {message.name}"
+            assert other.number == field.number, f"{where}: field {field.number}, Perfetto's is {other.number}"
+            assert other.is_repeated == field.repeated, where
+            if other.message_type is not None:
+                assert other.message_type.name == field.kind, where
+            elif other.enum_type is not None:
+                assert field.kind == "int32", where
+            else:
+                assert other.type == _SCALAR_KINDS[field.kind], f"{where}: {field.kind}, Perfetto's type is {other.type}"
+
+
+def _unknown_fields(message, path: str = "Trace") -> list[str]:
+    """Paths of the fields that Perfetto's classes did not recognise, anywhere in the message."""
+    found = [f"{path}: {len(UnknownFieldSet(message))} unknown"] if len(UnknownFieldSet(message)) else []
+    for descriptor, value in message.ListFields():
+        if descriptor.message_type is None:
+            continue
+        for i, item in enumerate(value if descriptor.is_repeated else [value]):
+            found += _unknown_fields(item, f"{path}.{descriptor.name}[{i}]")
+    return found
+
+
+def test_perfetto_classes_read_every_field_we_write(trace) -> None:
+    changed, _ = _with_overlaps(trace)   # channel tracks too
+    for source in (trace, changed):
+        message = _perfetto(source, "upstream")
+        assert _unknown_fields(message) == []
+        types = Counter(upstream.TrackEvent.Type.Name(p.track_event.type) for p in message.packet if p.HasField("track_event"))
+        assert set(types) == {"TYPE_SLICE_BEGIN", "TYPE_SLICE_END", "TYPE_COUNTER"}
+        assert types["TYPE_SLICE_BEGIN"] == types["TYPE_SLICE_END"]
+        units = {upstream.CounterDescriptor.Unit.Name(p.track_descriptor.counter.unit) for p in message.packet
+                 if p.track_descriptor.HasField("counter")}
+        assert "UNIT_SIZE_BYTES" in units
+        # every debug annotation's name resolves in its sequence's interned data
+        names: dict[int, set[int]] = defaultdict(set)
+        for p in message.packet:
+            names[p.trusted_packet_sequence_id] |= {entry.iid for entry in p.interned_data.debug_annotation_names}
+            for a in p.track_event.debug_annotations:
+                assert a.name_iid in names[p.trusted_packet_sequence_id]
 
 
 def test_a_pipeline_over_two_cores_has_a_process_per_core(tmp_path: Path) -> None:

@@ -21,7 +21,9 @@ Field numbers are those of Perfetto's protos (github.com/google/perfetto, protos
 
 Perfetto's files are proto2 and its repeated numeric fields are not packed; the exporter writes them
 unpacked. These classes (proto3, built by protoschema) read both forms, which is what the tests use them
-for. Enums are declared as int32 here: the same varint on the wire.
+for. Enums are declared as int32 here: the same varint on the wire. tests/test_export.py checks every field
+here against the classes Perfetto generates from its protos (the `perfetto` package's perfetto_trace_pb2) and
+reads each export with them too.
 """
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ PERFETTO_SCHEMA = Schema(
             Field("terminating_flow_ids", 48, "fixed64", repeated=True),
         )),
         Message("ProcessDescriptor", (Field("pid", 1, "int32"), Field("process_name", 6, "string"))),
-        Message("ThreadDescriptor", (Field("pid", 1, "int32"), Field("tid", 2, "int32"), Field("thread_name", 5, "string"))),
+        Message("ThreadDescriptor", (Field("pid", 1, "int32"), Field("tid", 2, "int64"), Field("thread_name", 5, "string"))),
         Message("CounterDescriptor", (Field("categories", 2, "string", repeated=True), Field("unit", 3, "int32"))),
         Message("TrackDescriptor", (
             Field("uuid", 1, "uint64"),
