@@ -25,7 +25,7 @@ export interface Occurrences {
   node: number; name: string; group: number | null; events: number; busy_ns: number; anchor?: number;
   nodes: number[]; occurrences: { iteration: number; start_ns: number; end_ns: number; events: number }[];
 }
-export type Window = [number, number];
+export type TimeSpan = [number, number];
 
 export const MAX_LANES = 6;  // nested slices (imported traces) get a lane per depth, up to this many per track
 const FETCH_DEBOUNCE_MS = 90;
@@ -62,14 +62,14 @@ function layerOf(payload: Payload, forNode: string): Layer {
 }
 
 // The window around an occurrence of the marked node that shows it with some margin.
-export function paddedWindow(o: { start_ns: number; end_ns: number }): Window {
+export function paddedWindow(o: { start_ns: number; end_ns: number }): TimeSpan {
   const pad = Math.max((o.end_ns - o.start_ns) * 0.3, 200);
   return [o.start_ns - pad, o.end_ns + pad];
 }
 
 export class TimelineModel {
-  full: Window | null = null;        // the profile's time span
-  view: Window | null;               // the visible window
+  full: TimeSpan | null = null;      // the profile's time span
+  view: TimeSpan | null;             // the visible window
   coarse: Layer | null = null;       // the whole profile at about one item per pixel
   detail: Layer | null = null;       // three viewport widths around the view, finer
   wanted: { start: number; end: number; pixel: number; node: string } | null = null;  // the detail fetch in flight

@@ -1,7 +1,7 @@
 // Drawing the timeline model on a canvas, and finding what is under a point: functions of the model's layers,
 // its visible window and the plot width, with no state of their own beyond a colour per name.
 import { colorOf, count, duration } from "../../format";
-import { firstVisible, Layer, TimelineModel, Track } from "./model";
+import { firstVisible, Layer, TimelineModel, TimeSpan, Track } from "./model";
 
 export const ROW = 18;
 export const LABEL = 130;
@@ -136,7 +136,7 @@ export class TimelineRenderer {
   }
 
   // One track's items of one layer between clipFrom and clipTo (ns), in the row at y of height h.
-  private drawLayer(g: CanvasRenderingContext2D, layer: Layer, view: [number, number], plotWidth: number, clipFrom: number,
+  private drawLayer(g: CanvasRenderingContext2D, layer: Layer, view: TimeSpan, plotWidth: number, clipFrom: number,
     clipTo: number, y: number, h: number, track: number, selected: Selected | null): void {
     const laneCount = Math.round(h / ROW);
     const items = layer.byTrack.get(track);
