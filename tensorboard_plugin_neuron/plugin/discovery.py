@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import stat
 
 from tensorboard_plugin_neuron.trace.writer import PLUGIN_NAME, TRACE_SUFFIX
 
@@ -36,15 +37,28 @@ def find_profiles(logdir: str) -> list[ProfileFile]:
             continue
         run_dir = os.path.dirname(os.path.dirname(directory))
         run = os.path.relpath(run_dir, root).replace(os.sep, "/")
+        found.extend(_profiles_in(directory, run))
+    return sorted(found, key=lambda p: (p.run, p.profile))
+
+
+def _profiles_in(directory: str, run: str) -> list[ProfileFile]:
+    """The profiles of one plugin directory; files (or the directory) removed while it is listed are left out."""
+    found = []
+    try:
         with os.scandir(directory) as entries:
             for entry in entries:
                 if not entry.name.endswith(TRACE_SUFFIX) or entry.name.startswith("."):
                     continue
                 if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
                     continue
-                stat = entry.stat(follow_symlinks=False)
-                found.append(ProfileFile(run, entry.name[: -len(TRACE_SUFFIX)], entry.path, stat.st_size, stat.st_mtime_ns))
-    return sorted(found, key=lambda p: (p.run, p.profile))
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                found.append(ProfileFile(run, entry.name[: -len(TRACE_SUFFIX)], entry.path, info.st_size, info.st_mtime_ns))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
+    return found
 
 
 def resolve_profile(logdir: str, run: str, profile: str) -> ProfileFile | None:
@@ -57,7 +71,12 @@ def resolve_profile(logdir: str, run: str, profile: str) -> ProfileFile | None:
     root = os.path.realpath(logdir)
     path = os.path.join(root, *parts, "plugins", PLUGIN_NAME, profile + TRACE_SUFFIX)
     real = os.path.realpath(path)
-    if os.path.commonpath([root, real]) != root or real != path or not os.path.isfile(real):
+    if os.path.commonpath([root, real]) != root or real != path:
         return None
-    stat = os.stat(real)
-    return ProfileFile(run, profile, real, stat.st_size, stat.st_mtime_ns)
+    try:
+        info = os.stat(real)
+    except OSError:     # missing, or removed since the path was resolved
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return ProfileFile(run, profile, real, info.st_size, info.st_mtime_ns)

@@ -91,7 +91,8 @@ class Routes:
         views = {"overview": self.overview, "graph": self.graph, "ops": self.ops, "timeline": self.timeline,
                  "event": self.event, "datapath": self.datapath, "memory": self.memory, "compare": self.compare,
                  "export": self.export, "occurrences": self.occurrences, "progress": self.progress}
-        apps = {"/runs": self._wrap(self.runs), "/index.js": self.static_entry, "/static/*": self.static}
+        apps = {"/runs": self._wrap(self.runs), "/index.js": self.static_entry, "/static/*": self.static,
+                "/static": self.static}   # TensorBoard strips a trailing '/': 'static/' arrives here
         apps.update({f"/{name}": self._wrap(handler) for name, handler in views.items()})
         return apps
 
@@ -104,6 +105,10 @@ class Routes:
                 return respond_json(request, {"error": str(exc)}, exc.status)
             except UserError as exc:  # a broken profile: its own error, the rest keeps working
                 return respond_json(request, {"error": str(exc)}, 422)
+            except FileNotFoundError:  # the profile was removed between finding it and reading it
+                return respond_json(request, {"error": "no such run or profile (it was removed)"}, 404)
+            except OSError as exc:     # unreadable (permissions, I/O error): that profile only
+                return respond_json(request, {"error": f"cannot read the profile: {exc.strerror or type(exc).__name__}"}, 422)
             except Exception as exc:  # a bug: logged with its traceback, answered as JSON like every error
                 _log.exception("neuron plugin: %s failed", request.path)
                 return respond_json(request, {"error": f"internal error: {type(exc).__name__}"}, 500)
