@@ -9,7 +9,8 @@ import stat
 
 from tensorboard_plugin_neuron.trace.writer import PLUGIN_NAME, TRACE_SUFFIX
 
-_SAFE_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\\ud800-\udfff]")   # control characters, backslash, surrogates
+MAX_PART_BYTES = 255
 MAX_DEPTH = 12
 
 
@@ -61,12 +62,20 @@ def _profiles_in(directory: str, run: str) -> list[ProfileFile]:
     return found
 
 
+def _plain_part(name: str) -> bool:
+    """A single file name: not empty nor hidden (so not '.' nor '..', and no temp file a writer is filling,
+    which the listing skips too), no '/', backslash, control character or surrogate."""
+    return name != "" and not name.startswith(".") and "/" not in name and not _UNSAFE_CHARS.search(name) \
+        and len(name.encode("utf-8")) <= MAX_PART_BYTES
+
+
 def resolve_profile(logdir: str, run: str, profile: str) -> ProfileFile | None:
     """The profile file for a request, or None. Names are checked part by part (no '..', no absolute
-    paths, nothing but letters, digits, '.', '_', '-'), and the real path must stay inside the logdir."""
+    paths, no empty or hidden parts, backslashes, control characters or surrogates; any other text is a name, as on
+    disk: 'lr=0.1, bs=32' or HTML are names like any other), the path must hold no symlink, and its real
+    path must stay inside the logdir."""
     parts = run.split("/") if run != "." else []
-    if any(not _SAFE_PART.match(p) or p in (".", "..") for p in parts) or not _SAFE_PART.match(profile) \
-            or profile in (".", ".."):
+    if not all(_plain_part(p) for p in parts) or not _plain_part(profile):
         return None
     root = os.path.realpath(logdir)
     path = os.path.join(root, *parts, "plugins", PLUGIN_NAME, profile + TRACE_SUFFIX)
