@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from werkzeug.wrappers import Response
 from tensorboard_plugin_neuron.plugin.cache import ProfileCache
 from tensorboard_plugin_neuron.plugin.routes import Routes
 from tests.fuzzing.http_requests import ProfileRewriter, run_campaign
-from tests.fuzzing.http_setup import FuzzLogdir, build_logdir, running_tensorboard
+from tests.fuzzing.http_setup import HTML_RUN, ODD_RUNS, FuzzLogdir, build_logdir, running_tensorboard
 
 CAMPAIGN_REQUESTS = 800
 CAMPAIGN_SEED = 20261203
@@ -138,3 +139,19 @@ def test_requests_while_a_profile_is_rewritten_and_removed_never_answer_5xx(logd
             t.join()
     assert statuses and max(statuses) < 500, sorted(set(statuses))
     assert _get(apps, "/overview", query="run=c").status_code == 200
+
+
+@pytest.mark.parametrize("run", [HTML_RUN, *ODD_RUNS[:2]])
+def test_runs_named_with_html_spaces_or_non_ascii_open_like_any_other(apps, run: str) -> None:
+    listed = {r["run"] for r in json.loads(_get(apps, "/runs").data)["runs"]}
+    assert run in listed
+    response = _get(apps, "/overview", query=urllib.parse.urlencode({"run": run, "profile": run}))
+    assert response.status_code == 200 and json.loads(response.data)["metadata"]
+
+
+def test_a_run_whose_name_is_not_utf8_is_listed_as_json_and_refused_with_4xx(apps) -> None:
+    response = _get(apps, "/runs")
+    assert response.status_code == 200 and json.loads(response.data)["runs"]
+    refused = _get(apps, "/overview", query="run=not-utf8-%FF")
+    assert 400 <= refused.status_code < 500
+    _one_line_error(refused)

@@ -19,6 +19,7 @@ from typing import IO, Iterator
 from tensorboard_plugin_neuron.cli import main as neuron_profile
 
 HTML_RUN = "<img src=x onerror=alert(1)>"
+ODD_RUNS = ("lr=0.1, bs=32", "\u00e9t\u00e9 \U0001F642", os.fsdecode(b"not-utf8-\xff"))   # names as found on disks
 SOURCE_ROOT = Path(__file__).resolve().parent.parent.parent   # the tree whose plugin TensorBoard loads
 STARTUP_SECONDS = 90.0
 
@@ -37,7 +38,8 @@ def _profile_of(root: Path, run: str) -> Path:
 
 def build_logdir(root: Path) -> FuzzLogdir:
     """Two profiles from the real runtime (`neuron-profile run`), a copy that a campaign rewrites, a run of
-    broken profiles (truncated, corrupt, empty), a run named with HTML, and symlinks out of the logdir."""
+    broken profiles (truncated, corrupt, empty), runs (and profiles) named with HTML, spaces and '=', non-ASCII
+    and non-UTF-8 bytes, and symlinks out of the logdir."""
     root.mkdir(parents=True, exist_ok=True)
     with contextlib.redirect_stdout(io.StringIO()):
         neuron_profile(["run", "mlp", "--logdir", str(root), "--run", "a", "--iterations", "3"])
@@ -46,7 +48,7 @@ def build_logdir(root: Path) -> FuzzLogdir:
     data = good.read_bytes()
     for run, name, content in (("c", "rewritten", data), ("broken", "truncated", data[: len(data) // 2]),
                                ("broken", "corrupt", _flipped(data)), ("broken", "empty", b""),
-                               (HTML_RUN, HTML_RUN.replace("/", "_"), data)):
+                               (HTML_RUN, HTML_RUN, data), *((run, run, data) for run in ODD_RUNS)):
         folder = root / run / "plugins" / "neuron"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.trace.pb").write_bytes(content)
@@ -58,8 +60,8 @@ def build_logdir(root: Path) -> FuzzLogdir:
     (root / "linked" / "plugins").mkdir(parents=True)
     os.symlink(outside / "plugins" / "neuron", root / "linked" / "plugins" / "neuron")
     os.symlink(outside / "secret.trace.pb", good.parent / "secret.trace.pb")   # a profile file out of it
-    return FuzzLogdir(root=root, good_runs=("a", "b"), rewritten=root / "c" / "plugins" / "neuron" / "rewritten.trace.pb",
-                      runs=("a", "b", "c", "broken", HTML_RUN, "escape", "linked", "nope"))
+    return FuzzLogdir(root=root, good_runs=("a", "b", "c", HTML_RUN, *ODD_RUNS[:2]), rewritten=root / "c" / "plugins" / "neuron" / "rewritten.trace.pb",
+                      runs=("a", "b", "c", "broken", HTML_RUN, *ODD_RUNS[:2], "escape", "linked", "nope"))
 
 
 def _flipped(data: bytes) -> bytes:
