@@ -248,7 +248,10 @@ def send(base_url: str, request: FuzzRequest, time_cap: float) -> Outcome:
             problem = f"took {seconds:.1f} s"
         return Outcome(request, response.status, seconds, problem)
     except (OSError, http.client.HTTPException) as exc:
-        return Outcome(request, None, time.monotonic() - started, f"no answer: {type(exc).__name__}: {exc}")
+        # a request line over the server's limit: http.server answers 414 and closes before reading a body
+        refused = len(request.target) > MAX_REQUEST_LINE and isinstance(exc, (BrokenPipeError, ConnectionResetError))
+        problem = None if refused else f"no answer: {type(exc).__name__}: {exc}"
+        return Outcome(request, None, time.monotonic() - started, problem)
     finally:
         connection.close()
 

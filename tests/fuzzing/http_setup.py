@@ -84,7 +84,8 @@ def running_tensorboard(logdir: Path, stderr: IO[bytes] | int = subprocess.DEVNU
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(source_root), os.environ.get("PYTHONPATH")) if p))
     process = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port),
-                                "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+                                "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                               cwd=str(source_root))   # `python -m` puts the working directory first on sys.path
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
