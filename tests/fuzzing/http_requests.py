@@ -213,14 +213,14 @@ def generate_request(rng: random.Random, targets: Targets) -> FuzzRequest:
     else:
         path = PREFIX + route
         query = _query(rng, route, targets) if route in ROUTE_PARAMS else ""
-    method = rng.choices(("GET", "HEAD", "POST"), weights=(80, 10, 10))[0]
+    method = rng.choices(("GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE"), weights=(78, 10, 8, 2, 1, 1))[0]
     headers = [("Accept-Encoding", rng.choice(ACCEPT_ENCODINGS))] if rng.random() < 0.7 else []
     if rng.random() < 0.1:
         headers.append(rng.choice((("Range", "bytes=0-10"), ("Range", "bytes=-1"), ("If-None-Match", "*"),
                                    ("Accept", "text/html"), ("Cookie", "a" * 3000), ("X-Forwarded-For", "<b>"),
                                    ("Content-Type", "multipart/form-data; boundary=x"))))
     body = b""
-    if method == "POST":
+    if method in ("POST", "PUT"):
         body = rng.choice((b"", query.encode("ascii"), b"\x00\xff" * 64, b"run=../../etc&profile=%00"))
         headers.append(("Content-Type", rng.choice(("application/x-www-form-urlencoded", "application/json",
                                                     "application/octet-stream"))))
@@ -339,7 +339,7 @@ def discover_targets(base_url: str, runs: Sequence[str], healthy_runs: Sequence[
         listed = json.loads(connection.getresponse().read())["runs"]
     finally:
         connection.close()
-    profiles = tuple(sorted({p["profile"] for r in listed for p in r["profiles"]}))
+    profiles = tuple(sorted({p["profile"] for r in listed for p in r["profiles"]})) + ("fifo", "folder", "zero")
     all_runs = tuple(dict.fromkeys([*runs, *(r["run"] for r in listed)]))
     profiles_of = {r["run"]: tuple(p["profile"] for p in r["profiles"]) for r in listed}
     return Targets(runs=all_runs, profiles=profiles + ("nope", "secret"), healthy_runs=tuple(healthy_runs),

@@ -39,7 +39,8 @@ def _profile_of(root: Path, run: str) -> Path:
 def build_logdir(root: Path) -> FuzzLogdir:
     """Two profiles from the real runtime (`neuron-profile run`), a copy that a campaign rewrites, a run of
     broken profiles (truncated, corrupt, empty), runs (and profiles) named with HTML, spaces and '=', non-ASCII
-    and non-UTF-8 bytes, and symlinks out of the logdir."""
+    and non-UTF-8 bytes, symlinks out of the logdir, a symlink loop, and a FIFO, a folder and /dev/zero named like
+    profiles."""
     root.mkdir(parents=True, exist_ok=True)
     with contextlib.redirect_stdout(io.StringIO()):
         neuron_profile(["run", "mlp", "--logdir", str(root), "--run", "a", "--iterations", "3"])
@@ -60,8 +61,14 @@ def build_logdir(root: Path) -> FuzzLogdir:
     (root / "linked" / "plugins").mkdir(parents=True)
     os.symlink(outside / "plugins" / "neuron", root / "linked" / "plugins" / "neuron")
     os.symlink(outside / "secret.trace.pb", good.parent / "secret.trace.pb")   # a profile file out of it
+    os.symlink("loop", root / "loop")                                   # a symlink loop
+    odd = root / "odd" / "plugins" / "neuron"
+    odd.mkdir(parents=True)
+    os.mkfifo(odd / "fifo.trace.pb")                                   # opening it would block: never opened
+    (odd / "folder.trace.pb").mkdir()
+    os.symlink("/dev/zero", odd / "zero.trace.pb")
     return FuzzLogdir(root=root, good_runs=("a", "b", "c", HTML_RUN, *ODD_RUNS[:2]), rewritten=root / "c" / "plugins" / "neuron" / "rewritten.trace.pb",
-                      runs=("a", "b", "c", "broken", HTML_RUN, *ODD_RUNS[:2], "escape", "linked", "nope"))
+                      runs=("a", "b", "c", "broken", HTML_RUN, *ODD_RUNS[:2], "escape", "linked", "loop", "odd", "nope"))
 
 
 def _flipped(data: bytes) -> bytes:
