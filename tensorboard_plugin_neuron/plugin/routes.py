@@ -7,8 +7,8 @@ import dataclasses
 import gzip
 import itertools
 import json
-import math
 import logging
+import math
 import threading
 from typing import Any, Callable, Iterator
 
