@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from tensorboard_plugin_neuron.cli import main as neuron_profile
+from tensorboard_plugin_neuron.trace.reader import read_trace
+from tensorboard_plugin_neuron.trace.writer import serialize_trace
 
 HTML_RUN = "<img src=x onerror=alert(1)>"
 ODD_RUNS = ("lr=0.1, bs=32", "\u00e9t\u00e9 \U0001F642", os.fsdecode(b"not-utf8-\xff"))   # names as found on disks
@@ -28,7 +30,7 @@ STARTUP_SECONDS = 90.0
 class FuzzLogdir:
     root: Path
     good_runs: tuple[str, ...]     # valid profiles made by the real runtime: must answer 200 after a campaign
-    rewritten: Path                # a valid profile the campaign rewrites while requests read it
+    rewritten: Path                # a valid profile (with a stored overview) rewritten while requests read it
     runs: tuple[str, ...]          # every run name the campaign aims at (good, broken, hostile, outside)
 
 
@@ -37,7 +39,8 @@ def _profile_of(root: Path, run: str) -> Path:
 
 
 def build_logdir(root: Path) -> FuzzLogdir:
-    """Two profiles from the real runtime (`neuron-profile run`), a copy that a campaign rewrites, a run of
+    """Two profiles from the real runtime (`neuron-profile run`), a copy with a stored overview (so whole-profile
+    timelines of it are answered from the overview while it loads) that a campaign rewrites, a run of
     broken profiles (truncated, corrupt, empty), runs (and profiles) named with HTML, spaces and '=', non-ASCII
     and non-UTF-8 bytes, symlinks out of the logdir, a symlink loop, and a FIFO, a folder and /dev/zero named like
     profiles."""
@@ -47,7 +50,8 @@ def build_logdir(root: Path) -> FuzzLogdir:
         neuron_profile(["run", "gpt-tiny", "--logdir", str(root), "--run", "b", "--iterations", "2"])
     good = _profile_of(root, "a")
     data = good.read_bytes()
-    for run, name, content in (("c", "rewritten", data), ("broken", "truncated", data[: len(data) // 2]),
+    with_overview = serialize_trace(read_trace(good), overview_min_events=0)   # as profiles of 1 M events or more
+    for run, name, content in (("c", "rewritten", with_overview), ("broken", "truncated", data[: len(data) // 2]),
                                ("broken", "corrupt", _flipped(data)), ("broken", "empty", b""),
                                (HTML_RUN, HTML_RUN, data), *((run, run, data) for run in ODD_RUNS)):
         folder = root / run / "plugins" / "neuron"
