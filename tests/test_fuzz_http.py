@@ -155,3 +155,58 @@ def test_a_run_whose_name_is_not_utf8_is_listed_as_json_and_refused_with_4xx(app
     refused = _get(apps, "/overview", query="run=not-utf8-%FF")
     assert 400 <= refused.status_code < 500
     _one_line_error(refused)
+
+
+class _VanishedEntry:
+    """A directory entry whose file is removed between the listing and its stat (a writer replacing it)."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.name, self.path = name, str(directory / name)
+
+    def is_symlink(self) -> bool:
+        return False
+
+    def is_file(self, follow_symlinks: bool = True) -> bool:
+        return True
+
+    def is_dir(self, follow_symlinks: bool = True) -> bool:
+        return False
+
+    def stat(self, follow_symlinks: bool = True):
+        raise FileNotFoundError(2, "No such file or directory", self.path)
+
+
+def test_the_run_list_leaves_out_a_profile_removed_while_it_is_listed(logdir: FuzzLogdir, monkeypatch) -> None:
+    from tensorboard_plugin_neuron.plugin import discovery
+    listing = discovery.os.scandir
+
+    def scandir(path):
+        entries = list(listing(path))
+        if Path(path) == logdir.rewritten.parent:
+            entries.append(_VanishedEntry(Path(path), "gone.trace.pb"))
+        return _Entries(entries)
+    monkeypatch.setattr(discovery.os, "scandir", scandir)
+    found = {(p.run, p.profile) for p in discovery.find_profiles(str(logdir.root))}
+    assert ("c", "rewritten") in found and ("c", "gone") not in found
+
+
+class _Entries:
+    """What os.scandir returns: an iterator of entries that is also a context manager."""
+
+    def __init__(self, entries: list) -> None:
+        self._entries = iter(entries)
+
+    def __iter__(self) -> "_Entries":
+        return self
+
+    def __next__(self):
+        return next(self._entries)
+
+    def __enter__(self) -> "_Entries":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
