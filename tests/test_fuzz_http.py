@@ -210,3 +210,10 @@ class _Entries:
 
     def close(self) -> None:
         return None
+
+
+def test_errors_name_files_relative_to_the_logdir_and_never_the_servers_directories(apps, logdir: FuzzLogdir) -> None:
+    response = _get(apps, "/overview", query="run=broken&profile=corrupt")
+    error = _one_line_error(response)
+    assert response.status_code == 422 and "checksum" in error
+    assert str(logdir.root) not in error and error.startswith("broken/plugins/neuron/corrupt")

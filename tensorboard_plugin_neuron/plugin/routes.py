@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import threading
 from typing import Any, Callable, Iterator
 
@@ -43,6 +44,7 @@ EXPORT_FORMATS = ("chrome", "chrome_gz", "perfetto", "csv", "summary")
 MAX_ROWS = 10**9          # a row limit beyond any table: larger limits are typing errors
 MAX_FILTER_CHARS = 200    # the op filter is a substring of a name, type or scope
 MIN_POINTS, MAX_POINTS = 2, 100_000   # memory series samples (the analysis refuses others)
+MAX_ERROR_CHARS = 300
 OVERVIEWS_KEPT = 8   # stored overviews of profiles not loaded yet (a few MB each at most)
 
 
@@ -102,22 +104,31 @@ class Routes:
             try:
                 result = handler(request)
             except RequestError as exc:
-                return respond_json(request, {"error": str(exc)}, exc.status)
+                return self._error(request, exc.status, str(exc))
             except UserError as exc:  # a broken profile: its own error, the rest keeps working
-                return respond_json(request, {"error": str(exc)}, 422)
+                return self._error(request, 422, str(exc))
             except FileNotFoundError:  # the profile was removed between finding it and reading it
-                return respond_json(request, {"error": "no such run or profile (it was removed)"}, 404)
+                return self._error(request, 404, "no such run or profile (it was removed)")
             except OSError as exc:     # unreadable (permissions, I/O error): that profile only
-                return respond_json(request, {"error": f"cannot read the profile: {exc.strerror or type(exc).__name__}"}, 422)
+                return self._error(request, 422, f"cannot read the profile: {exc.strerror or type(exc).__name__}")
             except Exception as exc:  # a bug: logged with its traceback, answered as JSON like every error
                 _log.exception("neuron plugin: %s failed", request.path)
-                return respond_json(request, {"error": f"internal error: {type(exc).__name__}"}, 500)
+                return self._error(request, 500, f"internal error: {type(exc).__name__}")
             if isinstance(result, wrappers.Response):
                 return result
             if isinstance(result, EncodedJson):
                 return result.respond(request)
             return respond_json(request, _sanitize(result))
         return app
+
+    def _error(self, request: wrappers.Request, status: int, message: str) -> wrappers.Response:
+        """`{"error": message}` as one line of at most MAX_ERROR_CHARS, naming files relative to the logdir (a
+        client learns nothing of the server's directories)."""
+        for root in {os.path.realpath(self.logdir), os.path.abspath(self.logdir)}:
+            message = message.replace(root + os.sep, "")
+        line = " ".join(message.split())
+        return respond_json(request, {"error": line if len(line) <= MAX_ERROR_CHARS else line[:MAX_ERROR_CHARS - 3] + "..."},
+                            status)
 
     # --- profile lookup ---
 
