@@ -218,9 +218,15 @@ def test_progress_route_starts_a_load_and_reports_it_until_ready(logdir: Path) -
     assert Client(app, Response).get("/progress", query_string={"run": "nope"}).status_code == 404
 
 
-def test_a_cold_whole_profile_timeline_is_drawn_from_the_stored_overview(logdir: Path, tmp_path: Path) -> None:
+def test_a_cold_whole_profile_timeline_is_drawn_from_the_stored_overview(logdir: Path, tmp_path: Path,
+                                                                        monkeypatch) -> None:
     """The first whole-profile timeline of a profile not loaded yet comes from its stored overview while the
     events load in the background; once loaded, the computed answer is the same (the width divides the bins)."""
+    import tensorboard_plugin_neuron.plugin.plugin as plugin_module
+    index_now = plugin_module.index_trace
+    # a small profile can finish loading before the route asks for its state (it did on a busy machine):
+    # indexing slowed down keeps the load in progress while the first request is answered
+    monkeypatch.setattr(plugin_module, "index_trace", lambda trace: (time.sleep(0.5), index_now(trace))[1])
     source = next((logdir / GOOD / "plugins" / "neuron").glob("*.trace.pb"))
     target = tmp_path / "big" / "plugins" / "neuron" / source.name
     target.parent.mkdir(parents=True)

@@ -1,11 +1,13 @@
 """Parsed profiles cached by (path, size, mtime) under a memory budget, least recently used first out.
 Concurrent requests for one profile load it once; a failed load is remembered (until the file changes)
-so a broken profile answers its error quickly without re-reading it. A load reports how far it has got,
+so a broken profile answers its error quickly without re-reading it, unless the file changed during the load
+(a profile rewritten in place: its error belongs to no version, and the next request loads it again). A load reports how far it has got,
 which `start` (begin loading in the background, if not loaded yet) returns for progress bars."""
 from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import threading
 from typing import Callable, Generic, TypeVar
 
@@ -44,6 +46,15 @@ class _Slot:
         return LoadStatus("ready", 1.0, "ready")
 
 
+def _version(path: str) -> tuple[int, int] | None:
+    """The file's (size, mtime_ns) now, None when it is gone."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
+
+
 class ProfileCache(Generic[Value]):
     def __init__(self, load: Callable[[str, Report], Value], size_of: Callable[[Value], int],
                  budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
@@ -57,7 +68,7 @@ class ProfileCache(Generic[Value]):
     def get(self, path: str, size: int, mtime_ns: int) -> Value:
         slot, owner = self._slot(path, size, mtime_ns)
         if owner:
-            self._fill(slot, path)
+            self._fill(slot, (path, size, mtime_ns))
         slot.ready.wait()
         if slot.error is not None:
             raise slot.error
@@ -68,7 +79,7 @@ class ProfileCache(Generic[Value]):
         slot, owner = self._slot(path, size, mtime_ns)
         if owner:
             slot.stage = "starting"
-            threading.Thread(target=self._fill, args=(slot, path), name="neuron-profile-load", daemon=True).start()
+            threading.Thread(target=self._fill, args=(slot, (path, size, mtime_ns)), name="neuron-profile-load", daemon=True).start()
         return slot.status()
 
     def _slot(self, path: str, size: int, mtime_ns: int) -> tuple[_Slot, bool]:
@@ -86,16 +97,23 @@ class ProfileCache(Generic[Value]):
                 self._slots.move_to_end(key)
         return slot, owner
 
-    def _fill(self, slot: _Slot, path: str) -> None:
+    def _fill(self, slot: _Slot, key: Key) -> None:
         try:
             self.loads += 1
-            slot.value = self._load(path, slot.report)
+            slot.value = self._load(key[0], slot.report)
             slot.size = self._size_of(slot.value)
         except Exception as exc:  # remembered and re-raised to every waiter
             slot.error = exc
+            if _version(key[0]) != key[1:]:
+                self._forget(key, slot)
         finally:
             slot.ready.set()
         self._evict()
+
+    def _forget(self, key: Key, slot: _Slot) -> None:
+        with self._lock:
+            if self._slots.get(key) is slot:
+                del self._slots[key]
 
     def _evict(self) -> None:
         with self._lock:

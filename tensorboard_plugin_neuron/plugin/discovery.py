@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import stat
 
 from tensorboard_plugin_neuron.trace.writer import PLUGIN_NAME, TRACE_SUFFIX
 
-_SAFE_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\\ud800-\udfff]")   # control characters, backslash, surrogates
+MAX_PART_BYTES = 255
 MAX_DEPTH = 12
 
 
@@ -36,28 +38,54 @@ def find_profiles(logdir: str) -> list[ProfileFile]:
             continue
         run_dir = os.path.dirname(os.path.dirname(directory))
         run = os.path.relpath(run_dir, root).replace(os.sep, "/")
+        found.extend(_profiles_in(directory, run))
+    return sorted(found, key=lambda p: (p.run, p.profile))
+
+
+def _profiles_in(directory: str, run: str) -> list[ProfileFile]:
+    """The profiles of one plugin directory; files (or the directory) removed while it is listed are left out."""
+    found = []
+    try:
         with os.scandir(directory) as entries:
             for entry in entries:
                 if not entry.name.endswith(TRACE_SUFFIX) or entry.name.startswith("."):
                     continue
                 if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
                     continue
-                stat = entry.stat(follow_symlinks=False)
-                found.append(ProfileFile(run, entry.name[: -len(TRACE_SUFFIX)], entry.path, stat.st_size, stat.st_mtime_ns))
-    return sorted(found, key=lambda p: (p.run, p.profile))
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                found.append(ProfileFile(run, entry.name[: -len(TRACE_SUFFIX)], entry.path, info.st_size, info.st_mtime_ns))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
+    return found
+
+
+def _plain_part(name: str) -> bool:
+    """A single file name: not empty nor hidden (so not '.' nor '..', and no temp file a writer is filling,
+    which the listing skips too), no '/', backslash, control character or surrogate."""
+    return name != "" and not name.startswith(".") and "/" not in name and not _UNSAFE_CHARS.search(name) \
+        and len(name.encode("utf-8")) <= MAX_PART_BYTES
 
 
 def resolve_profile(logdir: str, run: str, profile: str) -> ProfileFile | None:
     """The profile file for a request, or None. Names are checked part by part (no '..', no absolute
-    paths, nothing but letters, digits, '.', '_', '-'), and the real path must stay inside the logdir."""
+    paths, no empty or hidden parts, backslashes, control characters or surrogates; any other text is a name, as on
+    disk: 'lr=0.1, bs=32' or HTML are names like any other), the path must hold no symlink, and its real
+    path must stay inside the logdir."""
     parts = run.split("/") if run != "." else []
-    if any(not _SAFE_PART.match(p) or p in (".", "..") for p in parts) or not _SAFE_PART.match(profile) \
-            or profile in (".", ".."):
+    if not all(_plain_part(p) for p in parts) or not _plain_part(profile):
         return None
     root = os.path.realpath(logdir)
     path = os.path.join(root, *parts, "plugins", PLUGIN_NAME, profile + TRACE_SUFFIX)
     real = os.path.realpath(path)
-    if os.path.commonpath([root, real]) != root or real != path or not os.path.isfile(real):
+    if os.path.commonpath([root, real]) != root or real != path:
         return None
-    stat = os.stat(real)
-    return ProfileFile(run, profile, real, stat.st_size, stat.st_mtime_ns)
+    try:
+        info = os.stat(real)
+    except OSError:     # missing, or removed since the path was resolved
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return ProfileFile(run, profile, real, info.st_size, info.st_mtime_ns)

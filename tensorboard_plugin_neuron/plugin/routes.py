@@ -7,8 +7,8 @@ import dataclasses
 import gzip
 import itertools
 import json
+import logging
 import math
-import mimetypes
 import os
 import threading
 from typing import Any, Callable, Iterator
@@ -30,21 +30,22 @@ from tensorboard_plugin_neuron.compiler.artifact import json_default
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.plugin.cache import ProfileCache
 from tensorboard_plugin_neuron.plugin.discovery import ProfileFile, find_profiles, resolve_profile
+from tensorboard_plugin_neuron.plugin.params import (INT64_MAX, MAX_NAME_CHARS, NS_LIMIT, RequestError, choice, integer,
+                                                     number, optional_text, text)
+from tensorboard_plugin_neuron.plugin.static_files import ENTRY, serve_static, static_name
 from tensorboard_plugin_neuron.trace.chrome_export import chrome_chunks
 from tensorboard_plugin_neuron.trace.perfetto_export import perfetto_chunks
 from tensorboard_plugin_neuron.trace.reader import OverviewHeader, read_overview
 from tensorboard_plugin_neuron.trace.streams import gzip_chunks
 
-STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
+_log = logging.getLogger(__name__)
 Handler = Callable[[wrappers.Request], wrappers.Response]
 EXPORT_FORMATS = ("chrome", "chrome_gz", "perfetto", "csv", "summary")
+MAX_ROWS = 10**9          # a row limit beyond any table: larger limits are typing errors
+MAX_FILTER_CHARS = 200    # the op filter is a substring of a name, type or scope
+MIN_POINTS, MAX_POINTS = 2, 100_000   # memory series samples (the analysis refuses others)
+MAX_ERROR_CHARS = 300
 OVERVIEWS_KEPT = 8   # stored overviews of profiles not loaded yet (a few MB each at most)
-
-
-class RequestError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def respond_json(request: wrappers.Request, payload: Any, status: int = 200) -> wrappers.Response:
@@ -79,21 +80,6 @@ def _sanitize(value: Any) -> Any:
     return value
 
 
-def _number(request: wrappers.Request, name: str, default: float | None = None, kind: type = float) -> Any:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        if default is None:
-            raise RequestError(400, f"missing parameter '{name}'")
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise RequestError(400, f"parameter '{name}' must be a number, got '{raw[:40]}'") from None
-    if isinstance(value, float) and not math.isfinite(value):
-        raise RequestError(400, f"parameter '{name}' must be finite")
-    return value
-
-
 class Routes:
     """The route table; `profiles` loads (cached) profile indexes."""
 
@@ -107,7 +93,8 @@ class Routes:
         views = {"overview": self.overview, "graph": self.graph, "ops": self.ops, "timeline": self.timeline,
                  "event": self.event, "datapath": self.datapath, "memory": self.memory, "compare": self.compare,
                  "export": self.export, "occurrences": self.occurrences, "progress": self.progress}
-        apps = {"/runs": self._wrap(self.runs), "/index.js": self.static, "/static/*": self.static}
+        apps = {"/runs": self._wrap(self.runs), "/index.js": self.static_entry, "/static/*": self.static,
+                "/static": self.static}   # TensorBoard strips a trailing '/': 'static/' arrives here
         apps.update({f"/{name}": self._wrap(handler) for name, handler in views.items()})
         return apps
 
@@ -117,9 +104,16 @@ class Routes:
             try:
                 result = handler(request)
             except RequestError as exc:
-                return respond_json(request, {"error": str(exc)}, exc.status)
+                return self._error(request, exc.status, str(exc))
             except UserError as exc:  # a broken profile: its own error, the rest keeps working
-                return respond_json(request, {"error": str(exc)}, 422)
+                return self._error(request, 422, str(exc))
+            except FileNotFoundError:  # the profile was removed between finding it and reading it
+                return self._error(request, 404, "no such run or profile (it was removed)")
+            except OSError as exc:     # unreadable (permissions, I/O error): that profile only
+                return self._error(request, 422, f"cannot read the profile: {exc.strerror or type(exc).__name__}")
+            except Exception as exc:  # a bug: logged with its traceback, answered as JSON like every error
+                _log.exception("neuron plugin: %s failed", request.path)
+                return self._error(request, 500, f"internal error: {type(exc).__name__}")
             if isinstance(result, wrappers.Response):
                 return result
             if isinstance(result, EncodedJson):
@@ -127,13 +121,20 @@ class Routes:
             return respond_json(request, _sanitize(result))
         return app
 
+    def _error(self, request: wrappers.Request, status: int, message: str) -> wrappers.Response:
+        """`{"error": message}` as one line of at most MAX_ERROR_CHARS, naming files relative to the logdir (a
+        client learns nothing of the server's directories)."""
+        for root in {os.path.realpath(self.logdir), os.path.abspath(self.logdir)}:
+            message = message.replace(root + os.sep, "")
+        line = " ".join(message.split())
+        return respond_json(request, {"error": line if len(line) <= MAX_ERROR_CHARS else line[:MAX_ERROR_CHARS - 3] + "..."},
+                            status)
+
     # --- profile lookup ---
 
     def _profile_file(self, request: wrappers.Request, prefix: str = "") -> ProfileFile:
-        run = request.args.get(prefix + "run")
-        if not run:
-            raise RequestError(400, f"missing parameter '{prefix}run'")
-        profile = request.args.get(prefix + "profile")
+        run = text(request.args, prefix + "run")
+        profile = optional_text(request.args, prefix + "profile", MAX_NAME_CHARS)
         if not profile:
             candidates = [p for p in find_profiles(self.logdir) if p.run == run]
             if not candidates:
@@ -173,28 +174,24 @@ class Routes:
         return _memo_answer(self._index(request), "graph", graph_view)
 
     def ops(self, request: wrappers.Request) -> Any:
+        key = text(request.args, "sort", "time_ns", max_chars=64)
+        order = choice(request.args, "order", ("asc", "desc"), "desc")
+        limit = integer(request.args, "limit", 1, MAX_ROWS, 100_000)
+        query = text(request.args, "q", "", max_chars=MAX_FILTER_CHARS)
+        fmt = choice(request.args, "format", ("json", "csv"), "json")
         index = self._index(request)
-        key = request.args.get("sort", "time_ns")
-        order = request.args.get("order", "desc")
-        if order not in ("asc", "desc"):
-            raise RequestError(400, "order must be 'asc' or 'desc'")
-        limit = _number(request, "limit", 100_000, int)
-        if limit < 1:
-            raise RequestError(400, "limit must be positive")
         try:
-            rows = sort_rows(_memo(index, "ops", op_table), key, order == "desc", limit, request.args.get("q", "")[:200])
+            rows = sort_rows(_memo(index, "ops", op_table), key, order == "desc", limit, query)
         except ValueError as exc:
             raise RequestError(400, str(exc)) from None
-        if request.args.get("format") == "csv":
+        if fmt == "csv":
             name = f"{index.trace.metadata.model}-{index.trace.metadata.session}-ops.csv"
             return _download(request, table_csv(rows).encode("utf-8"), "text/csv", name)
         return {"columns": list(OP_COLUMNS), "rows": rows}
 
     def timeline(self, request: wrappers.Request) -> Any:
-        width = _number(request, "width", 1000, int)
-        if not 1 <= width <= MAX_WIDTH:
-            raise RequestError(400, f"width must be between 1 and {MAX_WIDTH} pixels")
-        if not any(request.args.get(name) for name in ("start_ns", "end_ns", "node")):
+        width = integer(request.args, "width", 1, MAX_WIDTH, 1000)
+        if not any(optional_text(request.args, name) for name in ("start_ns", "end_ns", "node")):
             # the whole profile: while a profile is not loaded, its stored overview answers at once, and the
             # load goes on in the background for the requests that need the events
             file = self._profile_file(request)
@@ -205,8 +202,8 @@ class Routes:
             if header is not None:
                 return overview_timeline(header, width)
         index = self._index(request)
-        start = _number(request, "start_ns", float(index.span_start_ns))
-        end = _number(request, "end_ns", float(max(index.span_end_ns, index.span_start_ns + 1)))
+        start = number(request.args, "start_ns", -NS_LIMIT, NS_LIMIT, float(index.span_start_ns))
+        end = number(request.args, "end_ns", -NS_LIMIT, NS_LIMIT, float(max(index.span_end_ns, index.span_start_ns + 1)))
         if end <= start:
             raise RequestError(400, "end_ns must be greater than start_ns")
         return timeline(index, start, end, width, self._marked_group(request, index))
@@ -226,26 +223,25 @@ class Routes:
 
     def _marked_group(self, request: wrappers.Request, index: ProfileIndex) -> int | None:
         """`node=N` on the timeline marks the events of node N's fusion group."""
-        if not request.args.get("node"):
+        if optional_text(request.args, "node") is None:
             return None
         try:
-            return group_of_node(index, _number(request, "node", None, int))
+            return group_of_node(index, integer(request.args, "node", 0, INT64_MAX))
         except IndexError as exc:
             raise RequestError(404, str(exc)) from None
 
     def occurrences(self, request: wrappers.Request) -> Any:
+        node = integer(request.args, "node", 0, INT64_MAX)
+        limit = integer(request.args, "limit", 1, MAX_ROWS, 100)
         index = self._index(request)
-        limit = _number(request, "limit", 100, int)
-        if limit < 1:
-            raise RequestError(400, "limit must be positive")
         try:
-            return node_occurrences(index, _number(request, "node", None, int), limit)
+            return node_occurrences(index, node, limit)
         except IndexError as exc:
             raise RequestError(404, str(exc)) from None
 
     def event(self, request: wrappers.Request) -> Any:
+        row = integer(request.args, "event", 0, INT64_MAX)
         index = self._index(request)
-        row = _number(request, "event", None, int)
         try:
             return event_details(index, row)
         except IndexError as exc:
@@ -255,19 +251,14 @@ class Routes:
         return _memo_answer(self._index(request), "datapath", datapath)
 
     def memory(self, request: wrappers.Request) -> Any:
-        points = _number(request, "points", 2000, int)
-        try:
-            return memory(self._index(request), points)
-        except ValueError as exc:
-            raise RequestError(400, str(exc)) from None
+        points = integer(request.args, "points", MIN_POINTS, MAX_POINTS, 2000)
+        return memory(self._index(request), points)
 
     def compare(self, request: wrappers.Request) -> Any:
         return compare(self._index(request), self._index(request, prefix="other_"))
 
     def export(self, request: wrappers.Request) -> Any:
-        fmt = request.args.get("format", "")
-        if fmt not in EXPORT_FORMATS:
-            raise RequestError(400, f"format must be one of: {', '.join(EXPORT_FORMATS)}")
+        fmt = choice(request.args, "format", EXPORT_FORMATS)
         index = self._index(request)
         meta = index.trace.metadata
         name = f"{meta.model}-{meta.session}"
@@ -283,16 +274,15 @@ class Routes:
         return _stream(chunks, "application/json", f"{name}.json")
 
     @wrappers.Request.application
+    def static_entry(self, request: wrappers.Request) -> wrappers.Response:
+        return serve_static(request, ENTRY)
+
+    @wrappers.Request.application
     def static(self, request: wrappers.Request) -> wrappers.Response:
-        name = "index.js" if request.path.endswith("/index.js") else request.path.rsplit("/static/", 1)[-1]
-        path = os.path.realpath(os.path.join(STATIC_DIR, name))
-        if os.path.commonpath([os.path.realpath(STATIC_DIR), path]) != os.path.realpath(STATIC_DIR) \
-                or not os.path.isfile(path):
-            return respond_json(request, {"error": "the frontend is not built (pip install . builds it)"
-                                          if name == "index.js" else "no such file"}, 404)
-        content_type = "text/javascript" if path.endswith(".js") else (mimetypes.guess_type(path)[0] or "application/octet-stream")
-        with open(path, "rb") as handle:
-            return http_util.Respond(request, handle.read(), content_type)
+        try:
+            return serve_static(request, static_name(request.path))
+        except RequestError as exc:
+            return respond_json(request, {"error": str(exc)}, exc.status)
 
 
 def _memo(index: ProfileIndex, key: str, compute: Callable[[ProfileIndex], Any]) -> Any:
