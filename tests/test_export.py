@@ -631,6 +631,6 @@ def test_export_route_streams_what_the_api_writes(get, trace_path: Path, tmp_pat
 def test_export_route_errors(get) -> None:
     response = get(run=RUN, format="exe")
     assert response.status_code == 400
-    assert json.loads(response.data)["error"] == "format must be one of: chrome, chrome_gz, perfetto, csv, summary"
+    assert json.loads(response.data)["error"] == "parameter 'format' must be one of: chrome, chrome_gz, perfetto, csv, summary"
     assert get(run="nope", format="chrome").status_code == 404
     assert get(format="chrome").status_code == 400
