@@ -41,8 +41,9 @@ class CoreSpec:
     sbuf_partitions: int
     psum_bytes: int
     psum_banks: int
-    instruction_overhead_ns: float              # fixed cost of issuing one instruction
-    systolic_fill_cycles: int                   # pipeline fill/drain of one Tensor-engine pass
+    instruction_overhead_ns: float              # fixed cost of issuing one Vector/Scalar/GpSimd/Sync instruction
+    matmul_min_cycles: int                      # Tensor engine: least initiation interval of one matmul pass
+    load_stationary_speedup: float              # Tensor engine: LoadStationary vs MultiplyMoving of the same free size
 
     def engine(self, name: str) -> EngineSpec:
         for engine in self.engines:

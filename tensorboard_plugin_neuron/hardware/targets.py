@@ -81,8 +81,12 @@ def _neuroncore_v2(fig: _Figures) -> CoreSpec:
         instruction_overhead_ns=fig.f("instruction_overhead", 50, "ns",
                                       "assumption: ~60-70 engine cycles to issue an instruction and wait on semaphores",
                                       assumption=True),
-        systolic_fill_cycles=int(fig.f("systolic_fill_cycles", 128, "cycles",
-                                       "assumption: one pass fills and drains the 128-deep array", assumption=True)),
+        # NKI_ARCH, Tensor Engine "Performance Consideration": the engine is deeply pipelined, so a pass costs its
+        # initiation interval, ~max(N, MM_INIT_LATENCY) cycles with MM_INIT_LATENCY = 64 on NeuronCore-v2 (N = moving
+        # free size; fp32 ~4x); the next stationary loads in the background ("background LoadStationary"), up to 4x
+        # faster than a MultiplyMoving of the same free size ("fast LoadStationary").
+        matmul_min_cycles=int(fig.f("matmul_min_cycles", 64, "cycles", NKI_ARCH + " (MM_INIT_LATENCY)")),
+        load_stationary_speedup=fig.f("load_stationary_speedup", 4, "x", NKI_ARCH + " (fast LoadStationary, up to 4x)"),
     )
 
 
@@ -150,7 +154,10 @@ def _inf1() -> DeviceModel:
         psum_bytes=int(fig.f("psum_bytes", 2 * MIB, "B", "assumption: as NeuronCore-v2", assumption=True)),
         psum_banks=8,
         instruction_overhead_ns=fig.f("instruction_overhead", 64, "ns", "assumption: ~64 cycles at 1 GHz", assumption=True),
-        systolic_fill_cycles=int(fig.f("systolic_fill_cycles", 128, "cycles", "assumption: array depth", assumption=True)),
+        matmul_min_cycles=int(fig.f("matmul_min_cycles", 64, "cycles",
+                                    "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True)),
+        load_stationary_speedup=fig.f("load_stationary_speedup", 4, "x",
+                                      "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True),
     )
     pcie, cpu, memory = _host(fig)
     chip = ChipSpec(
