@@ -544,9 +544,14 @@ def gemm_shape(graph: Graph, node: Node) -> tuple[GemmShape, str | None]:
         k = a[0] if node.attrs.get("transA", 0) else a[1]
         return GemmShape(1, k, out[1], out[0]), node.inputs[1] if constant[1] else None
     if node.op_type == "Conv":
+        # Assumption (the vendor does not publish its convolution lowering): the partition-major direct
+        # convolution of the NKI architecture guide's layout rules: input channels on the partitions (the
+        # contraction), one pass per kernel tap over a shifted window of the input, accumulated in PSUM.
+        # A layer with few input channels (the 3-channel stem) therefore fills few PE rows.
         w = shapes[1]
         group = int(node.attrs.get("group", 1))
-        return GemmShape(group, size(w[1:]), w[0] // group, out[0] * size(out[2:])), node.inputs[1] if constant[1] else None
+        return (GemmShape(group, w[1], w[0] // group, out[0] * size(out[2:]), taps=size(w[2:])),
+                node.inputs[1] if constant[1] else None)
     if node.op_type == "ConvTranspose":
         w, x = shapes[1], shapes[0]
         group = int(node.attrs.get("group", 1))
