@@ -38,7 +38,7 @@ class LoweringConfig:
     vector_free: int = 2048          # elements per partition in one Vector/Scalar/GpSimd instruction (assumption)
     dma_queues: int = 16             # DMA queues used per core
     dma_chunk_bytes: int = 256 * 1024  # largest descriptor for activation transfers (assumption)
-    hbm_resident_fraction: float = 0.5  # activations larger than this share of SBUF live in HBM
+    activation_tile_fraction: float = 1 / 16  # activations above this share of SBUF are tiled to it (assumption)
 
 
 @dataclasses.dataclass
@@ -91,6 +91,7 @@ class _Lowerer:
                             for g in groups]
         self.alias = self._aliases()
         self.uses = self._uses()
+        self.bf16_roots = self._bf16_roots()
         self.step_barrier: list[np.ndarray] = []
         self.resident_weights = resident_weights
         self.resident: list[set[str]] = [set() for _ in range(cores)]   # weights kept in each core's SBUF
@@ -128,6 +129,25 @@ class _Lowerer:
             uses[self.root(name)].append(len(self.groups))
         return {name: sorted(set(steps)) for name, steps in uses.items()}
 
+    def _bf16_roots(self) -> set[str]:
+        """Storage roots every reader of which is a bf16 Tensor-engine operation (the matmul/conv itself, not an
+        op fused after it): rounding them to bf16 when they are written loses nothing, since each reader rounds
+        its moving operand to bf16 anyway, and the writing engine casts on output at no cost (NKI architecture
+        guide: Vector/Scalar engines compute in fp32 with zero-overhead input and output casting)."""
+        verdict: dict[str, bool] = {}
+        tensor_ops = {"MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum"}
+        for group, nodes in zip(self.groups, self.group_nodes):
+            for node in nodes:
+                ok = (group.device and group.engine == "tensor" and node.op_type in tensor_ops
+                      and self.dtypes.get(node.name) == "bf16")
+                for name in node.inputs:
+                    if name and name not in self.graph.constants:
+                        root = self.root(name)
+                        verdict[root] = verdict.get(root, True) and ok
+        for name in [*self.graph.outputs, *self.graph.inputs]:
+            verdict[self.root(name)] = False
+        return {name for name, ok in verdict.items() if ok and self.graph.tensors[name].dtype == "float32"}
+
     def next_use(self, name: str, step: int) -> int:
         steps = self.uses.get(self.root(name), [])
         position = bisect.bisect_right(steps, step)
@@ -138,7 +158,26 @@ class _Lowerer:
         return steps[-1] if steps else -1
 
     def nbytes(self, name: str) -> int:
-        return self.graph.tensors[name].nbytes
+        """Bytes of the tensor as stored on the device (bf16 for the roots in `bf16_roots`)."""
+        info = self.graph.tensors[name]
+        return info.size * 2 if self.root(name) in self.bf16_roots else info.nbytes
+
+    def footprint(self, name: str) -> int | None:
+        """SBUF bytes the activation occupies, or None if it must live in HBM.
+
+        An activation within `activation_tile_fraction` of SBUF is kept whole. A larger one is tiled along its
+        outer dimensions (batch, spatial rows, sequence: everything but the innermost) into tiles of at most
+        `activation_tile_fraction` of SBUF, produced and consumed tile by tile, so it occupies one tile
+        (assumption: the vendor's compiler tiles activations so working sets stay on chip; its tile
+        schedule is not published). Only a tensor whose innermost rows alone exceed a tile lives in HBM."""
+        size = self.nbytes(name)
+        tile = int(self.config.activation_tile_fraction * self.config.sbuf_bytes)
+        if size <= tile:
+            return size
+        shape = self.graph.tensors[name].shape
+        rows = int(np.prod(shape[:-1], dtype=np.int64)) if len(shape) > 1 else 1
+        tiles = -(-size // tile)
+        return -(-size // tiles) if tiles <= rows else None
 
     # ---- DMA ------------------------------------------------------------------------------------
 
@@ -215,13 +254,14 @@ class _Lowerer:
         if state.device == "sbuf" and state.core == core:
             return state.ready if state.ready is not None else _EMPTY
         size = self.nbytes(name)
-        hbm_resident = size > self.config.hbm_resident_fraction * self.config.sbuf_bytes
+        footprint = self.footprint(name)
+        hbm_resident = footprint is None
         if state.device is None:
             # Only the host has it (a model input or a CPU op's output): host -> HBM first.
             staged = self.dma(core, name, size, "host", "hbm", "input", [state.host_ready])
             state.device, state.ready, state.core = "hbm", staged, core
         if state.device == "sbuf" and state.core != core:
-            if not self.allocate(core, name, size, step, "activation", pinned):
+            if not self.allocate(core, name, footprint or size, step, "activation", pinned):
                 raise RuntimeError(f"tensor {name} does not fit SBUF of core {core}")
             ids = self.dma(core, name, size, "sbuf", "sbuf", "inter_core", [state.ready], peer=state.core)
             self.stats["inter_core_bytes"] += size
@@ -230,7 +270,7 @@ class _Lowerer:
             return ids
         # In HBM: load it (a reload if it was spilled), or stream it per use if it is too big to keep.
         purpose = "reload" if state.spilled else ("activation" if hbm_resident else "input")
-        if hbm_resident or not self.allocate(core, name, size, step, "reload" if state.spilled else "input", pinned):
+        if hbm_resident or not self.allocate(core, name, footprint, step, "reload" if state.spilled else "input", pinned):
             ids = self.dma(core, name, size, "hbm", "sbuf", purpose, [state.ready])
             self.stats["spill_reload_bytes" if state.spilled else "streamed_activation_bytes"] += size
             return ids
@@ -338,9 +378,8 @@ class _Lowerer:
         for name in outputs:
             state = _TensorState(device="sbuf", core=core)
             self.states[name] = state
-            size = self.nbytes(name)
-            fits = size <= self.config.hbm_resident_fraction * self.config.sbuf_bytes
-            if not (fits and self.allocate(core, name, size, step, "activation", pinned)):
+            footprint = self.footprint(name)
+            if not (footprint is not None and self.allocate(core, name, footprint, step, "activation", pinned)):
                 state.device = "hbm_pending"
             pinned.add(name)
         barrier = list(self.step_barrier)
@@ -429,7 +468,7 @@ class _Lowerer:
         fused_flops = sum(node_flops(self.graph, n) for n in fused)
         extra = split_evenly(fused_flops, len(last)) if fused else np.zeros(len(last), dtype=np.int64)
         engine = "scalar" if fused else "vector"
-        out_itemsize = 4
+        out_itemsize = 2 if all(self.root(o) in self.bf16_roots for n in nodes for o in n.outputs if o) else 4
         evac = self.builder.add(
             len(last), self.builder.queue(core, engine), "Activation" if fused else "TensorCopy", deps=last,
             group=group.id, dtype=_dtype_code("fp32"), flops=extra, elements=elements * max(1, len(fused)),
