@@ -77,6 +77,7 @@ class DeviceModel:
     host_flops_per_s: float                     # CPU fallback ops
     host_memory_bytes_per_s: float
     figures: tuple[Figure, ...]
+    request_overhead_ns: float = 0.0            # host-side cost of one served request (framework call, runtime submit)
 
     @property
     def default_chips(self) -> int:
