@@ -6,8 +6,8 @@ serve closed loop with the row's requests in flight, and compare the P50 latency
 the inferences per second (throughput rows). Ratio = simulated / published for throughput and
 published / simulated for latency, so > 1 always means "the simulator is faster than the chip".
 Then: the share of rows within 1.5x, the geometric-mean error (exp of the mean |log ratio|), and a
-batch-scaling table for ResNet-50 and BERT-base on one inf2 core (ms per sample: latency / batch
-with one request in flight, and 1 / throughput with two in flight).
+batch-scaling table for ResNet-50 and BERT-base on one inf2 core (ms per sample: P50 latency / batch
+with one request in flight).
 
 Run: python bench/fidelity.py [--rows all|inf2|trn1|inf1|none] [--no-scaling] [--diagnose] [--requests N]
 """
@@ -76,17 +76,18 @@ def table(rows: list[PublishedRow], requests: int) -> None:
 
 
 def scaling(target: str = "inf2") -> None:
-    print(f"\nbatch scaling, {target}, one NeuronCore, bf16 autocast: ms per sample "
-          "(latency/batch, 1 in flight | 1/throughput, 2 in flight)")
-    print(f"{'model':<10} " + " ".join(f"{'b' + str(b):>13}" for b in SCALING_BATCHES))
+    """ms per sample on one core, one request at a time (P50 latency / batch), next to the published points
+    (inf2.xlarge rows: batch-1 latency, and 1 / per-core throughput of the batch rows)."""
+    print(f"\nbatch scaling, {target}, one NeuronCore, bf16 autocast: ms per sample (P50 latency / batch, 1 in flight)")
+    print(f"{'model':<10} " + " ".join(f"{'b' + str(b):>7}" for b in SCALING_BATCHES) + "   published (ms/sample/core)")
+    published = {"resnet50": "b1 0.830, b8 0.474", "bert-base": "b1 0.999, b8 0.748"}
     for model in ("resnet50", "bert-base"):
         cells = []
         for batch in SCALING_BATCHES:
             one = serve(model, target, batch, 1, 1, 4)
-            two = serve(model, target, batch, 1, 2, 8)
-            cells.append(f"{one['latency_p50_ns'] / 1e6 / batch:>6.3f}|{1e3 / two['throughput_inferences_per_s']:<6.3f}")
+            cells.append(f"{one['latency_p50_ns'] / 1e6 / batch:>7.3f}")
             _compiled.clear()
-        print(f"{model:<10} " + " ".join(f"{c:>13}" for c in cells), flush=True)
+        print(f"{model:<10} " + " ".join(cells) + f"   {published[model]}", flush=True)
 
 
 def diagnose(target: str = "inf2") -> None:
