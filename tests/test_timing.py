@@ -48,7 +48,7 @@ def test_one_dma_costs_its_setup_plus_bytes_at_one_engine_rate() -> None:
     builder = ProgramBuilder()
     builder.add(1, builder.queue(0, "dma", 0), "dma", bytes=size, src_mem=MEMORIES.index("hbm"),
                 dst_mem=MEMORIES.index("sbuf"), purpose=PURPOSES.index("weight"))
-    engine_bytes_per_ns = 1e12 / 32 / 1e9        # 1 TB/s aggregate over 32 DMA engines (inf2 architecture page)
+    engine_bytes_per_ns = 27 * 2**30 / 1e9        # 27 GiB/s per DMA engine (NKI architecture guide)
     expected = 500 + size / engine_bytes_per_ns  # 500 ns descriptor setup (assumption figure)
     assert simulate(builder.finish(), INF2).makespan_ns == pytest.approx(expected)
 

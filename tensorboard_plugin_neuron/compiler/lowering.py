@@ -38,6 +38,7 @@ class LoweringConfig:
     vector_free: int = 2048          # elements per partition in one Vector/Scalar/GpSimd instruction (assumption)
     dma_queues: int = 16             # DMA queues used per core
     dma_chunk_bytes: int = 256 * 1024  # largest descriptor for activation transfers (assumption)
+    weight_chunk_bytes: int = 64 * 1024  # largest descriptor for weight transfers (assumption)
     activation_tile_fraction: float = 1 / 16  # activations above this share of SBUF are tiled to it (assumption)
 
 
@@ -304,7 +305,7 @@ class _Lowerer:
                             allocator.try_allocate(name, size, 0, "resident") is None:
                         continue
                     self.resident[group.core].add(name)
-                    self.dma(group.core, name, size, "hbm", "sbuf", "weight", [], chunk=64 * 1024)
+                    self.dma(group.core, name, size, "hbm", "sbuf", "weight", [], chunk=self.config.weight_chunk_bytes)
         self.stats["resident_weight_bytes"] = sum(a.used for a in self.allocators)
 
     def run(self) -> LoweringResult:
@@ -409,7 +410,7 @@ class _Lowerer:
         key = f"weights@{step}"
         if self.allocate(core, key, total, step, "weight", pinned):
             pinned.add(key)
-            ids = [self.dma(core, n, self.weight_bytes(n, dtype), "hbm", "sbuf", "weight", [np.concatenate(self.step_barrier) if self.step_barrier else _EMPTY], chunk=64 * 1024) for n in names]
+            ids = [self.dma(core, n, self.weight_bytes(n, dtype), "hbm", "sbuf", "weight", [np.concatenate(self.step_barrier) if self.step_barrier else _EMPTY], chunk=self.config.weight_chunk_bytes) for n in names]
             return np.concatenate(ids), True
         return _EMPTY, False
 
@@ -483,7 +484,7 @@ class _Lowerer:
         # Embedding lookups read only the gathered rows of a table, by indirect DMA from HBM.
         tables = [n.inputs[0] for n in nodes if n.op_type == "Gather" and n.inputs[0] in self.graph.constants]
         row_ids = [self.dma(core, n.inputs[0], self.graph.tensors[n.outputs[0]].nbytes, "hbm", "sbuf", "weight",
-                            [*deps], chunk=64 * 1024)
+                            [*deps], chunk=self.config.weight_chunk_bytes)
                    for n in nodes if n.op_type == "Gather" and n.inputs[0] in tables]
         w_ids, _ = self.load_weights(core, [w for w in weights if w not in tables], "fp32", step, pinned)
         deps = [*deps, w_ids[-1:] if len(w_ids) else _EMPTY, *[ids[-1:] for ids in row_ids]]
