@@ -201,11 +201,15 @@ class GPT2LMHeadModel(nn.Module):  # transformers.GPT2LMHeadModel with lm_head t
 REFERENCES: dict[str, Callable[[], nn.Module]] = {
     "mlp": MLP,
     "resnet18": lambda: ResNet(BasicBlock, [2, 2, 2, 2]),
+    "resnet34": lambda: ResNet(BasicBlock, [3, 4, 6, 3]),
     "resnet50": lambda: ResNet(Bottleneck, [3, 4, 6, 3]),
+    "resnet101": lambda: ResNet(Bottleneck, [3, 4, 23, 3]),
+    "resnet152": lambda: ResNet(Bottleneck, [3, 8, 36, 3]),
     "bert-tiny": lambda: BertModel(bert.BERT_TINY),
     "bert-base": lambda: BertModel(bert.BERT_BASE),
     "bert-large": lambda: BertModel(bert.BERT_LARGE),
     "roberta-base": lambda: BertModel(bert.ROBERTA_BASE, roberta=True),
+    "roberta-large": lambda: BertModel(bert.ROBERTA_LARGE, roberta=True),
     "gpt-tiny": lambda: GPT2LMHeadModel(gpt.GPT_TINY),
     "gpt2": lambda: GPT2LMHeadModel(gpt.GPT2),
 }
@@ -271,12 +275,14 @@ def test_published_counts_are_the_cited_figures() -> None:
     assert published == {
         "mlp": 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10, "resnet18": 11_689_512, "resnet50": 25_557_032,
         "bert-tiny": 4_385_920, "bert-base": 109_482_240, "bert-large": 335_141_888, "gpt2": 124_439_808,
-        "gpt-tiny": gpt_tiny, "roberta-base": 124_645_632,
+        "gpt-tiny": gpt_tiny, "roberta-base": 124_645_632, "resnet34": 21_797_672, "resnet101": 44_549_160,
+        "resnet152": 60_192_808, "roberta-large": 355_359_744,
     }
     assert gpt_tiny == 560_640
     for config in (bert.BERT_TINY, bert.BERT_BASE, bert.BERT_LARGE):
         assert bert.bert_parameters(config) == published[config.name]
     assert bert.bert_parameters(bert.ROBERTA_BASE, type_vocab=1) == published["roberta-base"]
+    assert bert.bert_parameters(bert.ROBERTA_LARGE, type_vocab=1) == published["roberta-large"]
     for config in (gpt.GPT_TINY, gpt.GPT2):
         assert gpt.gpt_parameters(config) == published[config.name]
 
@@ -470,8 +476,8 @@ def test_builds_are_deterministic(name: str) -> None:
 
 
 def test_registry() -> None:
-    assert list(zoo.MODELS) == ["mlp", "resnet18", "resnet50", "bert-tiny", "bert-base", "bert-large",
-                                "roberta-base", "gpt-tiny", "gpt2"]
+    assert list(zoo.MODELS) == ["mlp", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "bert-tiny",
+                                "bert-base", "bert-large", "roberta-base", "roberta-large", "gpt-tiny", "gpt2"]
     for key, model in zoo.MODELS.items():
         assert model.name == key
         assert model.family in {"mlp", "cnn", "encoder", "decoder"}

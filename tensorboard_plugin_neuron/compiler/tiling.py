@@ -5,6 +5,11 @@ a stationary tile of up to 128 (contraction partitions) x 128 (columns) and a mo
 128 x 512, accumulating a [<=128, <=512] fp32 result in PSUM. A GEMM of contraction K, stationary
 width C and moving width R over `batch` independent products therefore needs
 batch * ceil(K/128) * ceil(C/128) * ceil(R/512) passes.
+
+A convolution is `taps` (kernel positions) such products accumulated into the same PSUM tile: input
+channels on the partitions (the contraction of one pass), one pass per kernel tap reading a shifted
+window of the input as its moving tile, so a kh x kw kernel over C_in channels costs
+kh * kw * ceil(C_in/128) accumulating passes per output tile (assumption, see `lowering.gemm_shape`).
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ class GemmShape:
     k: int   # contraction
     c: int   # stationary free dim (output channels / weight columns)
     r: int   # moving free dim (rows / pixels / tokens)
+    taps: int = 1  # accumulated products per output tile beyond the contraction tiles (convolution kernel positions)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,11 +58,11 @@ def tile_sizes(total: int, tile: int) -> np.ndarray:
 def gemm_pass_count(shape: GemmShape, stationary: int = 128, moving: int = 512, columns: int | None = None) -> int:
     """Closed form of the number of Tensor-engine passes (`columns`: stationary width, default square)."""
     columns = columns or stationary
-    return shape.batch * -(-shape.k // stationary) * -(-shape.c // columns) * -(-shape.r // moving)
+    return shape.batch * shape.taps * -(-shape.k // stationary) * -(-shape.c // columns) * -(-shape.r // moving)
 
 
 def gemm_tiles(shape: GemmShape, stationary: int = 128, moving: int = 512, columns: int | None = None) -> GemmTiles:
-    k_sizes = tile_sizes(shape.k, stationary)
+    k_sizes = np.tile(tile_sizes(shape.k, stationary), shape.taps)
     c_sizes = tile_sizes(shape.c, columns or stationary)
     r_sizes = tile_sizes(shape.r, moving)
     counts = (shape.batch, len(r_sizes), len(c_sizes), len(k_sizes))

@@ -41,8 +41,9 @@ class CoreSpec:
     sbuf_partitions: int
     psum_bytes: int
     psum_banks: int
-    instruction_overhead_ns: float              # fixed cost of issuing one instruction
-    systolic_fill_cycles: int                   # pipeline fill/drain of one Tensor-engine pass
+    instruction_overhead_ns: float              # fixed cost of issuing one Vector/Scalar/GpSimd/Sync instruction
+    matmul_min_cycles: int                      # Tensor engine: least initiation interval of one matmul pass
+    load_stationary_speedup: float              # Tensor engine: LoadStationary vs MultiplyMoving of the same free size
 
     def engine(self, name: str) -> EngineSpec:
         for engine in self.engines:
@@ -76,6 +77,7 @@ class DeviceModel:
     host_flops_per_s: float                     # CPU fallback ops
     host_memory_bytes_per_s: float
     figures: tuple[Figure, ...]
+    request_overhead_ns: float = 0.0            # host-side cost of one served request (framework call, runtime submit)
 
     @property
     def default_chips(self) -> int:

@@ -40,6 +40,16 @@ class _Figures:
 
 
 # Assumptions shared by all targets (not published by the vendor).
+def _request_overhead(fig: _Figures) -> float:
+    return fig.f("request_overhead", 300e3, "ns",
+                 "assumption: not published. The vendor's latency tables time the framework call (a traced "
+                 "torch-neuron/torch-neuronx module): Python dispatch, input and output tensor handling and the "
+                 "runtime's execute call, outside the device program. 300 us is the order of the constant the "
+                 "published batch-1 latencies carry across model sizes (their intercept against model FLOPs, "
+                 "ResNet-18..152 and BERT base/large, is 0.3-0.5 ms); paid once per request, before its device work",
+                 assumption=True)
+
+
 def _host(fig: _Figures) -> tuple[float, float, float]:
     pcie = fig.f("host_link_bandwidth", 32e9, "B/s",
                  "assumption: PCIe Gen4 x16 host link, ~32 GB/s per direction", assumption=True)
@@ -65,7 +75,12 @@ def _neuroncore_v2(fig: _Figures) -> CoreSpec:
                    int(fig.f("scalar_elements_per_cycle", 128, "elements", NKI_ARCH))),
         EngineSpec("gpsimd", fig.f("gpsimd_engine_clock", 1.4e9, "Hz", NKI_ARCH),
                    int(fig.f("gpsimd_elements_per_cycle", 128, "elements", NKI_ARCH))),
-        EngineSpec("sync", 1.4e9, 1),
+        EngineSpec("sync", fig.f("sync_engine_clock", 1.4e9, "Hz",
+                                 "assumption: the Sync engine's rate is not published; the 1.4 GHz core clock",
+                                 assumption=True),
+                   int(fig.f("sync_elements_per_cycle", 1, "elements",
+                             "assumption: semaphore and wait instructions cost one cycle each beyond their issue cost",
+                             assumption=True))),
     )
     partitions = int(fig.f("sbuf_partitions", 128, "partitions", NKI_ARCH))
     return CoreSpec(
@@ -81,8 +96,12 @@ def _neuroncore_v2(fig: _Figures) -> CoreSpec:
         instruction_overhead_ns=fig.f("instruction_overhead", 50, "ns",
                                       "assumption: ~60-70 engine cycles to issue an instruction and wait on semaphores",
                                       assumption=True),
-        systolic_fill_cycles=int(fig.f("systolic_fill_cycles", 128, "cycles",
-                                       "assumption: one pass fills and drains the 128-deep array", assumption=True)),
+        # NKI_ARCH, Tensor Engine "Performance Consideration": the engine is deeply pipelined, so a pass costs its
+        # initiation interval, ~max(N, MM_INIT_LATENCY) cycles with MM_INIT_LATENCY = 64 on NeuronCore-v2 (N = moving
+        # free size; fp32 ~4x); the next stationary loads in the background ("background LoadStationary"), up to 4x
+        # faster than a MultiplyMoving of the same free size ("fast LoadStationary").
+        matmul_min_cycles=int(fig.f("matmul_min_cycles", 64, "cycles", NKI_ARCH + " (MM_INIT_LATENCY)")),
+        load_stationary_speedup=fig.f("load_stationary_speedup", 4, "x", NKI_ARCH + " (fast LoadStationary, up to 4x)"),
     )
 
 
@@ -96,19 +115,22 @@ def _v2_device(target: str, description: str, arch: str, links: int, chip_to_chi
         cores=int(fig.f("cores_per_chip", 2, "cores", arch)),
         hbm_bytes=int(fig.f("hbm_bytes", 32 * GIB, "B", arch)),
         hbm_bytes_per_s=fig.f("hbm_bandwidth", 820e9, "B/s", arch),
-        dma_engines=int(fig.f("dma_engines", 32, "engines", arch)),
-        dma_bytes_per_s=fig.f("dma_bandwidth", 1e12, "B/s", arch + " (1 TB/s aggregate)"),
+        dma_engines=int(fig.f("dma_engines", 32, "engines", arch + "; " + NKI_ARCH + " (16 per NeuronCore-v2)")),
+        # NKI_ARCH: each DMA engine drives one transfer at a time at up to 27 GiB/s; 32 x 27 GiB/s = 928 GB/s,
+        # the architecture page's "1 TB/s aggregate" in round figures.
+        dma_bytes_per_s=fig.f("dma_bandwidth", 32 * 27 * GIB, "B/s", NKI_ARCH + " (27 GiB/s per DMA engine, x 32)"),
         dma_latency_ns=fig.f("dma_descriptor_latency", 500, "ns",
                              "assumption: fixed setup cost per DMA descriptor", assumption=True),
         chip_links=int(fig.f("chip_to_chip_links", links, "links", arch + " (NeuronLink-v2)")),
         chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", chip_to_chip, "B/s", arch + " (per device)"),
         host_bytes_per_s=pcie,
-        peak_flops={"bf16": fig.f("peak_bf16_flops_per_chip", 190e12, "FLOP/s", arch),
-                    "fp16": 190e12,
+        peak_flops={"bf16": (half := fig.f("peak_bf16_fp16_flops_per_chip", 190e12, "FLOP/s", arch + " (fp16/bf16)")),
+                    "fp16": half,
                     "fp32": fig.f("peak_fp32_flops_per_chip", 47.5e12, "FLOP/s", arch)},
     )
     return DeviceModel(target, description, chip, core, instance_chips=instance_chips, topology=topology,
-                       host_flops_per_s=cpu, host_memory_bytes_per_s=memory, figures=tuple(fig.items))
+                       host_flops_per_s=cpu, host_memory_bytes_per_s=memory, request_overhead_ns=_request_overhead(fig),
+                       figures=tuple(fig.items))
 
 
 def _inf2() -> DeviceModel:
@@ -128,16 +150,26 @@ def _inf1() -> DeviceModel:
     # 16 TFLOPS bf16 per core (published) at 1 GHz needs 8,192 MACs per cycle: a 128 x 64 array (assumption).
     cols = int(fig.f("systolic_cols", 64, "PE", "assumption: 128 x 64 MACs x 2 x 1 GHz = 16.4 TFLOPS, the published 16 per core",
                      assumption=True))
-    bf16 = fig.f("tensor_engine_bf16_flops_per_core", 16e12, "FLOP/s", ARCH_V1)
+    bf16 = fig.f("tensor_engine_bf16_flops_per_core", 16e12, "FLOP/s", ARCH_V1 + " (fp16/bf16)")
+    fp32 = fig.f("tensor_engine_fp32_flops_per_core", bf16 / 4, "FLOP/s",
+                 "assumption: not published per core; a quarter of the bf16 rate as on NeuronCore-v2", assumption=True)
     engines = (
-        EngineSpec("tensor", clock, flops_per_second={"bf16": bf16, "fp16": bf16, "fp32": bf16 / 4}),
+        EngineSpec("tensor", clock, flops_per_second={"bf16": bf16, "fp16": bf16, "fp32": fp32}),
         # Published as FLOP per cycle (Vector 256, Scalar 512); one element-op counted as 2 FLOP (assumption).
         EngineSpec("vector", clock, int(fig.f("vector_elements_per_cycle", 128, "elements",
-                                              ARCH_V1 + " (256 FLOP/cycle at 2 FLOP per element)", assumption=True))),
+                                              "assumption: " + ARCH_V1 + " gives 256 FLOP/cycle; 2 FLOP per element",
+                                              assumption=True))),
         EngineSpec("scalar", clock, int(fig.f("scalar_elements_per_cycle", 256, "elements",
-                                              ARCH_V1 + " (512 FLOP/cycle at 2 FLOP per element)", assumption=True))),
-        EngineSpec("gpsimd", clock, 64),
-        EngineSpec("sync", clock, 1),
+                                              "assumption: " + ARCH_V1 + " gives 512 FLOP/cycle; 2 FLOP per element",
+                                              assumption=True))),
+        # NeuronCore-v1 has no GpSimd engine in the published architecture; the compiler's fusion is target-
+        # independent and may place an op there, so it gets the Vector engine's rate (a stand-in, not hardware).
+        EngineSpec("gpsimd", clock, int(fig.f("gpsimd_elements_per_cycle", 128, "elements",
+                                              "assumption: no GpSimd engine on NeuronCore-v1; a stand-in at the "
+                                              "Vector engine's rate for ops the compiler places there", assumption=True))),
+        EngineSpec("sync", clock, int(fig.f("sync_elements_per_cycle", 1, "elements",
+                                            "assumption: semaphore and wait instructions cost one cycle each",
+                                            assumption=True))),
     )
     core = CoreSpec(
         generation="NeuronCore-v1",
@@ -148,9 +180,12 @@ def _inf1() -> DeviceModel:
         sbuf_bytes=int(fig.f("sbuf_bytes", 12 * MIB, "B", "assumption: on-chip SRAM per core not published; 12 MiB", assumption=True)),
         sbuf_partitions=rows,
         psum_bytes=int(fig.f("psum_bytes", 2 * MIB, "B", "assumption: as NeuronCore-v2", assumption=True)),
-        psum_banks=8,
+        psum_banks=int(fig.f("psum_banks", 8, "banks", "assumption: as NeuronCore-v2", assumption=True)),
         instruction_overhead_ns=fig.f("instruction_overhead", 64, "ns", "assumption: ~64 cycles at 1 GHz", assumption=True),
-        systolic_fill_cycles=int(fig.f("systolic_fill_cycles", 128, "cycles", "assumption: array depth", assumption=True)),
+        matmul_min_cycles=int(fig.f("matmul_min_cycles", 64, "cycles",
+                                    "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True)),
+        load_stationary_speedup=fig.f("load_stationary_speedup", 4, "x",
+                                      "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True),
     )
     pcie, cpu, memory = _host(fig)
     chip = ChipSpec(
@@ -163,13 +198,13 @@ def _inf1() -> DeviceModel:
         chip_links=int(fig.f("chip_to_chip_links", 2, "links", ARCH_V1 + " (NeuronLink-v1 ring)")),
         chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", 32 * GIB, "B/s", ARCH_V1 + " (32 GiB/s per device)"),
         host_bytes_per_s=pcie,
-        peak_flops={"bf16": fig.f("peak_bf16_flops_per_chip", 64e12, "FLOP/s", ARCH_V1),
-                    "fp16": 64e12, "fp32": 16e12,
+        peak_flops={"bf16": (half := fig.f("peak_bf16_fp16_flops_per_chip", 64e12, "FLOP/s", ARCH_V1 + " (fp16/bf16)")),
+                    "fp16": half, "fp32": 4 * fp32,
                     "int8": fig.f("peak_int8_ops_per_chip", 128e12, "OP/s", ARCH_V1)},
     )
     return DeviceModel("inf1", "Inferentia (NeuronCore-v1)", chip, core,
                        instance_chips=(1, 4, 16), topology="ring", host_flops_per_s=cpu,
-                       host_memory_bytes_per_s=memory, figures=tuple(fig.items))
+                       host_memory_bytes_per_s=memory, request_overhead_ns=_request_overhead(fig), figures=tuple(fig.items))
 
 
 TARGETS: Mapping[str, DeviceModel] = types.MappingProxyType({m.target: m for m in (_inf1(), _inf2(), _trn1())})

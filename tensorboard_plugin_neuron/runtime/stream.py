@@ -10,7 +10,9 @@ share the chip's links (host PCIe, HBM, chip-to-chip) as they would:
 - a copy that is not a pipeline runs one request at a time: its next request starts after the
   previous one on the same core group ends; a pipeline starts the next request as soon as its first
   stage's queues are free (the per-queue order does the rest), so several requests are in flight;
-- models sharing a core group take turns, and switching model costs `switch_ns` at the start.
+- models sharing a core group take turns, and switching model costs `switch_ns` at the start;
+- every request first pays the device model's `request_overhead_ns` (the host-side framework call and
+  runtime submission, an assumption figure), before its device work and while its core group waits.
 
 Request r of worker w occupies a contiguous block of the table laid out from that worker's template, so
 the table is built with a few array operations per worker, not per task.
@@ -156,7 +158,7 @@ def simulate_stream(workers: list[Worker], assignment: np.ndarray, concurrency: 
     dep_ids[dep_base[:-1]] = previous_on_group
     waits = np.arange(requests) - concurrency
     dep_ids[dep_base[:-1] + 1] = np.where(waits >= 0, end_marker[np.maximum(waits, 0)], -1)
-    duration[base[:-1]] = np.where(switching, [workers[w].switch_ns for w in assignment], 0.0)
+    duration[base[:-1]] = np.where(switching, [workers[w].switch_ns for w in assignment], 0.0) + device.request_overhead_ns
     offsets = np.concatenate([[0], np.cumsum(dep_counts)])
     merged = dataclasses.replace(costs[0], duration_ns=duration, link=link)
     start, end, slot, usage = list_schedule(queue, merged, nbytes, offsets, dep_ids, len(queue_index), release_ns)

@@ -35,11 +35,15 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
 
     tensor = kinds == QUEUE_KINDS.index("tensor")
     engine = core_spec.engine("tensor")
-    # One moving column per cycle at bf16 (the array's full rate); fp32 at a quarter of it.
+    # A pass costs its initiation interval (NKI architecture guide, Tensor Engine cost model): max(moving
+    # columns, matmul_min_cycles) cycles at bf16, 4x that at fp32 (the array's fp32 rate is a quarter);
+    # the next stationary tile loads in the background, `load_stationary_speedup` times faster than a
+    # pass of the same free size, so it only bounds passes with few moving columns and a wide stationary.
     cycles_per_column = np.where(tasks["dtype"][tensor] == DTYPES.index("bf16"), 1.0,
                                  engine.flops_per_second["bf16"] / engine.flops_per_second["fp32"])
-    columns = tasks["mm_n"][tensor] * cycles_per_column + core_spec.systolic_fill_cycles
-    duration[tensor] = columns / engine.clock_hz * 1e9 + overhead
+    moving = np.maximum(tasks["mm_n"][tensor], core_spec.matmul_min_cycles) * cycles_per_column
+    load_stationary = tasks["mm_m"][tensor] * cycles_per_column / core_spec.load_stationary_speedup
+    duration[tensor] = np.maximum(moving, load_stationary) / engine.clock_hz * 1e9
 
     for name in ("vector", "scalar", "gpsimd", "sync"):
         mask = kinds == QUEUE_KINDS.index(name)

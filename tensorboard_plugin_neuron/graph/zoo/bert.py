@@ -1,5 +1,5 @@
 """BERT encoders in the HuggingFace `BertModel` layout (embeddings, encoder.layer.N, pooler), and
-RoBERTa-base in the `RobertaModel` layout (same encoder; position ids counted from the non-padding
+RoBERTa-base and -large in the `RobertaModel` layout (same encoder; position ids counted from the non-padding
 tokens with a cumulative sum, as `create_position_ids_from_input_ids` does, which is integer work
 that runs on the CPU).
 
@@ -49,6 +49,10 @@ ROBERTA_LAYER_NORM_EPSILON = 1e-5
 # roberta-base: "125M" in Liu et al. 2019 (RoBERTa, and the fairseq README); exact = RobertaModel
 # (with pooler) sum(p.numel()).
 ROBERTA_BASE_PARAMETERS = 124_645_632
+ROBERTA_LARGE = TransformerConfig("roberta-large", layers=24, hidden=1024, heads=16, intermediate=4096, vocab=50265,
+                                  positions=514, seq=128, seed=6)
+# roberta-large: "355M" in Liu et al. 2019 (fairseq README); exact = RobertaModel (with pooler) sum(p.numel()).
+ROBERTA_LARGE_PARAMETERS = 355_359_744
 
 
 def bert_parameters(c: TransformerConfig, type_vocab: int = TYPE_VOCAB) -> int:
@@ -153,3 +157,7 @@ def build_bert_large(batch: int) -> onnx.ModelProto:
 
 def build_roberta_base(batch: int) -> onnx.ModelProto:
     return build_bert(ROBERTA_BASE, batch, roberta=True)
+
+
+def build_roberta_large(batch: int) -> onnx.ModelProto:
+    return build_bert(ROBERTA_LARGE, batch, roberta=True)

@@ -1,4 +1,4 @@
-"""ResNet-18 and ResNet-50 in the torchvision layout (v1.5: a bottleneck's stride sits on its 3x3 conv).
+"""ResNet-18, -34, -50, -101 and -152 in the torchvision layout (v1.5: a bottleneck's stride sits on its 3x3 conv).
 
 Nodes and initializers carry torchvision's module names (`layer1/layer1.0/conv1/Conv`,
 `layer1.0.conv1.weight`, `layer2.0.downsample.1.running_var`). Input [batch, 3, 224, 224], output
@@ -7,7 +7,8 @@ Nodes and initializers carry torchvision's module names (`layer1/layer1.0/conv1/
 Parameter rule: weights, biases and BatchNorm gamma/beta are parameters; BatchNorm running mean and
 variance are buffers (kept as initializers, not counted), as in `sum(p.numel() for p in
 model.parameters())`. Published counts (torchvision model docs, "num_params"):
-resnet18 11,689,512; resnet50 25,557,032.
+resnet18 11,689,512; resnet34 21,797,672; resnet50 25,557,032; resnet101 44,549,160;
+resnet152 60,192,808.
 
 Weights: Kaiming-normal-variance convolutions, BatchNorm running mean ~0 and variance 1, gamma 1
 except the last BatchNorm of each residual branch (gamma 0.2), which keeps activations from growing
@@ -23,7 +24,10 @@ import onnx
 from tensorboard_plugin_neuron.graph.zoo.builder import OnnxBuilder
 
 RESNET18_PARAMETERS = 11_689_512  # torchvision.models.resnet18, ResNet18_Weights.IMAGENET1K_V1 num_params
+RESNET34_PARAMETERS = 21_797_672  # torchvision.models.resnet34, ResNet34_Weights.IMAGENET1K_V1 num_params
 RESNET50_PARAMETERS = 25_557_032  # torchvision.models.resnet50, ResNet50_Weights.IMAGENET1K_V1 num_params
+RESNET101_PARAMETERS = 44_549_160  # torchvision.models.resnet101, ResNet101_Weights.IMAGENET1K_V1 num_params
+RESNET152_PARAMETERS = 60_192_808  # torchvision.models.resnet152, ResNet152_Weights.IMAGENET1K_V1 num_params
 RESIDUAL_BRANCH_GAMMA = 0.2
 IMAGE_SIZE = 224
 CLASSES = 1000
@@ -42,7 +46,10 @@ class ResNetConfig:
 
 
 RESNET18 = ResNetConfig("resnet18", (2, 2, 2, 2), bottleneck=False, seed=18)
+RESNET34 = ResNetConfig("resnet34", (3, 4, 6, 3), bottleneck=False, seed=34)
 RESNET50 = ResNetConfig("resnet50", (3, 4, 6, 3), bottleneck=True, seed=50)
+RESNET101 = ResNetConfig("resnet101", (3, 4, 23, 3), bottleneck=True, seed=101)
+RESNET152 = ResNetConfig("resnet152", (3, 8, 36, 3), bottleneck=True, seed=152)
 
 
 def _conv(b: OnnxBuilder, x: str, c_in: int, c_out: int, kernel: int, stride: int, scope: str, key: str) -> str:
@@ -114,3 +121,15 @@ def build_resnet18(batch: int) -> onnx.ModelProto:
 
 def build_resnet50(batch: int) -> onnx.ModelProto:
     return build_resnet(RESNET50, batch)
+
+
+def build_resnet34(batch: int) -> onnx.ModelProto:
+    return build_resnet(RESNET34, batch)
+
+
+def build_resnet101(batch: int) -> onnx.ModelProto:
+    return build_resnet(RESNET101, batch)
+
+
+def build_resnet152(batch: int) -> onnx.ModelProto:
+    return build_resnet(RESNET152, batch)

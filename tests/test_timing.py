@@ -1,0 +1,103 @@
+"""Exact timing of hand-built programs from the cited figures, and the batch-scaling direction the vendor's
+published tables show (per-sample cost does not rise with batch)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
+from tensorboard_plugin_neuron.compiler.program import DTYPES, MEMORIES, PURPOSES, ProgramBuilder
+from tensorboard_plugin_neuron.graph.loader import load_model
+from tensorboard_plugin_neuron.hardware import get_target
+from tensorboard_plugin_neuron.runtime.simulate import simulate
+
+INF2 = get_target("inf2")
+TENSOR_CLOCK_HZ = 2.8e9   # NKI architecture guide: Tensor engine data path
+MM_INIT_CYCLES = 64       # NKI architecture guide: MM_INIT_LATENCY on NeuronCore-v2
+
+
+def _one_matmul(moving: int, stationary: int = 128, dtype: str = "bf16") -> float:
+    builder = ProgramBuilder()
+    builder.add(1, builder.queue(0, "tensor"), "MatMult", dtype=DTYPES.index(dtype), mm_k=128, mm_m=stationary, mm_n=moving,
+                flops=2 * 128 * stationary * moving)
+    return simulate(builder.finish(), INF2).makespan_ns
+
+
+@pytest.mark.parametrize("moving, dtype, cycles", [
+    (512, "bf16", 512),            # a full moving tile: one column per cycle
+    (128, "bf16", 128),
+    (32, "bf16", MM_INIT_CYCLES),  # short passes cost the initiation floor
+    (512, "fp32", 4 * 512),        # fp32 at a quarter of the rate
+    (8, "fp32", 4 * MM_INIT_CYCLES),
+])
+def test_one_matmul_pass_costs_its_initiation_interval(moving: int, dtype: str, cycles: int) -> None:
+    assert _one_matmul(moving, dtype=dtype) == pytest.approx(cycles / TENSOR_CLOCK_HZ * 1e9)
+
+
+def test_back_to_back_passes_add_their_intervals_and_reach_the_published_peak() -> None:
+    builder = ProgramBuilder()
+    builder.add(100, builder.queue(0, "tensor"), "MatMult", dtype=DTYPES.index("bf16"), mm_k=128, mm_m=128, mm_n=512,
+                flops=2 * 128 * 128 * 512)
+    program = builder.finish()
+    makespan = simulate(program, INF2).makespan_ns
+    assert makespan == pytest.approx(100 * 512 / TENSOR_CLOCK_HZ * 1e9)
+    assert program.tasks["flops"].sum() / (makespan * 1e-9) == pytest.approx(91.75e12, rel=1e-3)  # ~92 TFLOPS bf16
+
+
+def test_one_dma_costs_its_setup_plus_bytes_at_one_engine_rate() -> None:
+    size = 1 << 20
+    builder = ProgramBuilder()
+    builder.add(1, builder.queue(0, "dma", 0), "dma", bytes=size, src_mem=MEMORIES.index("hbm"),
+                dst_mem=MEMORIES.index("sbuf"), purpose=PURPOSES.index("weight"))
+    engine_bytes_per_ns = 27 * 2**30 / 1e9        # 27 GiB/s per DMA engine (NKI architecture guide)
+    expected = 500 + size / engine_bytes_per_ns  # 500 ns descriptor setup (assumption figure)
+    assert simulate(builder.finish(), INF2).makespan_ns == pytest.approx(expected)
+
+
+def test_two_engine_chain_runs_back_to_back() -> None:
+    builder = ProgramBuilder()
+    mm = builder.add(1, builder.queue(0, "tensor"), "MatMult", dtype=DTYPES.index("bf16"), mm_k=128, mm_m=128, mm_n=512)
+    builder.add(1, builder.queue(0, "vector"), "TensorCopy", deps=mm, elements=128 * 512)
+    vector = INF2.core.engine("vector")
+    expected = 512 / TENSOR_CLOCK_HZ * 1e9 + 128 * 512 / (vector.elements_per_cycle * vector.clock_hz) * 1e9 \
+        + INF2.core.instruction_overhead_ns
+    assert simulate(builder.finish(), INF2).makespan_ns == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "bert-base"])
+def test_per_sample_latency_does_not_rise_from_batch_1_to_8(name: str) -> None:
+    def per_sample(batch: int) -> float:
+        program = compile_model(load_model(name, batch=batch), CompileOptions()).program
+        return simulate(program, INF2).makespan_ns / batch
+
+    assert per_sample(8) <= per_sample(1)
+
+
+def test_an_activation_tile_that_fits_sbuf_makes_no_hbm_round_trip() -> None:
+    compiled = compile_model(load_model("bert-base", batch=8), CompileOptions())
+    tasks = compiled.program.tasks
+    for purpose in ("activation", "spill", "reload"):
+        assert tasks["bytes"][tasks["purpose"] == PURPOSES.index(purpose)].sum() == 0, purpose
+
+
+def test_tile_dependencies_let_a_consumer_start_before_its_producer_ends(monkeypatch) -> None:
+    import dataclasses
+
+    import tensorboard_plugin_neuron.compiler as compiler
+
+    plain = compiler.lowering_config
+    graph = load_model("bert-tiny", batch=8)
+    whole = simulate(compile_model(graph, CompileOptions()).program, INF2)
+    monkeypatch.setattr(compiler, "lowering_config", lambda device: dataclasses.replace(plain(device), tile_dependencies=True))
+    compiled = compile_model(graph, CompileOptions())
+    program = compiled.program
+    tiled = simulate(program, INF2)
+    # still a valid schedule, and engines now overlap across groups: shorter, with the same work
+    owners = np.repeat(np.arange(program.size), np.diff(program.dep_offsets))
+    assert np.all(tiled.start_ns[owners] >= tiled.end_ns[program.dep_ids] - 1e-6)
+    assert tiled.makespan_ns < whole.makespan_ns
+    groups = program.tasks["group"]
+    starts = {g: tiled.start_ns[groups == g].min() for g in np.unique(groups[groups >= 0])}
+    ends = {g: tiled.end_ns[groups == g].max() for g in starts}
+    ordered = sorted(starts, key=starts.get)
+    assert any(starts[b] < ends[a] for a, b in zip(ordered, ordered[1:]))
