@@ -89,7 +89,9 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
         count = np.diff(cut).astype(np.int64)
         busy = np.diff(index.busy_prefix[cut]).astype(np.float64)
         if len(long_rows):
-            bins = np.clip(((starts[long_rows] - start_ns) // pixel).astype(np.int64), 0, width - 1)
+            # the pixel whose edges hold the event's start, as `cut` counts it (floor division of the offset
+            # can round an event at an edge into the neighbour, leaving one pixel -1 and the other +1)
+            bins = np.clip(np.searchsorted(edges, starts[long_rows], side="right") - 1, 0, width - 1)
             np.subtract.at(count, bins, 1)
             np.subtract.at(busy, bins, durations[long_rows].astype(np.float64))
         keep = np.flatnonzero(count > 0)
