@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from tensorboard_plugin_neuron.trace.chrome_import import import_chrome_trace
+from tensorboard_plugin_neuron.interop.chrome_import import import_chrome_trace
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "pytorch_profiler_resnet50_v100.pt.trace.json.gz"
 

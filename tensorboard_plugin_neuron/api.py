@@ -8,14 +8,13 @@ statistics CSV, summary JSON). Every export writes atomically (temp file + renam
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Callable, Iterator
 
 from tensorboard_plugin_neuron.errors import TraceError, UserError
 from tensorboard_plugin_neuron.fileio import atomic_output
+from tensorboard_plugin_neuron.interop.streams import ExportStats, write_chunks
 from tensorboard_plugin_neuron.trace.model import Trace
-from tensorboard_plugin_neuron.trace.streams import ExportStats, write_chunks
 from tensorboard_plugin_neuron.trace.writer import TRACE_SUFFIX
 
 PathLike = str | os.PathLike[str]
@@ -31,7 +30,7 @@ __all__ = ["ExportStats", "FORMATS", "export", "export_chrome", "export_ops_csv"
 def import_chrome_trace(path: PathLike, logdir: str, run: str | None = None) -> Any:
     """Convert a Chrome trace-event file (e.g. PyTorch profiler output) into a profile under the logdir;
     returns the ImportResult (path written, mapped and unmapped event counts)."""
-    from tensorboard_plugin_neuron.trace.chrome_import import import_chrome_trace as convert
+    from tensorboard_plugin_neuron.interop.chrome_import import import_chrome_trace as convert
 
     return convert(path, logdir, run)
 
@@ -81,7 +80,7 @@ def _write(out_path: PathLike, chunks: Iterator[bytes], stats: ExportStats) -> E
 
 def export_chrome(trace: TraceSource, out_path: PathLike) -> ExportStats:
     """Chrome trace-event JSON (`.json`, or gzip-compressed when `out_path` ends with `.gz`)."""
-    from tensorboard_plugin_neuron.trace.chrome_export import chrome_chunks
+    from tensorboard_plugin_neuron.interop.chrome_export import chrome_chunks
 
     stats = ExportStats()
     return _write(out_path, chrome_chunks(_trace(trace), stats), stats)
@@ -89,38 +88,16 @@ def export_chrome(trace: TraceSource, out_path: PathLike) -> ExportStats:
 
 def export_perfetto(trace: TraceSource, out_path: PathLike) -> ExportStats:
     """Perfetto's protobuf trace (`.pftrace`); opens in ui.perfetto.dev and trace_processor."""
-    from tensorboard_plugin_neuron.trace.perfetto_export import perfetto_chunks
+    from tensorboard_plugin_neuron.interop.perfetto_export import perfetto_chunks
 
     stats = ExportStats()
     return _write(out_path, perfetto_chunks(_trace(trace), stats), stats)
 
 
-def ops_csv_bytes(trace: Trace | Any) -> tuple[bytes, int]:
-    """The op statistics table (one row per graph node) as CSV, and its row count (of a trace or an
-    already built analysis.index.ProfileIndex)."""
-    from tensorboard_plugin_neuron.analysis.ops import op_table, table_csv
-
-    table = op_table(_index(trace))
-    return table_csv(table).encode("utf-8"), len(table["node"])
-
-
-def summary_bytes(trace: Trace | Any) -> bytes:
-    """Metadata, summary metrics, utilization, top ops and recommendations (the overview) as JSON."""
-    from tensorboard_plugin_neuron.analysis.overview import overview
-    from tensorboard_plugin_neuron.compiler.artifact import json_default
-    from tensorboard_plugin_neuron.trace.tracks import sanitize
-
-    return json.dumps(sanitize(overview(_index(trace))), indent=1, default=json_default).encode("utf-8")
-
-
-def _index(trace: Trace | Any) -> Any:
-    from tensorboard_plugin_neuron.analysis.index import ProfileIndex, index_trace
-
-    return trace if isinstance(trace, ProfileIndex) else index_trace(trace)
-
-
 def export_ops_csv(trace: TraceSource, out_path: PathLike) -> ExportStats:
     """Per-op statistics (time, FLOPs, bytes, intensity, bound, engine per graph node) as CSV."""
+    from tensorboard_plugin_neuron.analysis.reports import ops_csv_bytes
+
     loaded = _trace(trace)
     body, rows = ops_csv_bytes(loaded)
     stats = ExportStats(events=rows, source_events=loaded.event_count)
@@ -129,6 +106,8 @@ def export_ops_csv(trace: TraceSource, out_path: PathLike) -> ExportStats:
 
 def export_summary(trace: TraceSource, out_path: PathLike) -> ExportStats:
     """The profile's summary (metadata, metrics, per-queue utilization, top ops, recommendations) as JSON."""
+    from tensorboard_plugin_neuron.analysis.reports import summary_bytes
+
     loaded = _trace(trace)
     stats = ExportStats(events=1, source_events=loaded.event_count)
     return _write(out_path, iter([summary_bytes(loaded)]), stats)

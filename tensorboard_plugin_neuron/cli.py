@@ -107,7 +107,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from tensorboard_plugin_neuron.trace.chrome_import import import_chrome_trace
+    from tensorboard_plugin_neuron.interop.chrome_import import import_chrome_trace
 
     result = import_chrome_trace(args.trace, args.logdir, args.run)
     print(result.message())

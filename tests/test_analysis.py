@@ -16,15 +16,16 @@ from tensorboard_plugin_neuron.analysis.memory import downsample_max, memory
 from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows, table_csv
 from tensorboard_plugin_neuron.analysis.overview import dma_wait, engine_utilization, overview
 from tensorboard_plugin_neuron.analysis.timeline import (event_details, group_of_node, node_occurrences,
-                                                          overview_timeline, timeline)
+                                                         overview_timeline, timeline)
 from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.session import Runtime
-from tensorboard_plugin_neuron.trace.attribution import event_group_index
 from tensorboard_plugin_neuron.trace.overview import build_overview
 from tensorboard_plugin_neuron.trace.reader import OverviewHeader, read_trace
+from tensorboard_plugin_neuron.tracestats.attribution import event_group_index
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 
 def _profile(tmp: Path, graph, autocast: str = "bf16", inferences: int = 3):

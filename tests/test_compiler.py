@@ -15,12 +15,12 @@ from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
 from tensorboard_plugin_neuron.compiler.artifact import deserialize, load_artifact, save_artifact, serialize
 from tensorboard_plugin_neuron.compiler.artifact_schema import ArtifactMessage
 from tensorboard_plugin_neuron.compiler.passes import run_graph_passes
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES
 from tensorboard_plugin_neuron.errors import ArtifactError, UserError
 from tensorboard_plugin_neuron.fileio import frame
 from tensorboard_plugin_neuron.graph.interpreter import run
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.graph.onnx_import import from_onnx_model, load_onnx
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 RNG = np.random.default_rng(0)
 

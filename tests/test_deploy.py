@@ -14,7 +14,6 @@ from tensorboard_plugin_neuron.cli import main
 from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
 from tensorboard_plugin_neuron.compiler.artifact import load_artifact, save_artifact
 from tensorboard_plugin_neuron.compiler.pipeline import RESIDENT_WEIGHT_FRACTION, plan_stages
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph.interpreter import run as reference_run
 from tensorboard_plugin_neuron.graph.loader import load_model
@@ -24,6 +23,8 @@ from tensorboard_plugin_neuron.runtime.cores import core_groups, parse_core_list
 from tensorboard_plugin_neuron.runtime.monitor import run_periods
 from tensorboard_plugin_neuron.runtime.session import MODEL_SWITCH_NS, Runtime
 from tensorboard_plugin_neuron.trace.reader import read_trace
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 NO_ENV: dict[str, str] = {}
 

@@ -39,9 +39,9 @@ from tensorboard_plugin_neuron.graph.onnx_import import load_onnx
 from tensorboard_plugin_neuron.plugin.plugin import NeuronPlugin
 from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.session import Runtime
-from tensorboard_plugin_neuron.trace.chrome_export import chrome_chunks
-from tensorboard_plugin_neuron.trace.perfetto_export import perfetto_chunks
-from tensorboard_plugin_neuron.trace.perfetto_schema import PERFETTO_SCHEMA, PerfettoTrace
+from tensorboard_plugin_neuron.interop.chrome_export import chrome_chunks
+from tensorboard_plugin_neuron.interop.perfetto_export import perfetto_chunks
+from tensorboard_plugin_neuron.interop.perfetto_schema import PERFETTO_SCHEMA, PerfettoTrace
 from tensorboard_plugin_neuron.trace.reader import read_trace
 
 RUN = "bert"

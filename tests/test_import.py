@@ -24,10 +24,10 @@ from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows
 from tensorboard_plugin_neuron.analysis.overview import engine_utilization, overview
 from tensorboard_plugin_neuron.analysis.timeline import event_details, timeline
 from tensorboard_plugin_neuron.cli import main
-from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS, Queue
 from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS, Queue
 import tensorboard_plugin_neuron
-from tensorboard_plugin_neuron.trace.chrome_import import chrome_to_trace, import_chrome_trace
+from tensorboard_plugin_neuron.interop.chrome_import import chrome_to_trace, import_chrome_trace
 from tensorboard_plugin_neuron.trace.reader import parse_trace, read_trace
 from tensorboard_plugin_neuron.trace.writer import serialize_trace
 
@@ -478,7 +478,7 @@ def test_a_torch_profiler_trace_imports(tmp_path: Path) -> None:
 
 
 def _export(trace) -> dict[str, Any]:
-    from tensorboard_plugin_neuron.trace.chrome_export import chrome_chunks
+    from tensorboard_plugin_neuron.interop.chrome_export import chrome_chunks
     return json.loads(b"".join(chrome_chunks(trace)))
 
 

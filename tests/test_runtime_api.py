@@ -19,9 +19,9 @@ from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.hardware import get_target
 from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.session import Runtime
-from tensorboard_plugin_neuron.trace.attribution import node_times
 from tensorboard_plugin_neuron.trace.reader import read_trace
-from tensorboard_plugin_neuron.trace.tensorboard_events import SCALAR_PREFIX
+from tensorboard_plugin_neuron.tracestats.attribution import node_times
+from tensorboard_plugin_neuron.tracestats.tensorboard_events import SCALAR_PREFIX
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_counters_respect_capacities_and_account_for_every_byte(resnet18, tmp_pa
 
 def _bytes_on_link(trace, link: str) -> float:
     """Bytes of DMA descriptors whose link is `link`, recomputed from the task table."""
-    from tensorboard_plugin_neuron.compiler.program import MEMORIES
+    from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES
     task = trace.events["task"]
     kinds = np.array([q.kind for q in trace.queues])[trace.tasks["queue"][task]]
     src, dst = trace.tasks["src_mem"][task], trace.tasks["dst_mem"][task]

@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 
 from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, QUEUE_KINDS
 from tensorboard_plugin_neuron.graph.interpreter import run
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.hardware import get_target, peak_flops
 from tensorboard_plugin_neuron.runtime.numerics import round_to_bf16, run_compiled
 from tensorboard_plugin_neuron.runtime.simulate import simulate
 from tensorboard_plugin_neuron.runtime.timing import LINK_KINDS
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES
 
 
 def _image(batch: int = 1) -> dict[str, np.ndarray]:

@@ -689,7 +689,7 @@ def test_an_empty_logdir_explains_how_to_profile_and_shows_new_profiles(page, tm
 
 
 def test_nested_slices_of_an_imported_trace_get_one_lane_per_depth(page, tmp_path: Path) -> None:
-    from tensorboard_plugin_neuron.trace.chrome_import import import_chrome_trace
+    from tensorboard_plugin_neuron.interop.chrome_import import import_chrome_trace
 
     events = [{"ph": "X", "name": "outer", "pid": 1, "tid": 1, "ts": 0, "dur": 1000},
               {"ph": "X", "name": "inner_a", "pid": 1, "tid": 1, "ts": 100, "dur": 300},

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from tensorboard_plugin_neuron.analysis.index import ENGINES, ProfileIndex, busy_union_ns
+from tensorboard_plugin_neuron.analysis.index import ProfileIndex, busy_union_ns
 from tensorboard_plugin_neuron.analysis.overview import reloaded_tensors
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.queues import ENGINES, QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 TOP_TRANSFERS = 20
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from tensorboard_plugin_neuron.analysis.index import ENGINES, ProfileIndex, busy_union_ns
-from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
+from tensorboard_plugin_neuron.analysis.index import ProfileIndex, busy_union_ns
+from tensorboard_plugin_neuron.vocabulary.queues import ENGINES, QUEUE_KINDS
 
 BOTTLENECK_SHARE = 1.25   # a stage busier than this times the mean stage is reported as the bottleneck
 

@@ -8,14 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from tensorboard_plugin_neuron.analysis._index_scan import scan_times, scan_tracks
-from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
 from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.hardware import DeviceModel, get_target, peak_flops
-from tensorboard_plugin_neuron.trace._group_sums import group_sums
-from tensorboard_plugin_neuron.trace.attribution import node_times, task_group_index
+from tensorboard_plugin_neuron.tracestats.group_sums import group_sums
+from tensorboard_plugin_neuron.tracestats.attribution import node_times, task_group_index
 from tensorboard_plugin_neuron.trace.model import Trace
-
-ENGINES = ("tensor", "vector", "scalar", "gpsimd", "sync")
 
 
 @dataclasses.dataclass
@@ -36,7 +34,7 @@ class ProfileIndex:
 
     @property
     def node_time(self) -> dict[str, np.ndarray]:
-        """Per graph node attributed time (trace.attribution.node_times), computed on first use: the timeline,
+        """Per graph node attributed time (tracestats.attribution.node_times), computed on first use: the timeline,
         the view most often opened first on a big profile, does not need it."""
         if "node_time" not in self.memo:
             self.memo["node_time"] = node_times(self.trace, self.group, self.queue)

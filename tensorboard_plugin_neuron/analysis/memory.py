@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from tensorboard_plugin_neuron.analysis.index import ProfileIndex
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
 from tensorboard_plugin_neuron.intervals import occupancy
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 MAX_POINTS = 2000
 _OCCUPANCY = re.compile(r"^(sbuf|psum)_used_bytes:nc(\d+)$")

@@ -8,9 +8,10 @@ import numba
 import numpy as np
 
 from tensorboard_plugin_neuron.analysis.deployment import deployment
-from tensorboard_plugin_neuron.analysis.index import ENGINES, ProfileIndex, busy_union_ns
+from tensorboard_plugin_neuron.analysis.index import ProfileIndex, busy_union_ns
 from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.queues import ENGINES, QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 RELOAD_THRESHOLD = 2      # a tensor loaded from HBM more than this many times per inference is reported
 TOP_OPS = 10

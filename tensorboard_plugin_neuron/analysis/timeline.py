@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from tensorboard_plugin_neuron.analysis.index import ProfileIndex
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES
 from tensorboard_plugin_neuron.trace.reader import OverviewHeader
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 MAX_WIDTH = 10_000
 

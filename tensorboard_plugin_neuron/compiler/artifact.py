@@ -16,10 +16,13 @@ from tensorboard_plugin_neuron import __version__
 from tensorboard_plugin_neuron.columns import ColumnError, fill_table, read_table
 from tensorboard_plugin_neuron.compiler.artifact_schema import FORMAT_VERSION, ArtifactMessage
 from tensorboard_plugin_neuron.compiler.model import Buffer, CompiledModel, CompileOptions, FusionGroup, NodePlacement
-from tensorboard_plugin_neuron.compiler.program import TASK_COLUMNS, Program, Queue
+from tensorboard_plugin_neuron.compiler.program import Program
 from tensorboard_plugin_neuron.errors import ArtifactError
 from tensorboard_plugin_neuron.fileio import atomic_write, frame, parse_framed
-from tensorboard_plugin_neuron.graph.ir import Graph, Node, TensorInfo
+from tensorboard_plugin_neuron.vocabulary.graph_codec import fill_graph_message, graph_from_message
+from tensorboard_plugin_neuron.vocabulary.jsonable import json_default
+from tensorboard_plugin_neuron.vocabulary.queues import Queue
+from tensorboard_plugin_neuron.vocabulary.tables import TASK_COLUMNS
 
 _DTYPE_CODES = ("fp32", "bf16")
 _MEMORY_NAMES = ("sbuf", "psum")
@@ -64,14 +67,6 @@ def serialize(model: CompiledModel) -> bytes:
     return frame(message.SerializeToString(deterministic=True))
 
 
-def json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
 def _bf16_constants(model: CompiledModel) -> set[str]:
     """Float32 weights read only by nodes that compute in bf16."""
     readers: dict[str, set[str]] = {}
@@ -81,19 +76,6 @@ def _bf16_constants(model: CompiledModel) -> set[str]:
                 readers.setdefault(name, set()).add(model.compute_dtypes.get(node.name, "fp32"))
     return {name for name, dtypes in readers.items()
             if dtypes == {"bf16"} and model.executable.constants[name].dtype == np.float32}
-
-
-def fill_graph_message(message: Any, graph: Graph) -> None:
-    message.name = graph.name
-    for node in graph.nodes:
-        message.nodes.add(name=node.name, op_type=node.op_type, inputs=node.inputs, outputs=node.outputs,
-                          scope=node.scope, known=node.known,
-                          attrs_json=json.dumps(node.attrs, sort_keys=True, default=json_default))
-    for name in sorted(graph.tensors):
-        info = graph.tensors[name]
-        message.tensors.add(name=name, shape=list(info.shape), dtype=info.dtype)
-    message.inputs.extend(graph.inputs)
-    message.outputs.extend(graph.outputs)
 
 
 def _fill_program(message: Any, program: Program) -> None:
@@ -172,15 +154,6 @@ def _constant(message: Any) -> np.ndarray:
     dtype = ml_dtypes.bfloat16 if message.dtype == "bfloat16" else np.dtype(message.dtype)
     value = np.frombuffer(message.data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(tuple(message.shape))
     return value.astype(np.float32) if message.dtype == "bfloat16" else value
-
-
-def graph_from_message(message: Any, constants: dict[str, np.ndarray]) -> Graph:
-    tensors = {t.name: TensorInfo(t.name, tuple(t.shape), t.dtype) for t in message.tensors}
-    nodes = [Node(name=n.name, op_type=n.op_type, inputs=list(n.inputs), outputs=list(n.outputs),
-                  attrs=json.loads(n.attrs_json) if n.attrs_json else {}, scope=n.scope, known=n.known)
-             for n in message.nodes]
-    return Graph(name=message.name, nodes=nodes, tensors=tensors, constants=constants,
-                 inputs=list(message.inputs), outputs=list(message.outputs))
 
 
 def _program(message: Any) -> Program:

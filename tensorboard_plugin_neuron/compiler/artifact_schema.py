@@ -8,38 +8,11 @@ from __future__ import annotations
 from tensorboard_plugin_neuron.columns import COLUMN_MESSAGES
 from tensorboard_plugin_neuron.fileio import FRAME_FIELDS
 from tensorboard_plugin_neuron.protoschema import Field, Message, Schema, build_classes
+from tensorboard_plugin_neuron.vocabulary.graph_codec import GRAPH_MESSAGES
+from tensorboard_plugin_neuron.vocabulary.groups import GROUP_MESSAGE
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_MESSAGE
 
 FORMAT_VERSION = 1
-
-GRAPH_MESSAGES = (
-    Message("TensorDef", (
-        Field("name", 1, "string"),
-        Field("shape", 2, "int64", repeated=True),
-        Field("dtype", 3, "string", doc="numpy dtype name"),
-    )),
-    Message("NodeDef", (
-        Field("name", 1, "string"),
-        Field("op_type", 2, "string"),
-        Field("inputs", 3, "string", repeated=True),
-        Field("outputs", 4, "string", repeated=True),
-        Field("scope", 5, "string"),
-        Field("known", 6, "bool"),
-        Field("attrs_json", 7, "string", doc="canonical attributes as JSON (sorted keys)"),
-    )),
-    Message("GraphDef", (
-        Field("name", 1, "string"),
-        Field("nodes", 2, "NodeDef", repeated=True),
-        Field("tensors", 3, "TensorDef", repeated=True),
-        Field("inputs", 4, "string", repeated=True),
-        Field("outputs", 5, "string", repeated=True),
-    ), doc="A model graph without constant data."),
-    Message("ConstantDef", (
-        Field("name", 1, "string"),
-        Field("dtype", 2, "string", doc="stored dtype: a numpy dtype name, or 'bfloat16' for weights cast at compile time"),
-        Field("shape", 3, "int64", repeated=True),
-        Field("data", 4, "bytes", doc="little-endian values"),
-    )),
-)
 
 ARTIFACT_SCHEMA = Schema(
     package="neuron.neff",
@@ -51,27 +24,13 @@ ARTIFACT_SCHEMA = Schema(
             Field("autocast", 2, "string"),
             Field("cores", 3, "uint32"),
         )),
-        Message("FusionGroupDef", (
-            Field("id", 1, "int32"),
-            Field("nodes", 2, "int32", repeated=True, doc="indices into the source graph's nodes"),
-            Field("anchor", 3, "int32"),
-            Field("kind", 4, "string"),
-            Field("engine", 5, "string"),
-            Field("device", 6, "bool"),
-            Field("core", 7, "int32"),
-            Field("folded", 8, "int32", repeated=True),
-        )),
-        Message("QueueDef", (
-            Field("core", 1, "int32"),
-            Field("kind", 2, "string"),
-            Field("index", 3, "int32"),
-            Field("name", 4, "string", doc="display name of the track ('' = derived from core, kind and index)"),
-        )),
+        GROUP_MESSAGE,
+        QUEUE_MESSAGE,
         Message("ProgramDef", (
             Field("queues", 1, "QueueDef", repeated=True),
             Field("strings", 2, "string", repeated=True, doc="interned opcode names"),
             Field("tensor_names", 3, "string", repeated=True),
-            Field("tasks", 4, "Table", doc="one row per instruction or DMA descriptor (see compiler.program.TASK_COLUMNS)"),
+            Field("tasks", 4, "Table", doc="one row per instruction or DMA descriptor (see vocabulary.tables.TASK_COLUMNS)"),
             Field("dep_offsets", 5, "Table", doc="column 'offsets': CSR row pointers, tasks + 1 rows"),
             Field("dep_ids", 6, "Table", doc="column 'ids': the tasks each task waits for"),
             Field("preload_tasks", 7, "uint64", doc="the first N tasks run once at load time (resident weights)"),

@@ -18,7 +18,8 @@ import numpy as np
 
 from tensorboard_plugin_neuron.compiler.memory import Allocator, aligned, choose_victim
 from tensorboard_plugin_neuron.compiler.model import Buffer, FusionGroup
-from tensorboard_plugin_neuron.compiler.program import DTYPES, MEMORIES, PURPOSES, Program, ProgramBuilder
+from tensorboard_plugin_neuron.compiler.program import Program, ProgramBuilder
+from tensorboard_plugin_neuron.vocabulary.tables import DTYPES, MEMORIES, PURPOSES
 from tensorboard_plugin_neuron.compiler.tiling import GemmShape, gemm_tiles, split_evenly
 from tensorboard_plugin_neuron.graph import ops
 from tensorboard_plugin_neuron.graph.costs import node_bytes, node_flops
@@ -560,7 +561,7 @@ class _Lowerer:
 
     def _stats(self, program: Program) -> dict:
         kinds = program.queue_kinds()
-        from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
+        from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
 
         counts = np.bincount(kinds, minlength=len(QUEUE_KINDS))
         stats = {key: 0 for key in ("spill_save_bytes", "spill_reload_bytes", "streamed_activation_bytes",

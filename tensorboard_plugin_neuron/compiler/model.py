@@ -7,6 +7,7 @@ from typing import Any
 
 from tensorboard_plugin_neuron.compiler.program import Program
 from tensorboard_plugin_neuron.graph.ir import Graph
+from tensorboard_plugin_neuron.vocabulary.groups import NodeGroup
 
 AUTOCAST_MODES = ("bf16", "fp32", "none")
 
@@ -33,24 +34,8 @@ class NodePlacement:
     core: int = 0            # NeuronCore (pipeline stage) it runs on
 
 
-@dataclasses.dataclass(frozen=True)
-class FusionGroup:
-    """Source nodes compiled together into one sequence of instructions.
-
-    `nodes` are indices into the source graph, `anchor` the node whose work dominates (its name is
-    what the UI shows as "fused into"), `kind` a readable label such as 'Conv+BatchNormalization+Relu'.
-    `folded` lists nodes whose computation disappeared at compile time (e.g. BatchNormalization folded
-    into the preceding Conv's weights).
-    """
-
-    id: int
-    nodes: tuple[int, ...]
-    anchor: int
-    kind: str
-    engine: str              # main engine: 'tensor', 'vector', 'scalar', 'gpsimd', 'none' (views) or 'host'
-    device: bool
-    core: int = 0
-    folded: tuple[int, ...] = ()
+# Source nodes compiled together into one sequence of instructions: the trace's group record, as it is stored.
+FusionGroup = NodeGroup
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,70 +4,17 @@ A task runs on one queue (an engine of a core, a DMA queue of a core, or the hos
 order, after the tasks it depends on. Work quantities (FLOPs, elements, matmul pass shape, bytes per
 memory) are recorded here; durations are the simulator's business. Lowering code appends tasks in
 vectorized batches through `ProgramBuilder`; nothing here loops over individual tasks in Python.
+The queues and task columns are the trace vocabulary's (`vocabulary/`): a trace stores the program as it is.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
-# Queue kinds. Engines follow NeuronCore-v2 (Tensor, Vector, Scalar, GpSimd, plus Sync for semaphores).
-ENGINES: tuple[str, ...] = ("tensor", "vector", "scalar", "gpsimd", "sync")
-# 'request': per-request spans of a served stream (one track per concurrency slot), not device work.
-QUEUE_KINDS: tuple[str, ...] = ENGINES + ("dma", "host", "request")
-# Kinds that only occur in traces imported from other profilers: "stream" (a device's in-order compute
-# stream, e.g. a GPU stream) and "annotation" (ranges that mark time but do no work, e.g. profiler steps).
-IMPORTED_KINDS: tuple[str, ...] = ("stream", "annotation")
-QUEUE_KINDS = QUEUE_KINDS + IMPORTED_KINDS
-MEMORIES: tuple[str, ...] = ("none", "host", "hbm", "sbuf", "psum", "remote")
-PURPOSES: tuple[str, ...] = ("none", "input", "weight", "activation", "spill", "reload", "output", "inter_core")
-DTYPES: tuple[str, ...] = ("fp32", "bf16", "int")
-
-# Column name -> dtype. Every task has every column; columns that do not apply hold 0 (or -1 for ids).
-TASK_COLUMNS: Mapping[str, str] = {
-    "queue": "int32",       # index into Program.queues
-    "opcode": "int32",      # index into Program.strings (e.g. 'MatMult', 'Activation', 'dma')
-    "group": "int32",       # fusion group id (attribution to graph nodes), -1 for none
-    "dtype": "uint8",       # index into DTYPES: compute dtype of the instruction
-    "flops": "int64",
-    "elements": "int64",    # elements processed by a Vector/Scalar/GpSimd instruction
-    "mm_k": "int32",        # Tensor engine pass: contraction rows (partitions, <= 128)
-    "mm_m": "int32",        # stationary columns (<= 128)
-    "mm_n": "int32",        # moving free size (<= 512)
-    "src_mem": "uint8",     # DMA: index into MEMORIES
-    "dst_mem": "uint8",
-    "bytes": "int64",       # DMA: bytes moved
-    "purpose": "uint8",     # DMA: index into PURPOSES
-    "tensor": "int32",      # DMA: index into Program.tensor_names, -1 for none
-    "peer": "int32",        # DMA between cores: the other core, -1 for none
-    "sbuf_read": "int64",
-    "sbuf_write": "int64",
-    "psum_read": "int64",
-    "psum_write": "int64",
-}
-_ID_COLUMNS = {"group", "tensor", "peer"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Queue:
-    """An in-order instruction stream: `kind` in QUEUE_KINDS, on `core` (-1 for the host). `name`, when
-    set, is the track's own display name (imported traces: "CPU thread 1234", "GPU 0 stream 7")."""
-
-    core: int
-    kind: str
-    index: int = 0
-    name: str = ""
-
-    @property
-    def label(self) -> str:
-        if self.name:
-            return self.name
-        if self.kind == "host":
-            return "host"
-        suffix = f"{self.index}" if self.kind == "dma" else ""
-        return f"nc{self.core}/{self.kind}{suffix}"
-
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS, Queue
+from tensorboard_plugin_neuron.vocabulary.tables import TASK_COLUMNS, none_value
 
 @dataclasses.dataclass
 class Program:
@@ -168,7 +115,7 @@ class ProgramBuilder:
             elif name == "opcode":
                 value = self.string(opcode)
             else:
-                value = columns.get(name, -1 if name in _ID_COLUMNS else 0)
+                value = columns.get(name, none_value(name))
             array = np.asarray(value)
             if array.ndim == 0:
                 array = np.full(count, array, dtype=dtype)

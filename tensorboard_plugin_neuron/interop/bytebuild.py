@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tensorboard_plugin_neuron.trace import _assemble as _asm
+from tensorboard_plugin_neuron.interop import _assemble as _asm
 
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
 

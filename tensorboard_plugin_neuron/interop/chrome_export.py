@@ -24,12 +24,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from tensorboard_plugin_neuron import __version__
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES
-from tensorboard_plugin_neuron.trace import bytebuild as bb
+from tensorboard_plugin_neuron.interop import bytebuild as bb
+from tensorboard_plugin_neuron.interop.streams import ExportStats, in_order
+from tensorboard_plugin_neuron.interop.tracks import (CHUNK_EVENTS, HOST_PID, REQUEST_TID, FlowFinder, Layout, counter_pid,
+                                                      layout, process_name)
 from tensorboard_plugin_neuron.trace.model import Trace
-from tensorboard_plugin_neuron.trace.streams import ExportStats, in_order
-from tensorboard_plugin_neuron.trace.tracks import (CHUNK_EVENTS, HOST_PID, REQUEST_TID, FlowFinder, Layout, counter_pid,
-                                                    layout, process_name, sanitize)
+from tensorboard_plugin_neuron.vocabulary.jsonable import sanitize
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 
 def _js(text: str) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tensorboard_plugin_neuron.trace.chrome_parse import SLICE_INSTANT, Parsed
+from tensorboard_plugin_neuron.interop.chrome_parse import SLICE_INSTANT, Parsed
 
 _BACKTRACK = 64   # slices to look back for an enclosing parent when the latest-starting one has ended
 

@@ -7,7 +7,7 @@ Mapping (`chrome_to_trace`, a pure function of the parsed JSON document):
 - one task row and one event row per slice (X, matched B/E or async b/e pair, instant as zero
   duration), times relative to the trace's first timestamp; iteration = index of the `ProfilerStep#N`
   (or of our own export's 'request' span) it falls in;
-- one graph node (and fusion group, so op statistics attribute time to it) per distinct (category,
+- one graph node (and group, so op statistics attribute time to it) per distinct (category,
   name) of the CPU ops, kernels and transfers; `ProfilerStep#N` spans become requests instead;
 - 'C' events and PyTorch's '[memory]' instants -> counters; flows (s/t/f, `ac2g`) -> task dependencies;
 - M events -> track names and order. Everything else is counted as unmapped with its reason.
@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 
 from tensorboard_plugin_neuron import __version__
-from tensorboard_plugin_neuron.compiler.model import FusionGroup
-from tensorboard_plugin_neuron.compiler.program import ENGINES, MEMORIES, PURPOSES, QUEUE_KINDS, TASK_COLUMNS, Queue
+from tensorboard_plugin_neuron.vocabulary.queues import ENGINES, QUEUE_KINDS, Queue
+from tensorboard_plugin_neuron.vocabulary.groups import NodeGroup
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES, task_table
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph.ir import Graph, Node
 from tensorboard_plugin_neuron.intervals import union_ns
-from tensorboard_plugin_neuron.trace.chrome_flows import flow_dependencies
-from tensorboard_plugin_neuron.trace.chrome_parse import SLICE_BE, SLICE_INSTANT, SLICE_X, Parsed, parse_events
+from tensorboard_plugin_neuron.interop.chrome_flows import flow_dependencies
+from tensorboard_plugin_neuron.interop.chrome_parse import SLICE_BE, SLICE_INSTANT, SLICE_X, Parsed, parse_events
 from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
 from tensorboard_plugin_neuron.trace.writer import run_directory, write_trace
 
@@ -290,7 +291,7 @@ def _sort_key(sort_index: Any, ident: str) -> tuple:
 
 def _graph(p: Parsed, names: list[str], role: np.ndarray, is_op: np.ndarray, start: np.ndarray, iterations: int,
            queues: list[Queue], queue_of_slice: np.ndarray, model: str) -> tuple:
-    """One node (and fusion group) per distinct (category, name) of the op slices, in order of first start."""
+    """One node (and group) per distinct (category, name) of the op slices, in order of first start."""
     op = np.flatnonzero(is_op)
     key = p.slice_cat[op] * max(len(names), 1) + p.slice_name[op]
     unique, inverse = np.unique(key, return_inverse=True)
@@ -309,7 +310,8 @@ def _graph(p: Parsed, names: list[str], role: np.ndarray, is_op: np.ndarray, sta
         name = names[int(p.slice_name[s])]   # '/' separates name scopes in node names: show it as '∕' (U+2215)
         graph_nodes.append(Node(name=name.replace("/", "\u2215"), op_type=name, inputs=[], outputs=[],
                                 scope=_text(p.cats[int(p.slice_cat[s])]).replace("/", "\u2215") or r))
-        groups.append(FusionGroup(n, (n,), n, "imported", r, r != "host", queues[int(queue_of_slice[s])].core, ()))
+        groups.append(NodeGroup(id=n, nodes=(n,), anchor=n, kind="imported", engine=r, device=r != "host",
+                                core=queues[int(queue_of_slice[s])].core))
     per_node = node_of_slice[op]
     nodes = {"device": np.array([g.device for g in groups], np.uint8), "dtype": np.zeros(count, np.uint8),
              "group": np.arange(count, dtype=np.int32), "core": np.array([g.core for g in groups], np.int32),
@@ -320,12 +322,10 @@ def _graph(p: Parsed, names: list[str], role: np.ndarray, is_op: np.ndarray, sta
 
 def _tasks(p: Parsed, names: list[str], role: np.ndarray, queue_of_slice: np.ndarray,
            node_of_slice: np.ndarray) -> dict[str, np.ndarray]:
+    """The task columns an imported slice has: queue, group, FLOPs and bytes, and a copy's direction; the
+    others (compiler figures such as matmul pass shapes) hold their none value."""
     count = len(role)
-    tasks = {name: np.full(count, -1 if name in ("group", "tensor", "peer") else 0, dtype) for name, dtype in TASK_COLUMNS.items()}
-    tasks["queue"] = queue_of_slice
-    tasks["group"] = node_of_slice.astype(np.int32)
-    tasks["flops"] = p.slice_flops
-    tasks["bytes"] = p.slice_bytes
+    tasks = {"queue": queue_of_slice, "group": node_of_slice, "flops": p.slice_flops, "bytes": p.slice_bytes}
     direction = np.zeros((max(len(names), 1), 3), np.uint8)   # per name: src, dst, purpose of a copy
     for i, name in enumerate(names):
         lowered = name.lower()
@@ -342,7 +342,7 @@ def _tasks(p: Parsed, names: list[str], role: np.ndarray, queue_of_slice: np.nda
                               PURPOSES.index(args["purpose"]) if args.get("purpose") in PURPOSES else 0)
     for column, j in (("src_mem", 0), ("dst_mem", 1), ("purpose", 2)):
         tasks[column] = np.where(copy, per_slice[:, j], 0).astype(np.uint8)
-    return {name: tasks[name].astype(dtype, copy=False) for name, dtype in TASK_COLUMNS.items()}
+    return task_table(count, **tasks)
 
 
 def _counter_table(p: Parsed, t0: float) -> dict[str, np.ndarray]:

@@ -22,13 +22,13 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES
-from tensorboard_plugin_neuron.trace import bytebuild as bb
-from tensorboard_plugin_neuron.trace import perfetto_schema as ps
+from tensorboard_plugin_neuron.interop import bytebuild as bb
+from tensorboard_plugin_neuron.interop import perfetto_schema as ps
+from tensorboard_plugin_neuron.interop.streams import ExportStats, in_order
+from tensorboard_plugin_neuron.interop.tracks import (CHUNK_EVENTS, HOST_PID, FlowFinder, Layout, channels, counter_pid,
+                                                      layout, process_name)
 from tensorboard_plugin_neuron.trace.model import Trace
-from tensorboard_plugin_neuron.trace.streams import ExportStats, in_order
-from tensorboard_plugin_neuron.trace.tracks import (CHUNK_EVENTS, HOST_PID, FlowFinder, Layout, channels, counter_pid,
-                                                    layout, process_name)
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 PERFETTO_HOST_PID = 32767      # pid 0 is the idle task in Perfetto; the host process gets this pid instead
 DESCRIPTOR_SEQUENCE = 1
@@ -280,7 +280,7 @@ def _requests(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     start, end = start[order], np.maximum(end[order], start[order])
     channel = np.zeros(len(start), dtype=np.int64)
     if len(start) > 1 and np.any(np.maximum.accumulate(end)[:-1] > start[1:]):
-        from tensorboard_plugin_neuron.trace._channels import assign_channels
+        from tensorboard_plugin_neuron.interop._channels import assign_channels
 
         channel = assign_channels(start.astype(np.int64), end.astype(np.int64))
     return order, end, channel

@@ -5,14 +5,13 @@ transfer to the instructions that consume its data."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from tensorboard_plugin_neuron.compiler.program import Queue
 from tensorboard_plugin_neuron.trace.model import Trace
+from tensorboard_plugin_neuron.vocabulary.queues import Queue
 
 HOST_PID = 0
 REQUEST_TID = 1
@@ -45,21 +44,6 @@ def counter_pid(name: str) -> int:
     """Counters named '...:ncN' belong to NeuronCore N; the others (link bandwidth) to the host."""
     match = _CORE_SUFFIX.search(name)
     return pid_of(int(match.group(1))) if match else HOST_PID
-
-
-def sanitize(value: Any) -> Any:
-    """JSON has no NaN/Infinity: replace them with null; numpy scalars become Python numbers."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): sanitize(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [sanitize(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return sanitize(value.tolist())
-    return value
 
 
 @dataclasses.dataclass
@@ -190,7 +174,7 @@ def channels(lay: Layout) -> np.ndarray:
     start = lay.column("start_ns", 0, count)
     end = start + lay.column("duration_ns", 0, count)
     offsets = np.searchsorted(queue, np.arange(len(lay.trace.queues) + 1))
-    from tensorboard_plugin_neuron.trace._channels import assign_channels  # numba: compiled only when needed
+    from tensorboard_plugin_neuron.interop._channels import assign_channels  # numba: compiled only when needed
 
     for q in np.flatnonzero(lay.overlapping):
         lo, hi = int(offsets[q]), int(offsets[q + 1])

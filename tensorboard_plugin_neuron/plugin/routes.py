@@ -8,7 +8,6 @@ import gzip
 import itertools
 import json
 import logging
-import math
 import os
 import threading
 from typing import Any, Callable, Iterator
@@ -23,20 +22,20 @@ from tensorboard_plugin_neuron.analysis.index import ProfileIndex
 from tensorboard_plugin_neuron.analysis.memory import memory
 from tensorboard_plugin_neuron.analysis.ops import OP_COLUMNS, op_table, sort_rows, table_csv
 from tensorboard_plugin_neuron.analysis.overview import overview
-from tensorboard_plugin_neuron.api import ops_csv_bytes, summary_bytes
+from tensorboard_plugin_neuron.analysis.reports import ops_csv_bytes, summary_bytes
 from tensorboard_plugin_neuron.analysis.timeline import (MAX_WIDTH, event_details, group_of_node, node_occurrences,
                                                           overview_timeline, timeline)
-from tensorboard_plugin_neuron.compiler.artifact import json_default
 from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.interop.chrome_export import chrome_chunks
+from tensorboard_plugin_neuron.interop.perfetto_export import perfetto_chunks
+from tensorboard_plugin_neuron.interop.streams import gzip_chunks
 from tensorboard_plugin_neuron.plugin.cache import ProfileCache
 from tensorboard_plugin_neuron.plugin.discovery import ProfileFile, find_profiles, resolve_profile
 from tensorboard_plugin_neuron.plugin.params import (INT64_MAX, MAX_NAME_CHARS, NS_LIMIT, RequestError, choice, integer,
                                                      number, optional_text, text)
 from tensorboard_plugin_neuron.plugin.static_files import ENTRY, serve_static, static_name
-from tensorboard_plugin_neuron.trace.chrome_export import chrome_chunks
-from tensorboard_plugin_neuron.trace.perfetto_export import perfetto_chunks
 from tensorboard_plugin_neuron.trace.reader import OverviewHeader, read_overview
-from tensorboard_plugin_neuron.trace.streams import gzip_chunks
+from tensorboard_plugin_neuron.vocabulary.jsonable import json_default, sanitize
 
 _log = logging.getLogger(__name__)
 Handler = Callable[[wrappers.Request], wrappers.Response]
@@ -61,23 +60,12 @@ class EncodedJson:
 
     @classmethod
     def of(cls, payload: Any) -> "EncodedJson":
-        body = json.dumps(_sanitize(payload), separators=(",", ":"), allow_nan=False, default=json_default)
+        body = json.dumps(sanitize(payload), separators=(",", ":"), allow_nan=False, default=json_default)
         return cls(gzip.compress(body.encode("utf-8"), compresslevel=3, mtime=0))
 
     def respond(self, request: wrappers.Request) -> wrappers.Response:
         # Respond sends it as it is when the client accepts gzip, and inflates it on the way otherwise
         return http_util.Respond(request, self.gzipped, "application/json", content_encoding="gzip")
-
-
-def _sanitize(value: Any) -> Any:
-    """JSON has no NaN/Infinity: replace them with null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _sanitize(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_sanitize(v) for v in value]
-    return value
 
 
 class Routes:
@@ -118,7 +106,7 @@ class Routes:
                 return result
             if isinstance(result, EncodedJson):
                 return result.respond(request)
-            return respond_json(request, _sanitize(result))
+            return respond_json(request, sanitize(result))
         return app
 
     def _error(self, request: wrappers.Request, status: int, message: str) -> wrappers.Response:

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 
 from tensorboard_plugin_neuron.compiler.model import CompiledModel
-from tensorboard_plugin_neuron.compiler.program import Queue
+from tensorboard_plugin_neuron.vocabulary.queues import Queue
 
 
 def bind_to_cores(model: CompiledModel, cores: list[int]) -> CompiledModel:

@@ -21,8 +21,8 @@ from tensorboard_plugin_neuron.compiler.model import CompiledModel
 from tensorboard_plugin_neuron.runtime.recorder import build_stream_trace, build_trace, session_name
 from tensorboard_plugin_neuron.runtime.simulate import Schedule
 from tensorboard_plugin_neuron.runtime.stream import StreamSchedule
-from tensorboard_plugin_neuron.trace.tensorboard_events import write_events
 from tensorboard_plugin_neuron.trace.writer import run_directory, write_trace
+from tensorboard_plugin_neuron.tracestats.tensorboard_events import write_events
 
 PROFILE_ENV = "NEURON_PROFILE"
 TRACED_INFERENCES = 20   # events of the first N inferences of a session; latencies of all of them

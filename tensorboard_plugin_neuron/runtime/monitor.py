@@ -7,9 +7,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from tensorboard_plugin_neuron.compiler.program import ENGINES
 from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.runtime.session import LoadedModel, Runtime, ServeResult
+from tensorboard_plugin_neuron.vocabulary.queues import ENGINES
 
 PERCENTILES = (0, 1, 25, 50, 75, 99, 100)
 

@@ -9,14 +9,16 @@ import numpy as np
 
 from tensorboard_plugin_neuron import __version__
 from tensorboard_plugin_neuron.compiler.model import CompiledModel
-from tensorboard_plugin_neuron.compiler.program import DTYPES, Program, Queue
+from tensorboard_plugin_neuron.compiler.program import Program
 from tensorboard_plugin_neuron.graph.costs import node_bytes, node_flops
 from tensorboard_plugin_neuron.hardware import get_target, peak_flops
 from tensorboard_plugin_neuron.runtime.counters import stream_counters, trace_counters
 from tensorboard_plugin_neuron.runtime.simulate import Schedule
 from tensorboard_plugin_neuron.runtime.stream import StreamSchedule
-from tensorboard_plugin_neuron.trace.metrics import summary_metrics
 from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
+from tensorboard_plugin_neuron.tracestats.metrics import summary_metrics
+from tensorboard_plugin_neuron.vocabulary.queues import Queue
+from tensorboard_plugin_neuron.vocabulary.tables import DTYPES
 
 
 def session_name() -> str:

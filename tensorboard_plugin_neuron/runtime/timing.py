@@ -6,7 +6,9 @@ import dataclasses
 
 import numpy as np
 
-from tensorboard_plugin_neuron.compiler.program import DTYPES, MEMORIES, QUEUE_KINDS, Program
+from tensorboard_plugin_neuron.compiler.program import Program
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.tables import DTYPES, MEMORIES
 from tensorboard_plugin_neuron.hardware import DeviceModel
 
 LINK_KINDS = ("host", "hbm", "intra_chip", "chip_to_chip")

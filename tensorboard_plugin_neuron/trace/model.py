@@ -6,14 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from tensorboard_plugin_neuron.compiler.model import FusionGroup
-from tensorboard_plugin_neuron.compiler.program import Queue
 from tensorboard_plugin_neuron.graph.ir import Graph
-
-EVENT_COLUMNS = {"task": "int32", "iteration": "int32", "start_ns": "int64", "duration_ns": "int64"}
-COUNTER_COLUMNS = {"counter": "int32", "time_ns": "int64", "value": "float64"}
-REQUEST_COLUMNS = {"request": "int32", "start_ns": "int64", "end_ns": "int64"}
-NODE_COLUMNS = {"device": "uint8", "dtype": "uint8", "group": "int32", "core": "int32", "flops": "int64", "bytes": "int64"}
+from tensorboard_plugin_neuron.vocabulary.groups import NodeGroup
+from tensorboard_plugin_neuron.vocabulary.queues import Queue
 
 
 @dataclasses.dataclass
@@ -34,9 +29,9 @@ class TraceMetadata:
 class Trace:
     metadata: TraceMetadata
     graph: Graph
-    nodes: dict[str, np.ndarray]              # NODE_COLUMNS, one row per graph node
+    nodes: dict[str, np.ndarray]              # vocabulary.tables.NODE_COLUMNS, one row per graph node
     placement_reasons: list[str]              # per graph node: why it runs on the CPU ('' on device)
-    groups: list[FusionGroup]
+    groups: list[NodeGroup]
     queues: list[Queue]
     strings: list[str]
     tensor_names: list[str]

@@ -3,19 +3,19 @@ placement and fusion, the static task table, and columnar event tables (packed, 
 from __future__ import annotations
 
 from tensorboard_plugin_neuron.columns import COLUMN_MESSAGES
-from tensorboard_plugin_neuron.compiler.artifact_schema import ARTIFACT_SCHEMA, GRAPH_MESSAGES
 from tensorboard_plugin_neuron.fileio import FRAME_FIELDS
 from tensorboard_plugin_neuron.protoschema import Field, Message, Schema, build_classes
+from tensorboard_plugin_neuron.vocabulary.graph_codec import GRAPH_MESSAGES
+from tensorboard_plugin_neuron.vocabulary.groups import GROUP_MESSAGE
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_MESSAGE
 
 FORMAT_VERSION = 1
-
-_SHARED = {m.name: m for m in ARTIFACT_SCHEMA.messages}
 
 TRACE_SCHEMA = Schema(
     package="neuron.trace",
     file_name="trace.proto",
     doc="Execution trace written by the simulated runtime under LOGDIR/RUN/plugins/neuron/<session>.trace.pb.",
-    messages=COLUMN_MESSAGES + GRAPH_MESSAGES + (_SHARED["FusionGroupDef"], _SHARED["QueueDef"]) + (
+    messages=COLUMN_MESSAGES + GRAPH_MESSAGES + (GROUP_MESSAGE, QUEUE_MESSAGE) + (
         Message("TraceMetadata", (
             Field("model", 1, "string"),
             Field("target", 2, "string"),

@@ -8,12 +8,13 @@ import re
 import numpy as np
 
 from tensorboard_plugin_neuron.columns import fill_table
-from tensorboard_plugin_neuron.compiler.artifact import fill_graph_message, json_default
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.fileio import atomic_write, frame
 from tensorboard_plugin_neuron.trace.model import Trace
 from tensorboard_plugin_neuron.trace.overview import OVERVIEW_MIN_EVENTS, build_overview
 from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
+from tensorboard_plugin_neuron.vocabulary.graph_codec import fill_graph_message
+from tensorboard_plugin_neuron.vocabulary.jsonable import json_default
 
 PLUGIN_NAME = "neuron"
 TRACE_SUFFIX = ".trace.pb"

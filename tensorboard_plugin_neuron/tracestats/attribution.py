@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tensorboard_plugin_neuron.compiler.program import QUEUE_KINDS
-from tensorboard_plugin_neuron.trace._group_sums import group_sums
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
+from tensorboard_plugin_neuron.tracestats.group_sums import group_sums
 from tensorboard_plugin_neuron.trace.model import Trace
 
 ENGINE_KINDS = ("tensor", "vector", "scalar", "gpsimd", "sync", "stream")   # "stream": imported GPU streams

@@ -5,9 +5,10 @@ from typing import Any
 
 import numpy as np
 
-from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
 from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.trace.model import Trace
+from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
+from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 
 def summary_metrics(trace: Trace, peak_flops_per_s: float, hbm_bytes_per_s: float) -> dict[str, Any]:

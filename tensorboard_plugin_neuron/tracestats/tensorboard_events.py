@@ -15,9 +15,9 @@ from tensorboard.compat.proto import (attr_value_pb2, config_pb2, event_pb2, gra
 from tensorboard.summary.writer.record_writer import RecordWriter
 
 from tensorboard_plugin_neuron.fileio import atomic_write
-from tensorboard_plugin_neuron.trace.attribution import node_times
 from tensorboard_plugin_neuron.trace.model import Trace
 from tensorboard_plugin_neuron.trace.writer import run_directory
+from tensorboard_plugin_neuron.tracestats.attribution import node_times
 
 RUN_METADATA_TAG = "neuron"
 SCALAR_PREFIX = "neuron/"

@@ -1,0 +1,6 @@
+"""The trace vocabulary: the words every producer and reader of a trace shares (queues and their kinds,
+memories, purposes, dtypes, the table columns, the group record, the graph-message codec, JSON sanitizing).
+
+A leaf package: it imports only `graph.ir`, `protoschema` and the standard library, so the compiler, the
+trace format, the statistics, the analyses and the importers can all import it without importing each other.
+"""
