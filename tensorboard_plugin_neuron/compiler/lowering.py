@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import enum
 from collections import Counter, defaultdict
 from typing import Sequence
 
 import numpy as np
 
-from tensorboard_plugin_neuron.compiler.memory import Allocator, aligned, choose_victim
+from tensorboard_plugin_neuron.compiler.memory import NEVER, Allocator, aligned, choose_victim
 from tensorboard_plugin_neuron.compiler.model import Buffer, FusionGroup
 from tensorboard_plugin_neuron.compiler.program import Program, ProgramBuilder
 from tensorboard_plugin_neuron.vocabulary.tables import DTYPES, MEMORIES, PURPOSES
@@ -47,10 +48,19 @@ class LoweringConfig:
     tile_dependencies: bool = False
 
 
+class Placement(enum.Enum):
+    """Where a tensor's device copy is."""
+
+    HOST = "host"                 # no device copy (not loaded yet, or dropped when not read again)
+    HBM = "hbm"
+    HBM_PENDING = "hbm_pending"   # an output that does not stay in SBUF: copied to HBM after its group's instructions
+    SBUF = "sbuf"
+
+
 @dataclasses.dataclass
 class _TensorState:
     host_ready: np.ndarray | None = None     # tasks after which a host copy exists
-    device: str | None = None                # 'sbuf', 'hbm' or None (host only)
+    device: Placement = Placement.HOST       # where the device copy is
     core: int = 0
     ready: np.ndarray | None = None          # tasks after which the device copy is complete
     spilled: bool = False
@@ -158,7 +168,7 @@ class _Lowerer:
     def next_use(self, name: str, step: int) -> int:
         steps = self.uses.get(self.root(name), [])
         position = bisect.bisect_right(steps, step)
-        return steps[position] if position < len(steps) else 1 << 62
+        return steps[position] if position < len(steps) else NEVER
 
     def last_use(self, name: str) -> int:
         steps = self.uses.get(self.root(name), [])
@@ -238,13 +248,13 @@ class _Lowerer:
         if state is None or allocation.kind == "weight":
             return
         state.tiles = None
-        if self.next_use(name, step) < (1 << 62):
+        if self.next_use(name, step) < NEVER:
             ids = self.dma(core, name, self.nbytes(name), "sbuf", "hbm", "spill", [state.ready])
             self.stats["spill_save_bytes"] += self.nbytes(name)
-            state.device, state.ready, state.spilled = "hbm", ids, True
+            state.device, state.ready, state.spilled = Placement.HBM, ids, True
             self.step_barrier.append(ids)
         else:
-            state.device = None
+            state.device = Placement.HOST
 
     def release(self, core: int, name: str, step: int) -> None:
         allocator = self.allocators[core]
@@ -259,17 +269,17 @@ class _Lowerer:
         """Tasks after which `name` can be read from this core's SBUF (emitting transfers as needed)."""
         name = self.root(name)
         state = self.states[name]
-        if state.device == "sbuf" and state.core == core:
+        if state.device is Placement.SBUF and state.core == core:
             return state.ready if state.ready is not None else _EMPTY
         state.tiles = None
         size = self.nbytes(name)
         footprint = self.footprint(name)
         hbm_resident = footprint is None
-        if state.device is None:
+        if state.device is Placement.HOST:
             # Only the host has it (a model input or a CPU op's output): host -> HBM first.
             staged = self.dma(core, name, size, "host", "hbm", "input", [state.host_ready])
-            state.device, state.ready, state.core = "hbm", staged, core
-        if state.device == "sbuf" and state.core != core:
+            state.device, state.ready, state.core = Placement.HBM, staged, core
+        if state.device is Placement.SBUF and state.core != core:
             if not self.allocate(core, name, footprint or size, step, "activation", pinned):
                 raise RuntimeError(f"tensor {name} does not fit SBUF of core {core}")
             ids = self.dma(core, name, size, "sbuf", "sbuf", "inter_core", [state.ready], peer=state.core)
@@ -286,7 +296,7 @@ class _Lowerer:
         ids = self.dma(core, name, size, "hbm", "sbuf", purpose, [state.ready])
         if state.spilled:
             self.stats["spill_reload_bytes"] += size
-        state.device, state.ready, state.core = "sbuf", ids, core
+        state.device, state.ready, state.core = Placement.SBUF, ids, core
         pinned.add(name)
         return ids
 
@@ -370,7 +380,7 @@ class _Lowerer:
 
     def to_host(self, name: str, state: _TensorState) -> np.ndarray:
         size = self.nbytes(name)
-        if state.device == "sbuf":
+        if state.device is Placement.SBUF:
             state_ready = self.dma(state.core, name, size, "sbuf", "hbm", "output", [state.ready])
         else:
             state_ready = state.ready if state.ready is not None else _EMPTY
@@ -389,11 +399,11 @@ class _Lowerer:
         ready = [r for name, r in zip(inputs, ready) if name not in streamed]
         tiled = [self.states[self.root(name)].tiles for name in streamed]
         for name in outputs:
-            state = _TensorState(device="sbuf", core=core)
+            state = _TensorState(device=Placement.SBUF, core=core)
             self.states[name] = state
             footprint = self.footprint(name)
             if not (footprint is not None and self.allocate(core, name, footprint, step, "activation", pinned)):
-                state.device = "hbm_pending"
+                state.device = Placement.HBM_PENDING
             pinned.add(name)
         barrier = list(self.step_barrier)
         if group.engine == "tensor":
@@ -404,9 +414,9 @@ class _Lowerer:
         row_local = group.engine == "tensor" or _row_local(nodes)
         for name in outputs:
             state = self.states[name]
-            if state.device == "hbm_pending":
+            if state.device is Placement.HBM_PENDING:
                 state.ready = self.dma(core, name, self.nbytes(name), "sbuf", "hbm", "activation", [tails])
-                state.device = "hbm"
+                state.device = Placement.HBM
             else:
                 state.ready = tails
                 state.tiles = produced if row_local else None

@@ -10,6 +10,7 @@ import bisect
 import dataclasses
 
 ALIGNMENT = 512  # bytes; allocations are rounded up so DMA descriptors stay aligned (assumption)
+NEVER = 1 << 62  # the next use of a tensor that is not read again: later than any step
 
 
 def aligned(size: int) -> int:
@@ -77,4 +78,4 @@ def choose_victim(resident: dict[str, Allocation], pinned: set[str], next_use: d
     candidates = [name for name in resident if name not in pinned]
     if not candidates:
         return None
-    return max(candidates, key=lambda name: (next_use.get(name, 1 << 62), resident[name].size))
+    return max(candidates, key=lambda name: (next_use.get(name, NEVER), resident[name].size))
