@@ -129,10 +129,6 @@ class ProgramBuilder:
         self._count += count
         return ids
 
-    def add_deps(self, ids: np.ndarray, deps: np.ndarray | Sequence[np.ndarray]) -> None:
-        """Extra dependencies for tasks already added (e.g. a spill found after the consumer was emitted)."""
-        self._add_deps(np.asarray(ids, dtype=np.int64), deps)
-
     def _add_deps(self, ids: np.ndarray, deps: np.ndarray | Sequence[np.ndarray]) -> None:
         parts = deps if isinstance(deps, (list, tuple)) else [deps]
         for part in parts:
@@ -148,7 +144,7 @@ class ProgramBuilder:
                 raise ValueError("a task may only depend on tasks added before it")
             self._dep_chunks.append((owners[keep], flat[keep]))
 
-    def finish(self, tensor_order: Sequence[str] | None = None, preload: int = 0) -> Program:
+    def finish(self, preload: int = 0) -> Program:
         tasks = {
             name: (np.concatenate([c[name] for c in self._chunks]) if self._chunks else np.zeros(0, dtype=dtype))
             for name, dtype in TASK_COLUMNS.items()

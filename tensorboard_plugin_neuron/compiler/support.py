@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
+from tensorboard_plugin_neuron.compiler.model import AUTOCAST_MODES
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph import ops
 from tensorboard_plugin_neuron.graph.ir import Graph, Node
@@ -73,8 +74,8 @@ def device_support(graph: Graph, node: Node, target: str) -> str:
 
 def compute_dtype(graph: Graph, node: Node, on_device: bool, autocast: str) -> str:
     """'bf16' for matmul/conv on the device under autocast bf16 (fp32 accumulation); else 'fp32'."""
-    if autocast not in ("bf16", "fp32", "none"):
-        raise UserError(f"--autocast must be one of bf16, fp32, none; got '{autocast}'")
+    if autocast not in AUTOCAST_MODES:
+        raise UserError(f"--autocast must be one of {', '.join(AUTOCAST_MODES)}; got '{autocast}'")
     if autocast == "bf16" and on_device and ops.category(node.op_type) in ("matmul", "conv"):
         return "bf16"
     return "fp32"

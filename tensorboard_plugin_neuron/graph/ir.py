@@ -73,10 +73,6 @@ class Graph:
         except KeyError:
             raise ModelError(f"graph '{self.name}' has no tensor named '{name}'") from None
 
-    def producers(self) -> dict[str, int]:
-        """Map tensor name -> index of the node that produces it."""
-        return {out: i for i, node in enumerate(self.nodes) for out in node.outputs if out}
-
     def consumers(self) -> dict[str, list[int]]:
         """Map tensor name -> indices of the nodes that read it."""
         result: dict[str, list[int]] = {}

@@ -120,10 +120,3 @@ def category(op_type: str) -> str:
     """Category of a canonical op; 'unknown' for ops the importers could not map."""
     spec = SPECS.get(op_type)
     return spec.category if spec else "unknown"
-
-
-def attr(node_attrs: dict[str, Any], op_type: str, name: str) -> Any:
-    """A node's attribute, or the op's canonical default."""
-    if name in node_attrs:
-        return node_attrs[name]
-    return SPECS[op_type].attrs[name]

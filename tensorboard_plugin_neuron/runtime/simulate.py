@@ -33,7 +33,6 @@ class LinkUsage:
 class Schedule:
     start_ns: np.ndarray
     end_ns: np.ndarray
-    link_start_ns: np.ndarray   # DMA: when the transfer first gets link capacity (NaN for other tasks)
     costs: TaskCosts
     link_usage: LinkUsage
 
@@ -113,9 +112,9 @@ def _list_schedule(queue, duration, link, nbytes, dep_offsets, dep_ids, n_queues
 def simulate(program: Program, device: DeviceModel, release_ns: float = 0.0) -> Schedule:
     """Start and end time (ns) of every task of one execution of the program."""
     costs = task_costs(program, device)
-    start, end, slot, usage = list_schedule(program.tasks["queue"].astype(np.int64), costs, program.tasks["bytes"].astype(np.float64),
-                                            program.dep_offsets, program.dep_ids, len(program.queues), release_ns)
-    return Schedule(start, end, slot, costs, usage)
+    start, end, _, usage = list_schedule(program.tasks["queue"].astype(np.int64), costs, program.tasks["bytes"].astype(np.float64),
+                                         program.dep_offsets, program.dep_ids, len(program.queues), release_ns)
+    return Schedule(start, end, costs, usage)
 
 
 def list_schedule(queue: np.ndarray, costs: TaskCosts, nbytes: np.ndarray, dep_offsets: np.ndarray, dep_ids: np.ndarray,

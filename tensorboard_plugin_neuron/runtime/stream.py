@@ -53,7 +53,6 @@ class StreamSchedule:
     end_ns: np.ndarray
     task_start: list[np.ndarray]
     task_end: list[np.ndarray]
-    link_start: list[np.ndarray]
     costs: list[TaskCosts]
     link_usage: LinkUsage
 
@@ -161,14 +160,13 @@ def simulate_stream(workers: list[Worker], assignment: np.ndarray, concurrency: 
     duration[base[:-1]] = np.where(switching, [workers[w].switch_ns for w in assignment], 0.0) + device.request_overhead_ns
     offsets = np.concatenate([[0], np.cumsum(dep_counts)])
     merged = dataclasses.replace(costs[0], duration_ns=duration, link=link)
-    start, end, slot, usage = list_schedule(queue, merged, nbytes, offsets, dep_ids, len(queue_index), release_ns)
+    start, end, _, usage = list_schedule(queue, merged, nbytes, offsets, dep_ids, len(queue_index), release_ns)
     issue = np.where(waits >= 0, end[end_marker[np.maximum(waits, 0)]], release_ns)
-    task_start, task_end, link_start = [], [], []
+    task_start, task_end = [], []
     for w, t in enumerate(templates):
         mine = np.flatnonzero(assignment == w)
         rows = base[mine][:, None] + np.arange(1, t.size - 1)
         task_start.append(start[rows])
         task_end.append(end[rows])
-        link_start.append(slot[rows])
     return StreamSchedule(assignment, np.maximum(issue, release_ns), start[base[:-1]], end[end_marker],
-                          task_start, task_end, link_start, costs, usage)
+                          task_start, task_end, costs, usage)
