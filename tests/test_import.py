@@ -526,3 +526,12 @@ def test_export_import_export_is_stable(imported) -> None:
         second = _export(again)
         assert _shape(second) == _shape(first)
         assert int(again.events["duration_ns"].sum()) == int(trace.events["duration_ns"].sum())
+
+
+def test_a_perfetto_export_of_events_before_time_zero_is_a_one_line_user_error() -> None:
+    from tensorboard_plugin_neuron.interop.perfetto_export import perfetto_chunks
+
+    trace = chrome_to_trace({"traceEvents": [{"ph": "X", "name": "op", "pid": 1, "tid": 1, "ts": 1, "dur": 3}]})
+    trace.events["start_ns"] = trace.events["start_ns"] - 10
+    with pytest.raises(UserError, match="before time 0"):
+        b"".join(perfetto_chunks(trace))

@@ -22,6 +22,7 @@ from tensorboard_plugin_neuron.compiler.model import Buffer, FusionGroup
 from tensorboard_plugin_neuron.compiler.program import Program, ProgramBuilder
 from tensorboard_plugin_neuron.vocabulary.tables import DTYPES, MEMORIES, PURPOSES
 from tensorboard_plugin_neuron.compiler.tiling import GemmShape, gemm_tiles, split_evenly
+from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph import ops
 from tensorboard_plugin_neuron.graph.costs import node_bytes, node_flops
 from tensorboard_plugin_neuron.graph.ir import Graph, Node
@@ -281,7 +282,7 @@ class _Lowerer:
             state.device, state.ready, state.core = Placement.HBM, staged, core
         if state.device is Placement.SBUF and state.core != core:
             if not self.allocate(core, name, footprint or size, step, "activation", pinned):
-                raise RuntimeError(f"tensor {name} does not fit SBUF of core {core}")
+                raise UserError(f"tensor {name} does not fit SBUF of core {core} (try fewer pipeline cores)")
             ids = self.dma(core, name, size, "sbuf", "sbuf", "inter_core", [state.ready], peer=state.core)
             self.stats["inter_core_bytes"] += size
             self.release(state.core, name, step)

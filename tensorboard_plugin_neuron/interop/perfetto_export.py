@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.interop import bytebuild as bb
 from tensorboard_plugin_neuron.interop import perfetto_schema as ps
 from tensorboard_plugin_neuron.interop.streams import ExportStats, in_order
@@ -183,7 +184,7 @@ def perfetto_chunks(trace: Trace, stats: ExportStats | None = None, chunk_events
     stats.source_events = trace.event_count
     lay = layout(trace)
     if trace.event_count and trace.events["start_ns"].min() < 0:
-        raise ValueError("Perfetto timestamps cannot be negative")
+        raise UserError("the trace has events before time 0, and Perfetto timestamps cannot be negative")
     channel = channels(lay)
     req_start, req_end, req_channel = _requests(trace)
     tracks = _Tracks(lay, channel, int(req_channel.max()) + 1 if len(req_channel) else 1)
