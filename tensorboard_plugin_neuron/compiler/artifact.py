@@ -15,11 +15,12 @@ import numpy as np
 from tensorboard_plugin_neuron import __version__
 from tensorboard_plugin_neuron.columns import ColumnError, fill_table, read_table
 from tensorboard_plugin_neuron.compiler.artifact_schema import FORMAT_VERSION, ArtifactMessage
-from tensorboard_plugin_neuron.compiler.model import Buffer, CompiledModel, CompileOptions, FusionGroup, NodePlacement
+from tensorboard_plugin_neuron.compiler.model import Buffer, CompiledModel, CompileOptions, NodePlacement
 from tensorboard_plugin_neuron.compiler.program import Program
 from tensorboard_plugin_neuron.errors import ArtifactError
 from tensorboard_plugin_neuron.fileio import atomic_write, frame, parse_framed
 from tensorboard_plugin_neuron.vocabulary.graph_codec import fill_graph_message, graph_from_message
+from tensorboard_plugin_neuron.vocabulary.groups import fill_group_messages, groups_from_messages
 from tensorboard_plugin_neuron.vocabulary.jsonable import json_default
 from tensorboard_plugin_neuron.vocabulary.queues import Queue
 from tensorboard_plugin_neuron.vocabulary.tables import TASK_COLUMNS
@@ -57,9 +58,7 @@ def serialize(model: CompiledModel) -> bytes:
         "core": np.array([p.core for p in model.placements], dtype=np.int32),
     })
     message.placement_reasons.extend(p.reason for p in model.placements)
-    for group in model.groups:
-        message.groups.add(id=group.id, nodes=list(group.nodes), anchor=group.anchor, kind=group.kind,
-                           engine=group.engine, device=group.device, core=group.core, folded=list(group.folded))
+    fill_group_messages(message.groups, model.groups)
     message.compute_dtypes.extend(model.compute_dtypes.get(node.name, "fp32") for node in model.executable.nodes)
     _fill_program(message.program, model.program)
     _fill_buffers(message, model.buffers)
@@ -138,8 +137,7 @@ def _to_model(message: Any) -> CompiledModel:
         NodePlacement(device=bool(d), reason=r, compute_dtype=_DTYPE_CODES[int(t)], group=int(g), core=int(c))
         for d, r, t, g, c in zip(table["device"], message.placement_reasons, table["dtype"], table["group"], table["core"])
     ]
-    groups = [FusionGroup(id=g.id, nodes=tuple(g.nodes), anchor=g.anchor, kind=g.kind, engine=g.engine,
-                          device=g.device, core=g.core, folded=tuple(g.folded)) for g in message.groups]
+    groups = groups_from_messages(message.groups)
     if len(message.compute_dtypes) != len(executable.nodes):
         raise ValueError("compute dtypes do not match the executable graph")
     compute_dtypes = {node.name: dtype for node, dtype in zip(executable.nodes, message.compute_dtypes)}

@@ -16,7 +16,7 @@ from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
 from tensorboard_plugin_neuron.trace.overview import BIN_COLUMNS, LONG_COLUMNS, TraceOverview
 from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
 from tensorboard_plugin_neuron.vocabulary.graph_codec import graph_from_message
-from tensorboard_plugin_neuron.vocabulary.groups import NodeGroup
+from tensorboard_plugin_neuron.vocabulary.groups import groups_from_messages
 from tensorboard_plugin_neuron.vocabulary.queues import Queue
 from tensorboard_plugin_neuron.vocabulary.tables import (COUNTER_COLUMNS, EVENT_COLUMNS, NODE_COLUMNS, REQUEST_COLUMNS,
                                                           TASK_COLUMNS)
@@ -92,8 +92,7 @@ def _to_trace(message, progress: Progress | None = None) -> Trace:
     if len(offsets) != n_tasks + 1 or offsets[-1] != len(dep_ids) or np.any(np.diff(offsets) < 0) \
             or (len(dep_ids) and (dep_ids.min() < 0 or dep_ids.max() >= n_tasks)):
         raise ValueError("dependency table does not match the task table")
-    groups = [NodeGroup(g.id, tuple(g.nodes), g.anchor, g.kind, g.engine, g.device, g.core, tuple(g.folded))
-              for g in message.groups]
+    groups = groups_from_messages(message.groups)
     return Trace(metadata, graph, nodes, list(message.placement_reasons), groups, queues, list(message.strings),
                  list(message.tensor_names), tasks, events, list(message.counter_names), counters, requests,
                  json.loads(message.summary_json) if message.summary_json else {}, offsets, dep_ids)

@@ -14,6 +14,7 @@ from tensorboard_plugin_neuron.trace.model import Trace
 from tensorboard_plugin_neuron.trace.overview import OVERVIEW_MIN_EVENTS, build_overview
 from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
 from tensorboard_plugin_neuron.vocabulary.graph_codec import fill_graph_message
+from tensorboard_plugin_neuron.vocabulary.groups import fill_group_messages
 from tensorboard_plugin_neuron.vocabulary.jsonable import json_default
 
 PLUGIN_NAME = "neuron"
@@ -47,9 +48,7 @@ def serialize_trace(trace: Trace, overview_min_events: int = OVERVIEW_MIN_EVENTS
     fill_graph_message(message.graph, trace.graph)
     fill_table(message.nodes, trace.nodes, compress=True)
     message.placement_reasons.extend(trace.placement_reasons)
-    for g in trace.groups:
-        message.groups.add(id=g.id, nodes=list(g.nodes), anchor=g.anchor, kind=g.kind, engine=g.engine,
-                           device=g.device, core=g.core, folded=list(g.folded))
+    fill_group_messages(message.groups, trace.groups)
     for q in trace.queues:
         message.queues.add(core=q.core, kind=q.kind, index=q.index, name=q.name)
     message.strings.extend(trace.strings)

@@ -6,6 +6,7 @@ trace has one group per op name, of kind "imported". The trace stores the record
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Iterable
 
 from tensorboard_plugin_neuron.protoschema import Field, Message
 
@@ -40,3 +41,15 @@ GROUP_MESSAGE = Message("FusionGroupDef", (
     Field("core", 7, "int32"),
     Field("folded", 8, "int32", repeated=True),
 ))
+
+
+def fill_group_messages(messages: Any, groups: Iterable[NodeGroup]) -> None:
+    """Append one FusionGroupDef per group to a repeated message field."""
+    for g in groups:
+        messages.add(id=g.id, nodes=list(g.nodes), anchor=g.anchor, kind=g.kind, engine=g.engine, device=g.device,
+                     core=g.core, folded=list(g.folded))
+
+
+def groups_from_messages(messages: Iterable[Any]) -> list[NodeGroup]:
+    return [NodeGroup(id=g.id, nodes=tuple(g.nodes), anchor=g.anchor, kind=g.kind, engine=g.engine, device=g.device,
+                      core=g.core, folded=tuple(g.folded)) for g in messages]
