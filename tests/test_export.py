@@ -2,7 +2,7 @@
 rules a viewer relies on, event counts and busy time equal to the source, hostile names kept as exact text,
 the public API, the CLI and the plugin's streamed export route.
 
-`.pftrace` files are read with two parsers: our own subset schema (trace/perfetto_schema.py) and the classes
+`.pftrace` files are read with two parsers: our own subset schema (interop/perfetto_schema.py) and the classes
 Perfetto generates from its own protos, shipped by the `perfetto` package (perfetto_trace_pb2), so a wrong
 field number or type in our schema shows up as an unknown field or a failed check. Chrome JSON is checked
 against the trace-event format's rules by one validator written from the format's description."""
