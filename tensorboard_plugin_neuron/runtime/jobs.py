@@ -123,8 +123,10 @@ def run_job(model: CompiledModel, logdir: str, run: str | None, iterations: int,
     return RunResult(path, trace.summary, outputs, run_name)
 
 
-def progress_bar(stream=sys.stderr, width: int = 30) -> Progress:
-    """A one-line progress bar on a terminal (silent when the stream is not one)."""
+def progress_bar(stream=None, width: int = 30) -> Progress:
+    """A one-line progress bar on a terminal (silent when the stream is not one); `stream`: sys.stderr as it
+    is when the bar is made (a default bound at import kept a replaced, since closed, stderr)."""
+    stream = stream if stream is not None else sys.stderr
     started = time.monotonic()
 
     def show(done: int, total: int) -> None:
