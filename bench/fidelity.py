@@ -95,7 +95,8 @@ def diagnose(target: str = "inf2") -> None:
     the compute engines' busy time against the latency (overlap), and the Tensor engine's achieved rate."""
     import numpy as np
 
-    from tensorboard_plugin_neuron.compiler.program import MEMORIES, PURPOSES, QUEUE_KINDS
+    from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
+    from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
     from tensorboard_plugin_neuron.hardware import get_target
     from tensorboard_plugin_neuron.runtime.simulate import simulate
 

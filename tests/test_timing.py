@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
-from tensorboard_plugin_neuron.compiler.program import DTYPES, MEMORIES, PURPOSES, ProgramBuilder
+from tensorboard_plugin_neuron.compiler.program import ProgramBuilder
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.hardware import get_target
 from tensorboard_plugin_neuron.runtime.simulate import simulate
+from tensorboard_plugin_neuron.vocabulary.tables import DTYPES, MEMORIES, PURPOSES
 
 INF2 = get_target("inf2")
 TENSOR_CLOCK_HZ = 2.8e9   # NKI architecture guide: Tensor engine data path
