@@ -267,3 +267,11 @@ def test_a_bug_in_the_importer_is_one_line_that_says_so(tmp_path: Path, capsys, 
     assert "\n" not in message and isinstance(caught.value.__cause__, KeyError) and isinstance(caught.value, UserError)
     assert main(["import", str(path), "--logdir", str(tmp_path / "logs")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_not_mapped_reasons_print_on_one_line(tmp_path: Path, capsys) -> None:
+    path = write(tmp_path, json.dumps({"traceEvents": [event(), {"ph": "M", "name": "two\nlines"}]}))
+    result, _ = imported(path, tmp_path)
+    assert result.unmapped == {"M two\\nlines": 1}
+    assert main(["import", str(path), "--logdir", str(tmp_path / "logs"), "--run", "cli"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("1 not mapped (1 M two\\nlines)")
