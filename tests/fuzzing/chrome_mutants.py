@@ -25,7 +25,7 @@ import time
 import tracemalloc
 import traceback
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tensorboard_plugin_neuron.analysis.index import index_trace
 from tensorboard_plugin_neuron.analysis.overview import overview
@@ -184,11 +184,15 @@ class _hard_stop:
         raise CaseTimeout()
 
 
-def cases(count: int, seed: int, start: int = 0, seeds: list[tuple[str, Any]] | None = None,
-          max_json_bytes: int = CAMPAIGN_MAX_JSON_BYTES) -> Iterator[tuple[int, Case]]:
-    documents = seeds if seeds is not None else seed_documents()
-    for index in range(start, start + count):
-        yield index, make_case(documents, seed, index, max_json_bytes)
+def warm_up(seeds: list[tuple[str, str]], workdir: Path) -> None:
+    """Import every seed once, unmutated, before any case is timed: numba compiles (or loads from its
+    cache) each compiled pass on its first call in a process, a second or more on a busy machine. A seed
+    that does not load is a broken campaign."""
+    for name, text in seeds:
+        data = text.encode()
+        outcome = run_case(Case(data, ".json", [f"seed {name}"], None, len(data)), workdir, HARD_STOP_S, track_memory=False)
+        if outcome.kind != "loaded":
+            raise RuntimeError(f"seed {name} does not load: {outcome.kind}: {outcome.detail}")
 
 
 def reproduce(seed: int, index: int, keep: str | None = None) -> tuple[Case, Outcome]:
@@ -213,8 +217,11 @@ def run_campaign(count: int, seed: int, *, memory_every: int = 1, time_cap_s: fl
     failures: list[Failure] = []
     result = CampaignResult(count, seed, outcomes, failures, 0.0, memory_tracked=memory_every > 0)
     started = time.perf_counter()
+    seeds = seed_documents()
     with tempfile.TemporaryDirectory(prefix="chrome-fuzz-") as tmp:
-        for index, case in cases(count, seed):
+        warm_up(seeds, Path(tmp))
+        for index in range(count):
+            case = make_case(seeds, seed, index, CAMPAIGN_MAX_JSON_BYTES)
             traced = memory_every > 0 and index % memory_every == 0
             outcome = run_case(case, Path(tmp), time_cap_s * (4 if traced else 1), traced)
             outcomes[outcome.kind] += 1
