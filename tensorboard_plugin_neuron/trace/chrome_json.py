@@ -138,8 +138,8 @@ def json_depth(data: bytes | bytearray) -> int:
     if b"\\" in data:
         data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
     kept = np.frombuffer(data.translate(None, _NOT_STRUCTURE), np.uint8)
-    outside = (np.cumsum(kept == ord('"'), dtype=np.int64) & 1) == 0
-    return int(np.cumsum(_BRACKET_STEP[kept[outside]], dtype=np.int64).max(initial=0))
+    outside = (np.cumsum(kept == ord('"'), dtype=np.uint8) & 1) == 0   # one byte each: parity survives wrapping
+    return int(np.cumsum(_BRACKET_STEP[kept[outside]], dtype=np.int32).max(initial=0))
 
 
 def parse_chrome_json(data: bytes | bytearray, source: str = "trace") -> Any:
