@@ -221,7 +221,12 @@ def run_campaign(count: int, seed: int, *, memory_every: int = 1, time_cap_s: fl
     with tempfile.TemporaryDirectory(prefix="chrome-fuzz-") as tmp:
         warm_up(seeds, Path(tmp))
         for index in range(count):
-            case = make_case(seeds, seed, index, CAMPAIGN_MAX_JSON_BYTES)
+            try:
+                case = make_case(seeds, seed, index, CAMPAIGN_MAX_JSON_BYTES)
+            except Exception as exc:   # noqa: BLE001 - a bug of the mutator: reported, the campaign goes on
+                outcomes["harness_error"] += 1
+                failures.append(Failure("harness_error", seed, index, [], _describe(exc)))
+                continue
             traced = memory_every > 0 and index % memory_every == 0
             outcome = run_case(case, Path(tmp), time_cap_s * (4 if traced else 1), traced)
             outcomes[outcome.kind] += 1
