@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import tracemalloc
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -275,3 +276,12 @@ def test_not_mapped_reasons_print_on_one_line(tmp_path: Path, capsys) -> None:
     assert result.unmapped == {"M two\\nlines": 1}
     assert main(["import", str(path), "--logdir", str(tmp_path / "logs"), "--run", "cli"]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith("1 not mapped (1 M two\\nlines)")
+
+
+def test_far_flow_points_import_without_warnings(tmp_path: Path) -> None:
+    events = [event(), {"ph": "s", "cat": "ac2g", "id": 1, "pid": 1, "tid": 1, "ts": 1e306},
+              {"ph": "f", "cat": "ac2g", "id": 1, "pid": 1, "tid": 1, "ts": -1e306}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result, _ = imported(write(tmp_path, json.dumps({"traceEvents": events})), tmp_path)
+    assert result.unmapped == {"flow point without a slice to bind to": 2}
