@@ -5,7 +5,8 @@ the overview and the timeline (whole and zoomed).
 Fine outcomes: "loaded" (and every event accounted for: mapped + not mapped == total, == the document's
 event count when the bytes still say it), and "user_error" (a UserError of one line, naming the file,
 not an InternalError). Anything else is a failure of a kind: "internal_error", "crash" (another
-exception from the import), "analysis_error" (from reading back or an analysis), "multi_line_message",
+exception from the import), "analysis_error" (from reading back or an analysis), "warning" (a Python
+warning, which the CLI would print beside its line), "multi_line_message",
 "message_without_file", "accounting", "too_slow" (over `time_cap_s`, default TIME_CAP_S) and
 "too_much_memory" (tracemalloc peak over MEMORY_BASE_BYTES + MEMORY_PER_JSON_BYTE x the JSON bytes the
 case parses). Every failure names its reproducer: `reproduce(seed, index)`.
@@ -24,6 +25,7 @@ import threading
 import time
 import tracemalloc
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,16 @@ def run_case(case: Case, workdir: Path, time_cap_s: float = TIME_CAP_S, track_me
 
 
 def _import_and_analyse(case: Case, path: Path, logdir: Path, max_json_bytes: int) -> tuple[str, str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kind, detail = _import_and_analyse_quietly(case, path, logdir, max_json_bytes)
+    if caught and kind in FINE:   # the CLI would print them to stderr beside its one line
+        first = caught[0]
+        return "warning", f"{first.category.__name__}: {first.message} at {os.path.basename(first.filename)}:{first.lineno}"
+    return kind, detail
+
+
+def _import_and_analyse_quietly(case: Case, path: Path, logdir: Path, max_json_bytes: int) -> tuple[str, str]:
     try:
         result = import_chrome_trace(path, str(logdir), "run", max_json_bytes=max_json_bytes)
     except InternalError as exc:
