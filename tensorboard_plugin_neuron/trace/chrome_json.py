@@ -132,14 +132,18 @@ def _mib(size: int) -> str:
 
 def json_depth(data: bytes | bytearray) -> int:
     """The deepest nesting of arrays and objects in JSON text, counted without parsing: escaped
-    backslashes and quotes are removed, then only quotes and brackets are kept, and a bracket counts when
-    an even number of quotes precede it (outside strings). Correct for valid JSON; for invalid JSON any
-    number (the parser then refuses the text)."""
+    backslashes and quotes are removed, then only quotes and brackets are kept, two adjacent quotes are
+    dropped (an empty string, or the end of one and the start of the next: no bracket between them, and
+    the parity of the quotes before every bracket is kept), and a bracket counts when an even number of
+    quotes precede it (outside strings). Correct for valid JSON; for invalid JSON any number (the parser
+    then refuses the text)."""
     if b"\\" in data:
         data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
-    kept = np.frombuffer(data.translate(None, _NOT_STRUCTURE), np.uint8)
-    outside = (np.cumsum(kept == ord('"'), dtype=np.uint8) & 1) == 0   # one byte each: parity survives wrapping
-    return int(np.cumsum(_BRACKET_STEP[kept[outside]], dtype=np.int32).max(initial=0))
+    kept = np.frombuffer(data.translate(None, _NOT_STRUCTURE).replace(b'""', b""), np.uint8)
+    if (kept == ord('"')).any():   # strings with brackets inside: keep the brackets outside them only
+        outside = (np.cumsum(kept == ord('"'), dtype=np.uint8) & 1) == 0   # one byte each: parity survives wrapping
+        kept = kept[outside]
+    return int(np.cumsum(_BRACKET_STEP[kept], dtype=np.int32).max(initial=0))
 
 
 def parse_chrome_json(data: bytes | bytearray, source: str = "trace") -> Any:
