@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 from tensorboard_plugin_neuron.errors import TraceError, UserError
 from tensorboard_plugin_neuron.fileio import atomic_output
 from tensorboard_plugin_neuron.interop.streams import ExportStats, write_chunks
+from tensorboard_plugin_neuron.interop.chrome_json import DEFAULT_MAX_INFLATE_RATIO, DEFAULT_MAX_JSON_BYTES
 from tensorboard_plugin_neuron.trace.model import Trace
 from tensorboard_plugin_neuron.trace.writer import TRACE_SUFFIX
 
@@ -27,12 +28,16 @@ __all__ = ["ExportStats", "FORMATS", "export", "export_chrome", "export_ops_csv"
            "format_for", "import_chrome_trace", "load_profile", "resolve_format"]
 
 
-def import_chrome_trace(path: PathLike, logdir: str, run: str | None = None) -> Any:
+def import_chrome_trace(path: PathLike, logdir: str, run: str | None = None, *,
+                        max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+                        max_inflate_ratio: float = DEFAULT_MAX_INFLATE_RATIO) -> Any:
     """Convert a Chrome trace-event file (e.g. PyTorch profiler output) into a profile under the logdir;
-    returns the ImportResult (path written, mapped and unmapped event counts)."""
+    returns the ImportResult (path written, mapped and unmapped event counts). Files holding more than
+    `max_json_bytes` of JSON (read or inflated), or a .gz inflating more than `max_inflate_ratio` times
+    (beyond 64 MiB), are refused with a one-line TraceError, like every other problem of the file."""
     from tensorboard_plugin_neuron.interop.chrome_import import import_chrome_trace as convert
 
-    return convert(path, logdir, run)
+    return convert(path, logdir, run, max_json_bytes=max_json_bytes, max_inflate_ratio=max_inflate_ratio)
 
 
 def load_profile(path_or_logdir: PathLike, run: str | None = None, profile: str | None = None) -> Trace:

@@ -108,8 +108,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.interop.chrome_import import import_chrome_trace
+    from tensorboard_plugin_neuron.interop.chrome_json import DEFAULT_MAX_JSON_BYTES, MAX_JSON_SIZE_ENV, parse_size
 
-    result = import_chrome_trace(args.trace, args.logdir, args.run)
+    size = args.max_json_size or os.environ.get(MAX_JSON_SIZE_ENV)
+    result = import_chrome_trace(args.trace, args.logdir, args.run,
+                                 max_json_bytes=parse_size(size) if size else DEFAULT_MAX_JSON_BYTES,
+                                 max_inflate_ratio=args.max_inflate_ratio)
     print(result.message())
     print(f"wrote {result.path} ({result.tracks} tracks, {result.slices} events)")
     print(f"view it: tensorboard --logdir {args.logdir}")
@@ -259,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("trace", help="TRACE.json or TRACE.json.gz (Chrome trace-event format)")
     p.add_argument("--logdir", required=True, help="TensorBoard log directory to write the profile into")
     p.add_argument("--run", default=None, help="run name (default: the trace file's name without suffixes)")
+    p.add_argument("--max-json-size", default=None, metavar="SIZE",
+                   help="refuse files holding more JSON than this, read or inflated, e.g. 4G (default: "
+                        "$NEURON_PROFILE_MAX_JSON_SIZE, else 2G; importing takes about 5x the JSON size in memory)")
+    p.add_argument("--max-inflate-ratio", type=float, default=100.0, metavar="R",
+                   help="refuse a .gz inflating to more than R times its size and more than 64 MiB (default 100)")
     p.set_defaults(handler=_cmd_import)
 
     p = sub.add_parser("ls", help="list the simulated devices of a target, like neuron-ls")

@@ -16,3 +16,9 @@ class ArtifactError(UserError):
 
 class TraceError(UserError):
     """A trace file that is missing, corrupt, truncated, empty or of an unsupported version."""
+
+
+class InternalError(UserError):
+    """A bug of ours met while handling user input (e.g. an import that failed other than by its checks),
+    reported as one line that says it is a bug and where it happened; the traceback is kept as the
+    exception's cause. A UserError so that the CLI prints one line, never a problem with the input."""

@@ -402,7 +402,7 @@ def test_import_is_deterministic_and_byte_stable(tmp_path: Path) -> None:
     (b'{"displayTimeUnit": "ns"}', "no 'traceEvents' list"),
     (b'{"traceEvents": 5}', "'traceEvents' is not a list"),
     (b'{"traceEvents": [{"ph": "X", "name": "op", "pid": 1, "tid": 1, "dur": 3}]}', "has no 'ts'"),
-    (b'{"traceEvents": [{"ph": "X", "name": "op", "pid": 1, "tid": 1, "ts": "soon", "dur": 3}]}', "non-numeric"),
+    (b'{"traceEvents": [{"ph": "X", "name": "op", "pid": 1, "tid": 1, "ts": "soon", "dur": 3}]}', "not a finite number (the text 'soon')"),
     (b'{"traceEvents": [{"ph": "X", "name": "op", "pid": 1, "tid": 1, "ts": 1, "dur": -3}]}', "negative 'dur'"),
     (b'{"traceEvents": [{"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "p"}}]}', "no timed events"),
     (gzip.compress(b'{"traceEvents": []}' * 100)[:30], "truncated or corrupt gzip"),

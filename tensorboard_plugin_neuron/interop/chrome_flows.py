@@ -57,7 +57,8 @@ def _bind(p: Parsed, flows: dict[str, np.ndarray], start: np.ndarray, end: np.nd
     s, e = start[ids], end[ids]
     base = int(s.min())
     width = int(e.max()) - base + 2
-    offset = (flows["ts"] - t0) * 1000 - base
+    # points beyond ±1e15 us are outside the slices' span (at most 100 days) either way: clipped, no overflow
+    offset = np.clip(flows["ts"] - t0, -1e15, 1e15) * 1000 - base
     inside_span = (offset >= 0) & (offset < width)
     point = np.rint(np.where(inside_span, offset, 0)).astype(np.int64) + base
     valid = (flows["thread"] >= 0) & inside_span

@@ -15,11 +15,8 @@ Mapping (`chrome_to_trace`, a pure function of the parsed JSON document):
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import json
 import os
 import re
-import zlib
 from typing import Any
 
 import numpy as np
@@ -28,24 +25,28 @@ from tensorboard_plugin_neuron import __version__
 from tensorboard_plugin_neuron.vocabulary.queues import ENGINES, QUEUE_KINDS, Queue
 from tensorboard_plugin_neuron.vocabulary.groups import NodeGroup
 from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES, task_table
-from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.errors import InternalError, TraceError, UserError
 from tensorboard_plugin_neuron.graph.ir import Graph, Node
 from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.interop.chrome_flows import flow_dependencies
+from tensorboard_plugin_neuron.interop.chrome_json import (DEFAULT_MAX_INFLATE_RATIO, DEFAULT_MAX_JSON_BYTES, JsonLimits,
+                                                            parse_chrome_json, read_json_bytes, trace_events)
 from tensorboard_plugin_neuron.interop.chrome_parse import SLICE_BE, SLICE_INSTANT, SLICE_X, Parsed, parse_events
+from tensorboard_plugin_neuron.interop.chrome_values import clean_text, decimal_id, one_line
 from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
 from tensorboard_plugin_neuron.trace.writer import run_directory, write_trace
 
 ROLES = QUEUE_KINDS   # the role of a track is its queue kind: host, stream, dma, annotation (engines: our own export)
 _KIND_ORDER = ("host", "stream", *ENGINES, "dma", "annotation")   # track order within a thread (all roles used)
-_DEVICE_PROCESS = re.compile(r"^(?:GPU|NeuronCore|Device)\s*(\d+)\b")
+_DEVICE_PROCESS = re.compile(r"^(?:GPU|NeuronCore|Device)\s*([0-9]{1,9})\b")
 _ROLE_OF_CATEGORY = {"memcpy": "dma", "gpu_memcpy": "dma", "kernel": "stream", "memset": "stream",
                      "gpu_memset": "stream", "gpu_user_annotation": "annotation", "trace": "annotation",
                      # our own export writes the queue kind as the category
                      "dma": "dma", "host": "host", "stream": "stream", "annotation": "annotation",
                      **{engine: engine for engine in ENGINES}}
 _REQUEST_CATEGORY = "request"   # our own export: one X event per inference
-_STEP = re.compile(r"^ProfilerStep#(\d+)$")
+_STEP = re.compile(r"^ProfilerStep#([0-9]{1,9})$")   # a request number fits the int32 column
+_MAX_REASONS = 40   # distinct not-mapped reasons kept in the summary; the rest are summed as one
 _MEMCPY = (("htod", "host", "hbm", "input"), ("dtoh", "hbm", "host", "output"), ("dtod", "hbm", "hbm", "activation"),
            ("ptop", "hbm", "remote", "inter_core"), ("htoh", "host", "host", "none"))
 
@@ -76,16 +77,49 @@ class ImportResult:
         return line + f", {self.events_unmapped} not mapped" + (f" ({parts(self.unmapped)})" if self.unmapped else "")
 
 
-def import_chrome_trace(path: str | os.PathLike[str], logdir: str, run: str | None = None) -> ImportResult:
-    """Convert a Chrome trace-event file (.json or .json.gz) into LOGDIR/RUN/plugins/neuron/SESSION.trace.pb."""
+def import_chrome_trace(path: str | os.PathLike[str], logdir: str, run: str | None = None, *,
+                        max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+                        max_inflate_ratio: float = DEFAULT_MAX_INFLATE_RATIO) -> ImportResult:
+    """Convert a Chrome trace-event file (.json or .json.gz) into LOGDIR/RUN/plugins/neuron/SESSION.trace.pb.
+    Any failure is one TraceError line naming the file (see `_import_boundary`). `max_json_bytes` bounds
+    the JSON text, read or inflated; a .gz may inflate to `max_inflate_ratio` times its size (or 64 MiB):
+    see `chrome_json`."""
+    limits = JsonLimits(max_bytes=max_json_bytes, max_inflate_ratio=max_inflate_ratio)
     path = os.fspath(path)
     session = session_name(path)
     run_directory(logdir, run or session)   # reject a bad run name before reading anything
-    trace = chrome_to_trace(read_chrome_json(path), source_name=os.path.basename(path))
-    written = write_trace(trace, logdir, run or session)
+    try:
+        trace = chrome_to_trace(read_chrome_json(path, limits), source_name=path)
+        written = write_trace(trace, logdir, run or session)
+    except Exception as exc:
+        raise _import_boundary(exc, path) from exc
     s = trace.summary
     return ImportResult(written, s["import_events_total"], dict(s["import_mapped"]), dict(s["import_unmapped"]),
                         len(trace.queues), trace.event_count)
+
+
+def _import_boundary(exc: Exception, path: str) -> UserError:
+    """The one-line error an import failure ends in. Problems of the file were raised as UserError by the
+    checks (kept: they name the field); running out of memory or stack is a file too large or too deep;
+    anything else is a bug of ours, said so in the line (with where it happened) rather than hidden, its
+    traceback kept as the cause."""
+    if isinstance(exc, UserError):
+        text = str(exc)
+        cls = type(exc) if isinstance(exc, TraceError) else TraceError
+        return cls(one_line(text if path in text else f"{path}: {text}"))
+    if isinstance(exc, MemoryError):
+        return TraceError(one_line(f"{path}: not enough memory to import it (lower the JSON size limit with "
+                                   "--max-json-size to refuse such files up front)"))
+    if isinstance(exc, RecursionError):
+        return TraceError(one_line(f"{path}: nested too deeply to import"))
+    if isinstance(exc, OSError):
+        return TraceError(one_line(f"{path}: cannot write the imported profile: {exc.strerror or exc}"))
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = f" at {os.path.basename(frame.tb_frame.f_code.co_filename)}:{frame.tb_lineno}" if frame else ""
+    return InternalError(one_line(f"{path}: internal error of the importer, not a problem of the file as far as it "
+                                  f"knows (please report it): {type(exc).__name__}: {exc}{where}"))
 
 
 def session_name(path: str) -> str:
@@ -96,46 +130,13 @@ def session_name(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", stem).strip(".")[:100] or "imported"
 
 
-def read_chrome_json(path: str) -> Any:
+def read_chrome_json(path: str, limits: JsonLimits = JsonLimits()) -> Any:
     """The parsed JSON document of a trace file (gzip detected by its magic bytes); one-line errors."""
     if os.path.isdir(path):
-        raise UserError(f"{path} is a directory, not a trace file")
+        raise TraceError(f"{path} is a directory, not a trace file")
     if not os.path.isfile(path):
-        raise UserError(f"no such trace file: {path}")
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise UserError(f"{path} is a truncated or corrupt gzip file ({exc})") from None
-    return parse_chrome_json(data, path)
-
-
-def parse_chrome_json(data: bytes, source: str = "trace") -> Any:
-    if not data.strip():
-        raise UserError(f"{source} is empty, not a Chrome trace-event file")
-    try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        text = data.rstrip()
-        if text[:1] == b"[" and text[-1:] != b"]":   # the array form may omit its closing bracket
-            try:
-                return json.loads(text.rstrip(b",") + b"]")
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                pass
-        reason = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
-        raise UserError(f"{source} is not valid JSON ({reason})") from None
-
-
-def trace_events(document: Any, source: str = "trace") -> list[Any]:
-    if isinstance(document, list):
-        return document
-    if not isinstance(document, dict) or "traceEvents" not in document:
-        raise UserError(f"{source} has no 'traceEvents' list: not a Chrome trace-event file")
-    if not isinstance(document["traceEvents"], list):
-        raise UserError(f"{source}: 'traceEvents' is not a list")
-    return document["traceEvents"]
+        raise TraceError(f"no such trace file: {path}")
+    return parse_chrome_json(read_json_bytes(path, limits), path)
 
 
 def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
@@ -145,14 +146,14 @@ def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
     p = parse_events(events)
     exported_requests = _take_requests(p)
     if not len(p.slice_ts) and not len(p.counter_ts) and not len(exported_requests[0]):
-        raise UserError(f"{source_name} has no timed events to import ({len(events)} entries in traceEvents)")
+        raise TraceError(f"{source_name} has no timed events to import ({len(events)} entries in traceEvents)")
     t0 = float(min(p.slice_ts.min(initial=np.inf), p.counter_ts.min(initial=np.inf), exported_requests[0].min(initial=np.inf)))
     if max((p.slice_ts - t0).max(initial=0), p.slice_dur.max(initial=0), (p.counter_ts - t0).max(initial=0),
            (exported_requests[0] - t0).max(initial=0), exported_requests[1].max(initial=0)) > 9e12:
-        raise UserError(f"{source_name}: timestamps or durations span more than 100 days (ts and dur are microseconds)")
+        raise TraceError(f"{source_name}: timestamps or durations span more than 100 days (ts and dur are microseconds)")
     start = np.rint((p.slice_ts - t0) * 1000).astype(np.int64)
     duration = np.rint(p.slice_dur * 1000).astype(np.int64)
-    names = [_text(n) for n in p.names]
+    names = p.names
     role = _slice_roles(p)
     step_number = np.array([int(m.group(1)) if (m := _STEP.match(n)) else -1 for n in names], np.int64)
     is_step = (step_number[p.slice_name] >= 0) & (p.slice_source != SLICE_INSTANT) & (role == ROLES.index("host")) \
@@ -179,12 +180,12 @@ def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
     used = np.unique(p.slice_name)
     offsets, dep_ids = flow_dependencies(p, start, duration, t0)
     counters = _counter_table(p, t0)
-    devices = [d for d in (top.get("deviceProperties") or top.get("computeProperties") or []) if isinstance(d, dict)]
+    devices = _device_properties(top)
     gpus = sorted({q.core for q in queues if q.core >= 0})   # devices with work in the trace
-    target = next((_text(d.get("name")) for d in devices if gpus and d.get("id") == gpus[0]), "") or \
-        (_text(devices[0].get("name")) if devices else ("gpu" if gpus else "cpu"))
-    base_ns = top.get("baseTimeNanoseconds") if isinstance(top.get("baseTimeNanoseconds"), int) else 0
-    created = base_ns + round(t0 * 1000)   # the wall-clock time of the first event, when the file tells it
+    target = next((clean_text(d.get("name")) for d in devices if gpus and d.get("id") == gpus[0]), "") or \
+        (clean_text(devices[0].get("name")) if devices else ("gpu" if gpus else "cpu"))
+    base_ns = top.get("baseTimeNanoseconds") if type(top.get("baseTimeNanoseconds")) is int else 0
+    created = base_ns + round(t0 * 1000) if abs(t0) < 2.0**62 / 1000 else -1   # wall-clock time of the first event
     created = created if 0 <= created < 2**63 else 0
     metadata = TraceMetadata(model=session_name(source_name), target=target, autocast="", batch=1, cores=len(gpus),
                              iterations=iterations, session=session_name(source_name),
@@ -201,20 +202,25 @@ def chrome_to_trace(document: Any, source_name: str = "trace") -> Trace:
     return trace
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ("" if value is None else str(value))
+def _device_properties(top: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects of kineto's `deviceProperties` (or the older `computeProperties`) list; a value of any
+    other type is no device list."""
+    for key in ("deviceProperties", "computeProperties"):
+        value = top.get(key)
+        if isinstance(value, list) and value:
+            return [d for d in value if isinstance(d, dict)]
+    return []
 
 
 def _take_requests(p: Parsed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Remove the X events of category 'request' (our export's inferences) from the slices; return their
     (ts, dur, request id) in microseconds."""
-    cats = np.array([_text(c).lower() == _REQUEST_CATEGORY for c in p.cats] or [False], bool)
+    cats = np.array([c.lower() == _REQUEST_CATEGORY for c in p.cats] or [False], bool)
     chosen = cats[p.slice_cat] & (p.slice_source == SLICE_X) if len(p.slice_cat) else np.zeros(0, bool)
     if not chosen.any():
         return np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
     rows = np.flatnonzero(chosen)
-    ident = np.array([a.get("request", i) if type(a := p.slice_events[r].get("args")) is dict and
-                      isinstance(a.get("request", i), int) else i for i, r in enumerate(rows.tolist())], np.int64)
+    ident = np.array([_request_id(p.slice_events[r].get("args"), i) for i, r in enumerate(rows.tolist())], np.int64)
     taken = (p.slice_ts[rows], p.slice_dur[rows], ident)
     keep = ~chosen
     for name in ("slice_thread", "slice_name", "slice_cat", "slice_ts", "slice_dur", "slice_source", "slice_bytes", "slice_flops"):
@@ -222,6 +228,12 @@ def _take_requests(p: Parsed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     p.slice_events = [e for e, k in zip(p.slice_events, keep.tolist()) if k]
     p.mapped["request"] += len(rows)
     return taken
+
+
+def _request_id(args: Any, ordinal: int) -> int:
+    """The request number our export writes in `args.request`; its ordinal when absent or not an int32."""
+    ident = args.get("request") if type(args) is dict else None
+    return ident if type(ident) is int and 0 <= ident < 2**31 else ordinal
 
 
 def _count_slices(p: Parsed, role: np.ndarray, is_step: np.ndarray) -> None:
@@ -240,7 +252,7 @@ def _count_slices(p: Parsed, role: np.ndarray, is_step: np.ndarray) -> None:
 
 def _slice_roles(p: Parsed) -> np.ndarray:
     """Per slice: index into ROLES, from its category (instants mark time: 'annotation')."""
-    per_cat = np.array([ROLES.index(_ROLE_OF_CATEGORY.get(_text(c).lower(), "host")) for c in p.cats] or [0], np.int64)
+    per_cat = np.array([ROLES.index(_ROLE_OF_CATEGORY.get(c.lower(), "host")) for c in p.cats] or [0], np.int64)
     role = per_cat[p.slice_cat] if len(p.slice_cat) else np.zeros(0, np.int64)
     return np.where(p.slice_source == SLICE_INSTANT, ROLES.index("annotation"), role)
 
@@ -260,13 +272,14 @@ def _queues(p: Parsed, role: np.ndarray) -> tuple[list[Queue], np.ndarray, list[
         device = r not in ("host", "annotation")
         named = process.get("labels") or process.get("name") or ""
         number = _DEVICE_PROCESS.match(named)   # "GPU 0" (kineto's labels), "NeuronCore 0" (our export)
-        plabel = process.get("labels") or (named if device and number else "") or (f"GPU {pid}" if device and pid.isdigit() else "") \
-            or (f"{named} {pid}" if named else (pid if not pid.isdigit() else f"process {pid}") or "global")
-        tlabel = meta.get("name") or (tid if not tid or not tid.isdigit() or device else f"thread {tid}")
+        pid_number, tid_number = decimal_id(pid), decimal_id(tid)
+        plabel = process.get("labels") or (named if device and number else "") or (f"GPU {pid}" if device and pid_number is not None else "") \
+            or (f"{named} {pid}" if named else (pid if pid_number is None else f"process {pid}") or "global")
+        tlabel = meta.get("name") or (tid if tid_number is None or device else f"thread {tid}")
         suffix = {"dma": " memcpy", "annotation": " annotations" if len(roles_of_thread[thread]) > 1 else ""}.get(r, "")
         if tlabel.startswith(plabel) or (suffix and tlabel.endswith(suffix)):   # names from our own export
             plabel, suffix = "", ""
-        core = int(number.group(1)) if device and number else (int(pid) if device and pid.isdigit() else -1)
+        core = int(number.group(1)) if device and number else (pid_number if device and pid_number is not None else -1)
         queue = Queue(core=core % 2**31 if core >= 0 else -1, kind=r, index=0, name=f"{plabel} {tlabel}".strip() + suffix)
         order = (_sort_key(process.get("sort"), pid), _sort_key(meta.get("sort"), tid), _KIND_ORDER.index(r))
         described.append((order, queue, (pid, tid)))
@@ -284,9 +297,10 @@ def _queues(p: Parsed, role: np.ndarray) -> tuple[list[Queue], np.ndarray, list[
     return queues, position[inverse].astype(np.int32), sources
 
 
-def _sort_key(sort_index: Any, ident: str) -> tuple:
-    number = float(sort_index) if sort_index is not None else float("inf")
-    return (number, 0 if ident.isdigit() else 1, int(ident) if ident.isdigit() else 0, ident)
+def _sort_key(sort_index: float | None, ident: str) -> tuple:
+    """Order of tracks: by sort index (none last), then numeric ids in number order, then other ids."""
+    number = decimal_id(ident)
+    return (float("inf") if sort_index is None else sort_index, 0 if number is not None else 1, number or 0, ident)
 
 
 def _graph(p: Parsed, names: list[str], role: np.ndarray, is_op: np.ndarray, start: np.ndarray, iterations: int,
@@ -309,7 +323,7 @@ def _graph(p: Parsed, names: list[str], role: np.ndarray, is_op: np.ndarray, sta
         r = ROLES[int(role[s])]
         name = names[int(p.slice_name[s])]   # '/' separates name scopes in node names: show it as '∕' (U+2215)
         graph_nodes.append(Node(name=name.replace("/", "\u2215"), op_type=name, inputs=[], outputs=[],
-                                scope=_text(p.cats[int(p.slice_cat[s])]).replace("/", "\u2215") or r))
+                                scope=p.cats[int(p.slice_cat[s])].replace("/", "\u2215") or r))
         groups.append(NodeGroup(id=n, nodes=(n,), anchor=n, kind="imported", engine=r, device=r != "host",
                                 core=queues[int(queue_of_slice[s])].core))
     per_node = node_of_slice[op]
@@ -374,8 +388,25 @@ def _summary(trace: Trace, p: Parsed, top: dict[str, Any], devices: list[dict]) 
         "hbm_read_bytes": int(nbytes[copy & (src == MEMORIES.index("hbm"))].sum()),
         "hbm_write_bytes": int(nbytes[copy & (dst == MEMORIES.index("hbm"))].sum()),
         "model_flops": float(tasks["flops"].sum()),
-        "devices": [_text(d.get("name")) for d in devices],
-        "source_schema_version": top.get("schemaVersion") if isinstance(top.get("schemaVersion"), (int, str)) else None,
+        "devices": [clean_text(d.get("name")) for d in devices],
+        "source_schema_version": _schema_version(top.get("schemaVersion")),
         "import_events_total": p.total, "import_events_mapped": sum(p.mapped.values()),
-        "import_mapped": dict(sorted(p.mapped.items())), "import_unmapped": dict(sorted(p.unmapped.items())),
+        "import_mapped": dict(sorted(p.mapped.items())), "import_unmapped": dict(sorted(_fold_reasons(p.unmapped).items())),
     }
+
+
+def _schema_version(value: Any) -> int | str | None:
+    if type(value) is int:
+        return value if abs(value) < 2**53 else None   # a number JavaScript holds exactly
+    return clean_text(value, 100) if isinstance(value, str) else None
+
+
+def _fold_reasons(unmapped: dict[str, int]) -> dict[str, int]:
+    """At most _MAX_REASONS not-mapped reasons (the most frequent; ties by name), the rest summed as
+    'other reasons', so that a file with a distinct M name per event still has a short summary."""
+    if len(unmapped) <= _MAX_REASONS:
+        return dict(unmapped)
+    ranked = sorted(unmapped.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = dict(ranked[: _MAX_REASONS - 1])
+    kept["other reasons"] = kept.get("other reasons", 0) + sum(n for _, n in ranked[_MAX_REASONS - 1:])
+    return kept

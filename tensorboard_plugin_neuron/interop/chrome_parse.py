@@ -13,12 +13,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.errors import TraceError
+from tensorboard_plugin_neuron.interop.chrome_values import clean_text, describe_value, finite_number, one_line
 
 SLICE_X, SLICE_BE, SLICE_INSTANT = 0, 1, 2
 METADATA_NAMES = frozenset({"process_name", "process_labels", "process_sort_index", "thread_name", "thread_sort_index"})
 MEMORY_INSTANT = "[memory]"
 _DEVICE_TYPES = {0: "cpu", 1: "cuda"}  # c10::DeviceType values PyTorch writes into [memory] events
+_NUMBER_TYPES = {int, float}
+_PHASE_REASONS = {"S": "async S/T/F (legacy)", "T": "async S/T/F (legacy)", "F": "async S/T/F (legacy)",
+                  "p": "async S/T/F (legacy)", "P": "sample", "N": "object", "O": "object", "D": "object", "R": "mark",
+                  "v": "memory dump", "V": "memory dump", "c": "clock sync", "(": "context", ")": "context"}
 
 
 @dataclasses.dataclass
@@ -26,8 +31,8 @@ class Parsed:
     """Columns of everything the importer maps. Times are microseconds as in the file."""
 
     total: int
-    names: list[Any]                 # interned event names (slices index into it)
-    cats: list[Any]                  # interned categories
+    names: list[str]                 # distinct event names as clean text (slices index into it)
+    cats: list[str]                  # distinct categories as clean text
     threads: list[tuple[str, str]]   # (pid, tid) as text; slices index into it
     slice_thread: np.ndarray
     slice_name: np.ndarray
@@ -60,29 +65,41 @@ def _intern(values: list[Any], table: dict[Any, int]) -> np.ndarray:
         return np.fromiter((table.setdefault(_text(v), len(table)) for v in values), np.int64, len(values))
 
 
+def _as_clean_text(table: dict[Any, int], ids: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Interned raw values -> their distinct clean texts (see `clean_text`: 5 and "5" are one name, and so
+    are two names cut to the same first 4,096 characters), and `ids` renumbered to index them."""
+    texts: dict[str, int] = {}
+    remap = np.array([texts.setdefault(clean_text(v), len(texts)) for v in table], np.int64)
+    return list(texts), (remap[ids] if len(ids) else ids)
+
+
 def _numbers(events: list[dict], key: str, phase: str, required: bool) -> np.ndarray:
-    """The `key` field of every event as float64 (NaN where absent); a non-numeric value is an error,
-    and so is an absent one when `required`."""
+    """The `key` field of every event as float64 (NaN where absent and not `required`). A value that is
+    not a finite JSON number (text, even "12", a boolean, NaN, ±Infinity, an integer beyond the float
+    range) is an error naming the event, and so is an absent one when `required`."""
     raw = [e.get(key) for e in events]
-    try:
-        values = np.array(raw, dtype=np.float64)
-    except (TypeError, ValueError):
-        values = None
-    if values is not None and values.shape != (len(raw),):   # lists among the values
-        values = None
-    bad = np.ones(len(raw), bool) if values is None else (np.isnan(values) if required else np.zeros(len(raw), bool))
-    if values is None or bad.any():
-        for i, v in enumerate(raw):
-            if (v is None and required) or (v is not None and not _is_number(v)):
-                what = "has no" if v is None else f"has a non-numeric ({type(v).__name__})"
-                raise UserError(f"a '{phase}' event ('{_text(events[i].get('name'))[:60]}') {what} '{key}' field")
-    if values.size and np.isinf(values).any():
-        raise UserError(f"a '{phase}' event has an infinite '{key}'")
+    if set(map(type, raw)) <= _NUMBER_TYPES:   # the common case: numbers only
+        try:
+            values = np.array(raw, dtype=np.float64)
+        except OverflowError:
+            values = None
+        if values is not None and np.isfinite(values).all():
+            return values
+    values = np.full(len(raw), np.nan)
+    for i, (e, v) in enumerate(zip(events, raw)):
+        if v is None and not required:
+            continue
+        number = finite_number(v)
+        if number is None:
+            what = f"has no '{key}'" if v is None else f"has a '{key}' that is not a finite number ({describe_value(v)})"
+            raise TraceError(f"a '{phase}' event ({_event_label(e)}) {what}")
+        values[i] = number
     return values
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+def _event_label(event: dict) -> str:
+    """'name 'aten::mm'' for error messages (the name cut to 60 characters)."""
+    return f"name {clean_text(event.get('name'), 60)!r}"
 
 
 def _args(events: list[dict], first: str, second: str) -> tuple[np.ndarray, np.ndarray]:
@@ -92,12 +109,13 @@ def _args(events: list[dict], first: str, second: str) -> tuple[np.ndarray, np.n
 
 
 def _integers(raw: list[Any]) -> np.ndarray:
+    """int64 of each value that is a finite number below 2**62 in magnitude (0 otherwise)."""
     try:
         values = np.array(raw, dtype=np.float64)
         if values.shape != (len(raw),):
             raise ValueError("not scalars")
-    except (TypeError, ValueError):  # text, lists or objects among the values: keep the numbers only
-        values = np.array([v if _is_number(v) else np.nan for v in raw], dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):  # text, lists, objects or huge integers among the values
+        values = np.array([np.nan if (f := finite_number(v)) is None else f for v in raw], dtype=np.float64)
     values[~np.isfinite(values) | (np.abs(values) >= 2.0**62)] = 0
     return values.astype(np.int64)
 
@@ -127,7 +145,7 @@ def parse_events(events: list[Any]) -> Parsed:
     if x:
         ts, dur = _numbers(x, "ts", "X", True), _numbers(x, "dur", "X", False)
         if np.any(dur < 0):
-            raise UserError(f"an 'X' event ('{_text(x[int(np.flatnonzero(dur < 0)[0])].get('name'))[:60]}') has a negative 'dur'")
+            raise TraceError(f"an 'X' event ({_event_label(x[int(np.flatnonzero(dur < 0)[0])])}) has a negative 'dur'")
         has_dur = ~np.isnan(dur)
         if not has_dur.all():
             unmapped["X without dur"] += int((~has_dur).sum())
@@ -158,29 +176,24 @@ def parse_events(events: list[Any]) -> Parsed:
     process_meta, thread_meta = _metadata(by_phase.pop("M", []), mapped, unmapped)
     flow_points = by_phase.pop("s", []) + by_phase.pop("t", []) + by_phase.pop("f", [])
     for phase, group in by_phase.items():
-        reason = {"S": "async S/T/F (legacy)",
-                  "T": "async S/T/F (legacy)", "F": "async S/T/F (legacy)", "p": "async S/T/F (legacy)",
-                  "P": "sample", "N": "object", "O": "object", "D": "object", "R": "mark", "v": "memory dump",
-                  "V": "memory dump", "c": "clock sync", "(": "context", ")": "context"}.get(phase)
-        unmapped[f"phase {_text(phase)!r}" + (f" ({reason})" if reason else "") if phase is not None else "no phase"] += len(group)
+        unmapped[_phase_reason(phase)] += len(group)
 
     thread_col = np.concatenate([c[0] for c in columns]) if columns else np.zeros(0, np.int64)
     canonical: dict[tuple[str, str], int] = {}
 
     def canonical_ids(raw: np.ndarray) -> np.ndarray:
         """Raw (pid, tid) ids -> ids of their text form (pid 7 and pid "7" are one process)."""
-        remap = np.array([canonical.setdefault((_text(k[0]), _text(k[1])) if isinstance(k, tuple) else (_text(k), ""),
-                                               len(canonical)) for k in raw_threads], dtype=np.int64)
+        remap = np.array([canonical.setdefault((clean_text(k[0]), clean_text(k[1])) if isinstance(k, tuple)
+                                               else (clean_text(k), ""), len(canonical)) for k in raw_threads], dtype=np.int64)
         return remap[raw] if len(raw) else raw
 
     all_slices = [e for c in columns for e in c[6]]
     slice_bytes, slice_flops = _args(all_slices, "bytes", "flops")
-    slice_cat = np.concatenate([c[2] for c in columns]) if columns else np.zeros(0, np.int64)
+    name_texts, slice_name = _as_clean_text(names, np.concatenate([c[1] for c in columns]) if columns else np.zeros(0, np.int64))
+    cat_texts, slice_cat = _as_clean_text(cats, np.concatenate([c[2] for c in columns]) if columns else np.zeros(0, np.int64))
     parsed = Parsed(
-        total=len(events), names=list(names), cats=list(cats), threads=[],
-        slice_thread=canonical_ids(thread_col),
-        slice_name=np.concatenate([c[1] for c in columns]) if columns else np.zeros(0, np.int64),
-        slice_cat=slice_cat,
+        total=len(events), names=name_texts, cats=cat_texts, threads=[],
+        slice_thread=canonical_ids(thread_col), slice_name=slice_name, slice_cat=slice_cat,
         slice_ts=np.concatenate([c[3] for c in columns]) if columns else np.zeros(0),
         slice_dur=np.concatenate([c[4] for c in columns]) if columns else np.zeros(0),
         slice_source=np.concatenate([np.full(len(c[3]), c[5], np.int8) for c in columns]) if columns else np.zeros(0, np.int8),
@@ -192,6 +205,18 @@ def parse_events(events: list[Any]) -> Parsed:
     parsed.flows = _flow_points(flow_points, lambda group: canonical_ids(thread_ids(group)))
     parsed.threads = list(canonical)
     return parsed
+
+
+def _phase_reason(phase: Any) -> str:
+    """The not-mapped reason of an event phase the importer does not map: "phase 'P' (sample)" for the
+    format's other phases, "phase 'Z'" for other single printable ASCII characters, else one reason
+    for all (so a file cannot make a reason per event)."""
+    if phase is None:
+        return "no phase"
+    if isinstance(phase, str) and len(phase) == 1 and phase.isascii() and phase.isprintable():
+        reason = _PHASE_REASONS.get(phase)
+        return f"phase {phase!r}" + (f" ({reason})" if reason else "")
+    return "phase not a letter"
 
 
 def _match_begin_end(group: list[dict], thread: np.ndarray, track: np.ndarray, begin: str, names: dict, cats: dict,
@@ -234,20 +259,21 @@ def _counters(group: list[dict], counter_names: dict[str, int], mapped: collecti
     ts = _numbers(group, "ts", "C", True)
     pids_per_name: dict[str, set] = collections.defaultdict(set)
     for e in group:
-        pids_per_name[_text(e.get("name"))].add(_text(e.get("pid")))
+        pids_per_name[clean_text(e.get("name"))].add(clean_text(e.get("pid")))
     samples = []
     for e, t in zip(group, ts.tolist()):
-        name, args = _text(e.get("name")), e.get("args")
+        name, args = clean_text(e.get("name")), e.get("args")
         if len(pids_per_name[name]) > 1:
-            name = f"{name} (pid {_text(e.get('pid'))})"
-        numeric = [(k, v) for k, v in args.items() if _is_number(v)] if type(args) is dict else []
-        if not numeric:
+            name = f"{name} (pid {clean_text(e.get('pid'))})"
+        numeric = [(k, number) for k, v in args.items() if (number := finite_number(v)) is not None] \
+            if type(args) is dict else []
+        if not numeric:   # NaN, Infinity and integers beyond the float range are no values
             unmapped["C without numeric values"] += 1
             continue
         mapped["counter"] += 1
         for key, value in numeric:
-            label = name if key == "value" and len(numeric) == 1 else f"{name}:{key}"
-            samples.append((counter_names.setdefault(label, len(counter_names)), t, float(value)))
+            label = name if key == "value" and len(numeric) == 1 else f"{name}:{clean_text(key)}"
+            samples.append((counter_names.setdefault(label, len(counter_names)), t, value))
     return samples
 
 
@@ -261,7 +287,7 @@ def _memory_counters(group: list[dict], counter_names: dict[str, int], mapped: c
     args = [e["args"] for e in group]
     devices: dict[Any, int] = {}
     device = _intern([(a.get("Device Type"), a.get("Device Id")) for a in args], devices)
-    labels = [f"{_DEVICE_TYPES.get(t, t)}" + (f"{i}" if _is_number(i) and i >= 0 else "")
+    labels = [clean_text(f"{_DEVICE_TYPES.get(t, t)}" + (f"{i}" if (number := finite_number(i)) is not None and number >= 0 else ""))
               for t, i in (k if isinstance(k, tuple) else (k, None) for k in devices)]
     total, delta = _args(group, "Total Allocated", "Bytes")
     has_total = np.array(["Total Allocated" in a for a in args], dtype=bool)
@@ -286,21 +312,21 @@ def _metadata(group: list[dict], mapped: collections.Counter, unmapped: collecti
     threads: dict[tuple[str, str], dict[str, Any]] = collections.defaultdict(dict)
     for e in group:
         kind, args = e.get("name"), e.get("args") if type(e.get("args")) is dict else {}
-        pid, tid = _text(e.get("pid")), _text(e.get("tid"))
+        pid, tid = clean_text(e.get("pid")), clean_text(e.get("tid"))
         if not isinstance(kind, str) or kind not in METADATA_NAMES:
-            unmapped[f"M {_text(kind)[:40]}"] += 1
+            unmapped[f"M {one_line(clean_text(kind, 40))}"] += 1   # a reason is printed on one line
             continue
         mapped["metadata"] += 1
         if kind == "process_name":
-            processes[pid]["name"] = _text(args.get("name"))
+            processes[pid]["name"] = clean_text(args.get("name"))
         elif kind == "process_labels":
-            processes[pid]["labels"] = _text(args.get("labels"))
+            processes[pid]["labels"] = clean_text(args.get("labels"))
         elif kind == "process_sort_index":
-            processes[pid]["sort"] = args.get("sort_index") if _is_number(args.get("sort_index")) else None
+            processes[pid]["sort"] = finite_number(args.get("sort_index"))
         elif kind == "thread_name":
-            threads[(pid, tid)]["name"] = _text(args.get("name"))
+            threads[(pid, tid)]["name"] = clean_text(args.get("name"))
         else:
-            threads[(pid, tid)]["sort"] = args.get("sort_index") if _is_number(args.get("sort_index")) else None
+            threads[(pid, tid)]["sort"] = finite_number(args.get("sort_index"))
     return dict(processes), dict(threads)
 
 
