@@ -8,7 +8,6 @@ statistics CSV, summary JSON). Every export writes atomically (temp file + renam
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Callable, Iterator
 
@@ -39,7 +38,7 @@ def import_chrome_trace(path: PathLike, logdir: str, run: str | None = None) -> 
 def load_profile(path_or_logdir: PathLike, run: str | None = None, profile: str | None = None) -> Trace:
     """A profile from a `.trace.pb` file, or from a log directory: the newest profile of `run` (or the
     session named `profile`). Missing, corrupt, truncated files and unknown runs raise UserError."""
-    from tensorboard_plugin_neuron.plugin.discovery import find_profiles, resolve_profile
+    from tensorboard_plugin_neuron.trace.logdir import find_profiles, newest, resolve_profile
     from tensorboard_plugin_neuron.trace.reader import read_trace
 
     path = os.fspath(path_or_logdir)
@@ -64,7 +63,7 @@ def load_profile(path_or_logdir: PathLike, run: str | None = None, profile: str 
             names = ", ".join(p.profile for p in candidates)
             raise UserError(f"run '{run}' has no profile '{profile}'; profiles: {names}")
     else:
-        chosen = max(candidates, key=lambda p: (p.mtime_ns, p.profile))
+        chosen = newest(candidates)
     return read_trace(chosen.path)
 
 
@@ -95,32 +94,10 @@ def export_perfetto(trace: TraceSource, out_path: PathLike) -> ExportStats:
     return _write(out_path, perfetto_chunks(_trace(trace), stats), stats)
 
 
-def ops_csv_bytes(trace: Trace | Any) -> tuple[bytes, int]:
-    """The op statistics table (one row per graph node) as CSV, and its row count (of a trace or an
-    already built analysis.index.ProfileIndex)."""
-    from tensorboard_plugin_neuron.analysis.ops import op_table, table_csv
-
-    table = op_table(_index(trace))
-    return table_csv(table).encode("utf-8"), len(table["node"])
-
-
-def summary_bytes(trace: Trace | Any) -> bytes:
-    """Metadata, summary metrics, utilization, top ops and recommendations (the overview) as JSON."""
-    from tensorboard_plugin_neuron.analysis.overview import overview
-    from tensorboard_plugin_neuron.compiler.artifact import json_default
-    from tensorboard_plugin_neuron.trace.tracks import sanitize
-
-    return json.dumps(sanitize(overview(_index(trace))), indent=1, default=json_default).encode("utf-8")
-
-
-def _index(trace: Trace | Any) -> Any:
-    from tensorboard_plugin_neuron.analysis.index import ProfileIndex, index_trace
-
-    return trace if isinstance(trace, ProfileIndex) else index_trace(trace)
-
-
 def export_ops_csv(trace: TraceSource, out_path: PathLike) -> ExportStats:
     """Per-op statistics (time, FLOPs, bytes, intensity, bound, engine per graph node) as CSV."""
+    from tensorboard_plugin_neuron.analysis.reports import ops_csv_bytes
+
     loaded = _trace(trace)
     body, rows = ops_csv_bytes(loaded)
     stats = ExportStats(events=rows, source_events=loaded.event_count)
@@ -129,6 +106,8 @@ def export_ops_csv(trace: TraceSource, out_path: PathLike) -> ExportStats:
 
 def export_summary(trace: TraceSource, out_path: PathLike) -> ExportStats:
     """The profile's summary (metadata, metrics, per-queue utilization, top ops, recommendations) as JSON."""
+    from tensorboard_plugin_neuron.analysis.reports import summary_bytes
+
     loaded = _trace(trace)
     stats = ExportStats(events=1, source_events=loaded.event_count)
     return _write(out_path, iter([summary_bytes(loaded)]), stats)
