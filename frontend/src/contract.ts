@@ -150,8 +150,8 @@ export interface Overview {
 
 export interface TensorInfo {
   name: string;
-  dtype: string;
-  shape: number[];
+  dtype: string | null;
+  shape: number[] | null;
 }
 
 export interface GraphNode {

@@ -174,8 +174,8 @@ class Overview(TypedDict):
 
 class TensorInfo(TypedDict):
     name: str
-    dtype: str
-    shape: list[int]
+    dtype: str | None          # None: the graph does not know the tensor
+    shape: list[int] | None
 
 
 class GraphNode(TypedDict):
