@@ -25,6 +25,7 @@ from tensorboard_plugin_neuron.analysis.timeline import (MAX_WIDTH, event_detail
                                                           overview_timeline, timeline)
 from tensorboard_plugin_neuron.compiler.artifact import json_default
 from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.plugin.contract import ErrorAnswer, Ops, Progress, ProfileEntry, Runs
 from tensorboard_plugin_neuron.plugin.params import (INT64_MAX, MAX_NAME_CHARS, NS_LIMIT, RequestError, choice, integer,
                                                      number, optional_text, text)
 from tensorboard_plugin_neuron.plugin.static_files import ENTRY, serve_static, static_name
@@ -109,8 +110,8 @@ class Routes:
         for root in {os.path.realpath(self.logdir), os.path.abspath(self.logdir)}:
             message = message.replace(root + os.sep, "")
         line = " ".join(message.split())
-        return respond_json(request, {"error": line if len(line) <= MAX_ERROR_CHARS else line[:MAX_ERROR_CHARS - 3] + "..."},
-                            status)
+        answer = ErrorAnswer(error=line if len(line) <= MAX_ERROR_CHARS else line[:MAX_ERROR_CHARS - 3] + "...")
+        return respond_json(request, answer, status)
 
     # --- profile lookup ---
 
@@ -123,19 +124,18 @@ class Routes:
 
     # --- routes ---
 
-    def runs(self, request: wrappers.Request) -> Any:
-        runs: dict[str, list[dict[str, Any]]] = {}
+    def runs(self, request: wrappers.Request) -> Runs:
+        runs: dict[str, list[ProfileEntry]] = {}
         for p in self.store.profiles():
-            runs.setdefault(p.run, []).append({"profile": p.profile, "bytes": p.size, "mtime_ns": p.mtime_ns})
+            runs.setdefault(p.run, []).append(ProfileEntry(profile=p.profile, bytes=p.size, mtime_ns=p.mtime_ns))
         return {"runs": [{"run": run, "profiles": profiles} for run, profiles in runs.items()]}
 
-    def progress(self, request: wrappers.Request) -> Any:
+    def progress(self, request: wrappers.Request) -> Progress:
         """How far the profile's load has got, starting it (in the background) if it is not loaded yet: the
         page asks this alongside a view's own request and shows a progress bar while the state is loading."""
         file = self._profile_file(request)
         status = self.store.status(file)
-        return {"state": status.state, "fraction": round(status.fraction, 3), "stage": status.stage,
-                "bytes": file.size}
+        return Progress(state=status.state, fraction=round(status.fraction, 3), stage=status.stage, bytes=file.size)
 
     def overview(self, request: wrappers.Request) -> Any:
         return self.store.encoded(self._profile_file(request), "overview", overview)
@@ -158,7 +158,7 @@ class Routes:
             meta = self.store.index(file).trace.metadata
             name = f"{meta.model}-{meta.session}-ops.csv"
             return _download(request, table_csv(rows).encode("utf-8"), "text/csv", name)
-        return {"columns": list(OP_COLUMNS), "rows": rows}
+        return Ops(columns=list(OP_COLUMNS), rows=rows)
 
     def timeline(self, request: wrappers.Request) -> Any:
         width = integer(request.args, "width", 1, MAX_WIDTH, 1000)
