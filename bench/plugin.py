@@ -36,12 +36,12 @@ from tensorboard_plugin_neuron.trace.reader import read_trace
 RSS_PROBE = """
 import sys
 from tensorboard_plugin_neuron.analysis.index import warm_up
-from tensorboard_plugin_neuron.plugin.plugin import load_profile
+from tensorboard_plugin_neuron.plugin.store import load_index
 def rss():  # resident KiB now (ru_maxrss is inherited across fork+exec, so it cannot be used here)
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
 warm_up()   # the compiled passes (and numba's compiler) are per process, not per profile
 before = rss()
-index = load_profile(sys.argv[1])
+index = load_index(sys.argv[1])
 print((rss() - before) * 1024 / index.trace.event_count)
 """
 

@@ -43,7 +43,7 @@ def import_chrome_trace(path: PathLike, logdir: str, run: str | None = None, *,
 def load_profile(path_or_logdir: PathLike, run: str | None = None, profile: str | None = None) -> Trace:
     """A profile from a `.trace.pb` file, or from a log directory: the newest profile of `run` (or the
     session named `profile`). Missing, corrupt, truncated files and unknown runs raise UserError."""
-    from tensorboard_plugin_neuron.plugin.discovery import find_profiles, resolve_profile
+    from tensorboard_plugin_neuron.trace.logdir import find_profiles, newest, resolve_profile
     from tensorboard_plugin_neuron.trace.reader import read_trace
 
     path = os.fspath(path_or_logdir)
@@ -68,7 +68,7 @@ def load_profile(path_or_logdir: PathLike, run: str | None = None, profile: str 
             names = ", ".join(p.profile for p in candidates)
             raise UserError(f"run '{run}' has no profile '{profile}'; profiles: {names}")
     else:
-        chosen = max(candidates, key=lambda p: (p.mtime_ns, p.profile))
+        chosen = newest(candidates)
     return read_trace(chosen.path)
 
 

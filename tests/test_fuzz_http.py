@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from tensorboard_plugin_neuron.plugin.cache import ProfileCache
 from tensorboard_plugin_neuron.plugin.routes import Routes
+from tensorboard_plugin_neuron.plugin.store import ProfileStore
 from tests.fuzzing.http_requests import ProfileRewriter, run_campaign
 from tests.fuzzing.http_setup import HTML_RUN, ODD_RUNS, FuzzLogdir, build_logdir, running_tensorboard
 
@@ -93,7 +94,7 @@ def test_bad_parameters_get_a_400_with_one_short_line_at_every_route(apps, route
 def test_a_profile_removed_between_finding_and_reading_it_answers_404(logdir: FuzzLogdir) -> None:
     def vanished(path: str, report) -> None:
         raise FileNotFoundError(2, "No such file or directory", path)
-    routes = Routes(str(logdir.root), ProfileCache(vanished, lambda value: 0))
+    routes = Routes(ProfileStore(str(logdir.root), load=vanished))
     response = _get(routes.apps(), "/overview", query="run=a")
     assert response.status_code == 404 and "removed" in _one_line_error(response)
 
@@ -177,16 +178,16 @@ class _VanishedEntry:
 
 
 def test_the_run_list_leaves_out_a_profile_removed_while_it_is_listed(logdir: FuzzLogdir, monkeypatch) -> None:
-    from tensorboard_plugin_neuron.plugin import discovery
-    listing = discovery.os.scandir
+    from tensorboard_plugin_neuron.trace import logdir as layout
+    listing = layout.os.scandir
 
     def scandir(path):
         entries = list(listing(path))
         if Path(path) == logdir.rewritten.parent:
             entries.append(_VanishedEntry(Path(path), "gone.trace.pb"))
         return _Entries(entries)
-    monkeypatch.setattr(discovery.os, "scandir", scandir)
-    found = {(p.run, p.profile) for p in discovery.find_profiles(str(logdir.root))}
+    monkeypatch.setattr(layout.os, "scandir", scandir)
+    found = {(p.run, p.profile) for p in layout.find_profiles(str(logdir.root))}
     assert ("c", "rewritten") in found and ("c", "gone") not in found
 
 

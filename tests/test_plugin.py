@@ -207,7 +207,7 @@ def test_progress_route_starts_a_load_and_reports_it_until_ready(logdir: Path) -
     assert seen[0]["state"] in ("loading", "ready") and seen[-1] == {**seen[-1], "state": "ready", "fraction": 1.0}
     fractions = [s["fraction"] for s in seen]
     assert fractions == sorted(fractions) and all(s["bytes"] > 0 for s in seen)
-    assert plugin._cache.loads == 1   # the views' requests now find it loaded
+    assert plugin._store.loads == 1   # the views' requests now find it loaded
     broken = Client(app, Response).get("/progress", query_string={"run": "broken", "profile": "truncated"})
     for _ in range(500):
         if broken.status_code != 200:
@@ -222,11 +222,11 @@ def test_a_cold_whole_profile_timeline_is_drawn_from_the_stored_overview(logdir:
                                                                         monkeypatch) -> None:
     """The first whole-profile timeline of a profile not loaded yet comes from its stored overview while the
     events load in the background; once loaded, the computed answer is the same (the width divides the bins)."""
-    import tensorboard_plugin_neuron.plugin.plugin as plugin_module
-    index_now = plugin_module.index_trace
+    import tensorboard_plugin_neuron.plugin.store as store_module
+    index_now = store_module.index_trace
     # a small profile can finish loading before the route asks for its state (it did on a busy machine):
     # indexing slowed down keeps the load in progress while the first request is answered
-    monkeypatch.setattr(plugin_module, "index_trace", lambda trace: (time.sleep(0.5), index_now(trace))[1])
+    monkeypatch.setattr(store_module, "index_trace", lambda trace: (time.sleep(0.5), index_now(trace))[1])
     source = next((logdir / GOOD / "plugins" / "neuron").glob("*.trace.pb"))
     target = tmp_path / "big" / "plugins" / "neuron" / source.name
     target.parent.mkdir(parents=True)
@@ -234,14 +234,15 @@ def test_a_cold_whole_profile_timeline_is_drawn_from_the_stored_overview(logdir:
     plugin = NeuronPlugin(TBContext(logdir=str(tmp_path)))
     app = plugin.get_plugin_apps()["/timeline"]
     first = Client(app, Response).get("/timeline", query_string={"run": "big", "width": "1024"})
-    assert first.status_code == 200 and [h is not None for h in plugin._routes.overviews.values()] == [True]
-    stat = target.stat()
+    file = plugin._store.find("big")
+    assert first.status_code == 200 and plugin._store.stored_overviews == 1
+    assert plugin._store.stored_overview(file) is not None
     for _ in range(500):
-        if plugin._cache.start(str(target), stat.st_size, stat.st_mtime_ns).state == "ready":
+        if plugin._store.status(file).state == "ready":
             break
         time.sleep(0.01)
     again = Client(app, Response).get("/timeline", query_string={"run": "big", "width": "1024"})
-    assert _json(again) == _json(first) and plugin._cache.loads == 1
+    assert _json(again) == _json(first) and plugin._store.loads == 1
     zoomed = _json(Client(app, Response).get("/timeline", query_string={"run": "big", "width": "100", "start_ns": "0",
                                                                       "end_ns": "1000"}))
     assert zoomed["width"] == 100   # windows other than the whole profile come from the events
@@ -251,11 +252,11 @@ def test_a_cold_whole_profile_timeline_is_drawn_from_the_stored_overview(logdir:
 
 
 def test_a_load_reports_its_progress_in_order(logdir: Path) -> None:
-    from tensorboard_plugin_neuron.plugin.plugin import READ_SHARE, load_profile
+    from tensorboard_plugin_neuron.plugin.store import READ_SHARE, load_index
 
     reports: list[tuple[float, str]] = []
     path = next((logdir / GOOD / "plugins" / "neuron").glob("*.trace.pb"))
-    index = load_profile(str(path), lambda fraction, stage: reports.append((fraction, stage)))
+    index = load_index(str(path), lambda fraction, stage: reports.append((fraction, stage)))
     assert len(index.end_ns) == len(index.trace.events["task"]) > 0
     stages = [stage for _, stage in reports]
     assert stages[0] == "reading" and stages[-1] == "indexing" and set(stages) == {"reading", "indexing"}
@@ -328,10 +329,8 @@ def test_newest_profile_is_loaded_ahead_of_its_first_request(tmp_path: Path) -> 
     plugin = NeuronPlugin(TBContext(logdir=str(tmp_path)))
     assert plugin.is_active()
     deadline = time.monotonic() + 30
-    while plugin._cache.loads == 0 and time.monotonic() < deadline:
+    while plugin._store.loads == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert plugin._cache.loads == 1                    # the background scan loaded one profile: the newest
-    newest = next((tmp_path / "newer" / "plugins" / "neuron").glob("*.trace.pb"))
-    stat = newest.stat()
-    plugin._cache.get(str(newest), stat.st_size, stat.st_mtime_ns)
-    assert plugin._cache.loads == 1                    # served from the cache, not read again
+    assert plugin._store.loads == 1                    # the background scan loaded one profile: the newest
+    plugin._store.index(plugin._store.find("newer"))
+    assert plugin._store.loads == 1                    # served from the cache, not read again

@@ -1,5 +1,6 @@
 // The dashboard shell: run and profile selectors, view tabs, the URL-hash state, and the active view.
 import { getJSON, url } from "./api";
+import { RunEntry, Runs } from "./contract";
 import { clear, h } from "./dom";
 import { readState, State, writeState } from "./state";
 import { openInPerfetto } from "./perfetto";
@@ -15,13 +16,9 @@ const EXPORTS: [string, string][] = [
   ["chrome_gz", "Chrome trace (.json.gz)"], ["perfetto", "Perfetto trace (.pftrace)"],
 ];
 
-interface RunsPayload {
-  runs: { run: string; profiles: { profile: string; bytes: number; mtime_ns: number }[] }[];
-}
-
 export class App {
   private state: State = readState();
-  private runs: RunsPayload["runs"] = [];
+  private runs: RunEntry[] = [];
   private header = h("header", { className: "np-header" });
   private body = h("main", { className: "np-body" });
   private progress = new LoadProgress();
@@ -48,7 +45,7 @@ export class App {
     this.started = true;
     if (early) this.show();
     try {
-      this.runs = (await getJSON<RunsPayload>("runs")).runs;
+      this.runs = (await getJSON<Runs>("runs")).runs;
     } catch (error) {
       this.fail(error);
       return;

@@ -1,11 +1,10 @@
 // A progress bar for a profile being loaded on the server: asks the `progress` route (which starts the load
 // if needed) alongside the view's own request, and shows how far the read and index have got until it is ready.
 import { getJSON, Params } from "./api";
+import { Progress } from "./contract";
 import { clear, h } from "./dom";
 
 const POLL_MS = 100;
-
-interface LoadStatus { state: "loading" | "ready"; fraction: number; stage: string; bytes: number }
 
 export class LoadProgress {
   readonly element = h("div", { className: "np-load", id: "np-load-progress", role: "status", hidden: true });
@@ -19,9 +18,9 @@ export class LoadProgress {
     const bar = h("progress", { max: 1, value: 0 });
     const label = h("span", { className: "np-note" });
     const poll = async (): Promise<void> => {
-      let status: LoadStatus;
+      let status: Progress;
       try {
-        status = await getJSON<LoadStatus>("progress", params);
+        status = await getJSON<Progress>("progress", params);
       } catch {
         status = { state: "ready", fraction: 1, stage: "", bytes: 0 };
       }

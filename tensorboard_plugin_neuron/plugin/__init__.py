@@ -1,1 +1,1 @@
-"""The TensorBoard plugin: profile discovery, cache, HTTP routes."""
+"""The TensorBoard plugin: the profile store (loaded profiles, their cache and answers), HTTP routes."""

@@ -2,7 +2,8 @@
 Concurrent requests for one profile load it once; a failed load is remembered (until the file changes)
 so a broken profile answers its error quickly without re-reading it, unless the file changed during the load
 (a profile rewritten in place: its error belongs to no version, and the next request loads it again). A load reports how far it has got,
-which `start` (begin loading in the background, if not loaded yet) returns for progress bars."""
+which `start` (begin loading in the background, if not loaded yet) returns for progress bars. A loaded value
+may grow (answers cached beside it): `recount` measures it again and evicts."""
 from __future__ import annotations
 
 import collections
@@ -114,6 +115,14 @@ class ProfileCache(Generic[Value]):
         with self._lock:
             if self._slots.get(key) is slot:
                 del self._slots[key]
+
+    def recount(self) -> None:
+        """Measure the loaded values again (they grew: answers cached beside them), then evict down to the budget."""
+        with self._lock:
+            ready = [slot for slot in self._slots.values() if slot.ready.is_set() and slot.error is None]
+        for slot in ready:
+            slot.size = self._size_of(slot.value)
+        self._evict()
 
     def _evict(self) -> None:
         with self._lock:

@@ -1,56 +1,30 @@
-"""The Neuron TensorBoard plugin: finds profiles in the logdir, serves the routes and the frontend.
+"""The Neuron TensorBoard plugin: serves the routes and the frontend over one profile store (`plugin.store`).
 
 Reads `context.logdir` itself (the multiplexer is None under --load_fast), never blocks TensorBoard in
 `is_active` (a background scan answers it, loads the compiled event scan, then the newest profile ahead of
-its first request), and keeps parsed profiles in a bounded LRU cache.
+its first request), and keeps parsed profiles in the store's bounded LRU cache.
 """
 from __future__ import annotations
 
 import threading
 import time
 
-import numpy as np
 from tensorboard.plugins import base_plugin
 
-from tensorboard_plugin_neuron.analysis.index import ProfileIndex, index_trace, warm_up
-from tensorboard_plugin_neuron.plugin.cache import DEFAULT_BUDGET_BYTES, ProfileCache, Report
-from tensorboard_plugin_neuron.errors import UserError
-from tensorboard_plugin_neuron.plugin.discovery import ProfileFile, find_profiles
+from tensorboard_plugin_neuron.analysis.index import warm_up
 from tensorboard_plugin_neuron.plugin.routes import Routes
-from tensorboard_plugin_neuron.trace.reader import read_trace
+from tensorboard_plugin_neuron.plugin.store import ProfileStore
 from tensorboard_plugin_neuron.trace.writer import PLUGIN_NAME
 
 ACTIVE_RESCAN_SECONDS = 10.0
-
-
-READ_SHARE = 0.8   # of a cold load's time, about what reading (decoding the columns) takes; indexing the rest
-
-
-def load_profile(path: str, report: Report | None = None) -> ProfileIndex:
-    """Read and index a profile, telling `report` how far it has got."""
-    if report is None:
-        return index_trace(read_trace(path))
-    report(0.0, "reading")
-    trace = read_trace(path, lambda fraction: report(READ_SHARE * fraction, "reading"))
-    report(READ_SHARE, "indexing")
-    return index_trace(trace)
-
-
-def profile_bytes(index: ProfileIndex) -> int:
-    """Memory held by a loaded profile's arrays (what the cache budget counts)."""
-    trace = index.trace
-    arrays = [*trace.events.values(), *trace.tasks.values(), *trace.counters.values(), *trace.nodes.values(),
-              trace.dep_ids, trace.dep_offsets, index.queue, index.kind, index.end_ns, index.group, index.busy_prefix]
-    return int(sum(a.nbytes for a in arrays if isinstance(a, np.ndarray)))
 
 
 class NeuronPlugin(base_plugin.TBPlugin):
     plugin_name = PLUGIN_NAME
 
     def __init__(self, context: base_plugin.TBContext) -> None:
-        self._logdir = context.logdir or ""
-        self._cache: ProfileCache[ProfileIndex] = ProfileCache(load_profile, profile_bytes, DEFAULT_BUDGET_BYTES)
-        self._routes = Routes(self._logdir, self._cache)
+        self._store = ProfileStore(context.logdir or "")
+        self._routes = Routes(self._store)
         self._active = False
         self._scanned_at = 0.0
         self._scan_lock = threading.Lock()
@@ -75,7 +49,7 @@ class NeuronPlugin(base_plugin.TBPlugin):
     def _scan(self) -> None:
         profiles = []
         try:
-            profiles = find_profiles(self._logdir) if self._logdir else []
+            profiles = self._store.profiles()
             self._active = bool(profiles)
         finally:
             self._first_scan.set()
@@ -84,16 +58,9 @@ class NeuronPlugin(base_plugin.TBPlugin):
             self._warmed = True
             warm_up()
         if profiles and not self._prefetched:
+            # the newest profile, the one a user most likely opens, is loaded off the request threads
             self._prefetched = True
-            self._prefetch(max(profiles, key=lambda p: (p.mtime_ns, p.profile)))
-
-    def _prefetch(self, newest: ProfileFile) -> None:
-        """Load the newest profile into the cache, off the request threads, when profiles are first found:
-        the one a user most likely opens is ready (a request for it meanwhile waits for this same load)."""
-        try:
-            self._cache.get(newest.path, newest.size, newest.mtime_ns)
-        except UserError:
-            pass  # a broken profile: its own request reports the error
+            self._store.prefetch(self._store.newest(profiles))
 
     def frontend_metadata(self) -> base_plugin.FrontendMetadata:
         return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Neuron", disable_reload=True)

@@ -1,15 +1,12 @@
 """HTTP routes of the Neuron plugin (served under /data/plugin/neuron/): each handler parses the request,
-calls one analysis function and answers JSON; errors are JSON with a 4xx status and never affect other
-runs or profiles."""
+asks the profile store (`plugin.store`) for the profile, calls one analysis function and answers JSON;
+errors are JSON with a 4xx status and never affect other runs or profiles."""
 from __future__ import annotations
 
-import dataclasses
-import gzip
 import itertools
 import json
 import logging
 import os
-import threading
 from typing import Any, Callable, Iterator
 
 from tensorboard.backend import http_util
@@ -29,12 +26,12 @@ from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.interop.chrome_export import chrome_chunks
 from tensorboard_plugin_neuron.interop.perfetto_export import perfetto_chunks
 from tensorboard_plugin_neuron.interop.streams import gzip_chunks
-from tensorboard_plugin_neuron.plugin.cache import ProfileCache
-from tensorboard_plugin_neuron.plugin.discovery import ProfileFile, find_profiles, resolve_profile
+from tensorboard_plugin_neuron.plugin.contract import ErrorAnswer, Ops, Progress, ProfileEntry, Runs
 from tensorboard_plugin_neuron.plugin.params import (INT64_MAX, MAX_NAME_CHARS, NS_LIMIT, RequestError, choice, integer,
                                                      number, optional_text, text)
 from tensorboard_plugin_neuron.plugin.static_files import ENTRY, serve_static, static_name
-from tensorboard_plugin_neuron.trace.reader import OverviewHeader, read_overview
+from tensorboard_plugin_neuron.plugin.store import EncodedJson, ProfileNotFound, ProfileStore
+from tensorboard_plugin_neuron.trace.logdir import ProfileFile
 from tensorboard_plugin_neuron.vocabulary.jsonable import json_default, sanitize
 
 _log = logging.getLogger(__name__)
@@ -44,7 +41,6 @@ MAX_ROWS = 10**9          # a row limit beyond any table: larger limits are typi
 MAX_FILTER_CHARS = 200    # the op filter is a substring of a name, type or scope
 MIN_POINTS, MAX_POINTS = 2, 100_000   # memory series samples (the analysis refuses others)
 MAX_ERROR_CHARS = 300
-OVERVIEWS_KEPT = 8   # stored overviews of profiles not loaded yet (a few MB each at most)
 
 
 def respond_json(request: wrappers.Request, payload: Any, status: int = 200) -> wrappers.Response:
@@ -52,30 +48,14 @@ def respond_json(request: wrappers.Request, payload: Any, status: int = 200) -> 
     return http_util.Respond(request, body, "application/json", code=status)
 
 
-@dataclasses.dataclass(frozen=True)
-class EncodedJson:
-    """An answer serialized and gzip-compressed once, for views computed once per loaded profile (the graph
-    of a 2,000-node model is 1.3 MB of JSON: 0.1-0.15 s to sanitize, serialize and compress every time)."""
-    gzipped: bytes
-
-    @classmethod
-    def of(cls, payload: Any) -> "EncodedJson":
-        body = json.dumps(sanitize(payload), separators=(",", ":"), allow_nan=False, default=json_default)
-        return cls(gzip.compress(body.encode("utf-8"), compresslevel=3, mtime=0))
-
-    def respond(self, request: wrappers.Request) -> wrappers.Response:
-        # Respond sends it as it is when the client accepts gzip, and inflates it on the way otherwise
-        return http_util.Respond(request, self.gzipped, "application/json", content_encoding="gzip")
 
 
 class Routes:
-    """The route table; `profiles` loads (cached) profile indexes."""
+    """The route table over one profile store."""
 
-    def __init__(self, logdir: str, cache: ProfileCache[ProfileIndex]) -> None:
-        self.logdir = logdir
-        self.cache = cache
-        self.overviews: dict[tuple[str, int, int], OverviewHeader | None] = {}
-        self._overviews_lock = threading.Lock()
+    def __init__(self, store: ProfileStore) -> None:
+        self.store = store
+        self.logdir = store.logdir
 
     def apps(self) -> dict[str, Handler]:
         views = {"overview": self.overview, "graph": self.graph, "ops": self.ops, "timeline": self.timeline,
@@ -93,6 +73,8 @@ class Routes:
                 result = handler(request)
             except RequestError as exc:
                 return self._error(request, exc.status, str(exc))
+            except ProfileNotFound as exc:
+                return self._error(request, 404, str(exc))
             except UserError as exc:  # a broken profile: its own error, the rest keeps working
                 return self._error(request, 422, str(exc))
             except FileNotFoundError:  # the profile was removed between finding it and reading it
@@ -102,10 +84,13 @@ class Routes:
             except Exception as exc:  # a bug: logged with its traceback, answered as JSON like every error
                 _log.exception("neuron plugin: %s failed", request.path)
                 return self._error(request, 500, f"internal error: {type(exc).__name__}")
+            finally:
+                self.store.settle()   # what the analysis memoized in the index counts in the budget
             if isinstance(result, wrappers.Response):
                 return result
             if isinstance(result, EncodedJson):
-                return result.respond(request)
+                # Respond sends it as it is when the client accepts gzip, and inflates it on the way otherwise
+                return http_util.Respond(request, result.gzipped, "application/json", content_encoding="gzip")
             return respond_json(request, sanitize(result))
         return app
 
@@ -115,51 +100,38 @@ class Routes:
         for root in {os.path.realpath(self.logdir), os.path.abspath(self.logdir)}:
             message = message.replace(root + os.sep, "")
         line = " ".join(message.split())
-        return respond_json(request, {"error": line if len(line) <= MAX_ERROR_CHARS else line[:MAX_ERROR_CHARS - 3] + "..."},
-                            status)
+        answer = ErrorAnswer(error=line if len(line) <= MAX_ERROR_CHARS else line[:MAX_ERROR_CHARS - 3] + "...")
+        return respond_json(request, answer, status)
 
     # --- profile lookup ---
 
     def _profile_file(self, request: wrappers.Request, prefix: str = "") -> ProfileFile:
-        run = text(request.args, prefix + "run")
-        profile = optional_text(request.args, prefix + "profile", MAX_NAME_CHARS)
-        if not profile:
-            candidates = [p for p in find_profiles(self.logdir) if p.run == run]
-            if not candidates:
-                raise RequestError(404, "no such run")
-            return max(candidates, key=lambda p: (p.mtime_ns, p.profile))
-        found = resolve_profile(self.logdir, run, profile)
-        if found is None:
-            raise RequestError(404, "no such run or profile")
-        return found
+        return self.store.find(text(request.args, prefix + "run"),
+                               optional_text(request.args, prefix + "profile", MAX_NAME_CHARS))
 
     def _index(self, request: wrappers.Request, prefix: str = "") -> ProfileIndex:
-        file = self._profile_file(request, prefix)
-        return self.cache.get(file.path, file.size, file.mtime_ns)
+        return self.store.index(self._profile_file(request, prefix))
 
     # --- routes ---
 
-    def runs(self, request: wrappers.Request) -> Any:
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for p in find_profiles(self.logdir):
-            runs.setdefault(p.run, []).append({"profile": p.profile, "bytes": p.size, "mtime_ns": p.mtime_ns})
+    def runs(self, request: wrappers.Request) -> Runs:
+        runs: dict[str, list[ProfileEntry]] = {}
+        for p in self.store.profiles():
+            runs.setdefault(p.run, []).append(ProfileEntry(profile=p.profile, bytes=p.size, mtime_ns=p.mtime_ns))
         return {"runs": [{"run": run, "profiles": profiles} for run, profiles in runs.items()]}
 
-    def progress(self, request: wrappers.Request) -> Any:
+    def progress(self, request: wrappers.Request) -> Progress:
         """How far the profile's load has got, starting it (in the background) if it is not loaded yet: the
         page asks this alongside a view's own request and shows a progress bar while the state is loading."""
         file = self._profile_file(request)
-        status = self.cache.start(file.path, file.size, file.mtime_ns)
-        if status.error is not None:
-            raise status.error
-        return {"state": status.state, "fraction": round(status.fraction, 3), "stage": status.stage,
-                "bytes": file.size}
+        status = self.store.status(file)
+        return Progress(state=status.state, fraction=round(status.fraction, 3), stage=status.stage, bytes=file.size)
 
     def overview(self, request: wrappers.Request) -> Any:
-        return _memo_answer(self._index(request), "overview", overview)
+        return self.store.encoded(self._profile_file(request), "overview", overview)
 
     def graph(self, request: wrappers.Request) -> Any:
-        return _memo_answer(self._index(request), "graph", graph_view)
+        return self.store.encoded(self._profile_file(request), "graph", graph_view)
 
     def ops(self, request: wrappers.Request) -> Any:
         key = text(request.args, "sort", "time_ns", max_chars=64)
@@ -167,15 +139,16 @@ class Routes:
         limit = integer(request.args, "limit", 1, MAX_ROWS, 100_000)
         query = text(request.args, "q", "", max_chars=MAX_FILTER_CHARS)
         fmt = choice(request.args, "format", ("json", "csv"), "json")
-        index = self._index(request)
+        file = self._profile_file(request)
         try:
-            rows = sort_rows(_memo(index, "ops", op_table), key, order == "desc", limit, query)
+            rows = sort_rows(self.store.answer(file, "ops", op_table), key, order == "desc", limit, query)
         except ValueError as exc:
             raise RequestError(400, str(exc)) from None
         if fmt == "csv":
-            name = f"{index.trace.metadata.model}-{index.trace.metadata.session}-ops.csv"
+            meta = self.store.index(file).trace.metadata
+            name = f"{meta.model}-{meta.session}-ops.csv"
             return _download(request, table_csv(rows).encode("utf-8"), "text/csv", name)
-        return {"columns": list(OP_COLUMNS), "rows": rows}
+        return Ops(columns=list(OP_COLUMNS), rows=rows)
 
     def timeline(self, request: wrappers.Request) -> Any:
         width = integer(request.args, "width", 1, MAX_WIDTH, 1000)
@@ -183,10 +156,7 @@ class Routes:
             # the whole profile: while a profile is not loaded, its stored overview answers at once, and the
             # load goes on in the background for the requests that need the events
             file = self._profile_file(request)
-            status = self.cache.start(file.path, file.size, file.mtime_ns)
-            if status.error is not None:
-                raise status.error
-            header = self._overview(file) if status.state == "loading" else None
+            header = self.store.stored_overview(file) if self.store.status(file).state == "loading" else None
             if header is not None:
                 return overview_timeline(header, width)
         index = self._index(request)
@@ -195,19 +165,6 @@ class Routes:
         if end <= start:
             raise RequestError(400, "end_ns must be greater than start_ns")
         return timeline(index, start, end, width, self._marked_group(request, index))
-
-    def _overview(self, file: ProfileFile) -> OverviewHeader | None:
-        """The profile's stored overview (read once per version of the file, a few kept), or None."""
-        key = (file.path, file.size, file.mtime_ns)
-        with self._overviews_lock:
-            if key in self.overviews:
-                return self.overviews[key]
-        header = read_overview(file.path)   # a damaged file raises TraceError: its own 422
-        with self._overviews_lock:
-            while len(self.overviews) >= OVERVIEWS_KEPT:
-                self.overviews.pop(next(iter(self.overviews)))
-            self.overviews[key] = header
-        return header
 
     def _marked_group(self, request: wrappers.Request, index: ProfileIndex) -> int | None:
         """`node=N` on the timeline marks the events of node N's fusion group."""
@@ -236,7 +193,7 @@ class Routes:
             raise RequestError(404, str(exc)) from None
 
     def datapath(self, request: wrappers.Request) -> Any:
-        return _memo_answer(self._index(request), "datapath", datapath)
+        return self.store.encoded(self._profile_file(request), "datapath", datapath)
 
     def memory(self, request: wrappers.Request) -> Any:
         points = integer(request.args, "points", MIN_POINTS, MAX_POINTS, 2000)
@@ -271,18 +228,6 @@ class Routes:
             return serve_static(request, static_name(request.path))
         except RequestError as exc:
             return respond_json(request, {"error": str(exc)}, exc.status)
-
-
-def _memo(index: ProfileIndex, key: str, compute: Callable[[ProfileIndex], Any]) -> Any:
-    """A parameterless view's result, computed once per loaded profile (they are immutable)."""
-    if key not in index.memo:
-        index.memo[key] = compute(index)
-    return index.memo[key]
-
-
-def _memo_answer(index: ProfileIndex, key: str, compute: Callable[[ProfileIndex], Any]) -> EncodedJson:
-    """A parameterless view's whole answer, computed, serialized and compressed once per loaded profile."""
-    return _memo(index, "answer:" + key, lambda i: EncodedJson.of(compute(i)))
 
 
 def _stream(chunks: Iterator[bytes], content_type: str, filename: str) -> wrappers.Response:

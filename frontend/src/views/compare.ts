@@ -1,19 +1,11 @@
 // Compare: the selected profile against another (e.g. bf16 vs fp32): metrics side by side with their ratio,
 // and per-op time deltas matched by node name, largest change first.
 import { getJSON } from "../api";
+import { Compare, CompareSide } from "../contract";
 import { h } from "../dom";
 import { duration } from "../format";
 import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
-
-interface Payload {
-  base: Record<string, string | number>;
-  other: Record<string, string | number>;
-  metrics: { metric: string; base: number | null; other: number | null; ratio: number | null }[];
-  ops: { name: string; op_type: string; base_ns: number | null; other_ns: number | null; delta_ns: number | null }[];
-  matched_ops: number;
-  unmatched_ops: number;
-}
 
 function metricValue(name: string, value: number | null): string {
   if (value === null) return "-";
@@ -44,9 +36,9 @@ export const compareView: View = {
       body.append(h("p", { className: "np-note" }, "Pick a second profile (for example the same model in fp32, or on another target)."));
       return;
     }
-    const request = fetchInto(body, (signal) => getJSON<Payload>("compare",
+    const request = fetchInto(body, (signal) => getJSON<Compare>("compare",
       { ...profileParams(state), other_run: state.other_run, other_profile: state.other_profile }, signal), (data) => {
-      const label = (x: Record<string, string | number>) => `${x.model} ${x.target} ${x.autocast} b${x.batch}`;
+      const label = (x: CompareSide) => `${x.model} ${x.target} ${x.autocast} b${x.batch}`;
       const metrics = h("tbody");
       for (const m of data.metrics) {
         metrics.append(h("tr", {}, h("td", {}, m.metric), h("td", {}, metricValue(m.metric, m.base)),

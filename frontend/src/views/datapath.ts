@@ -3,19 +3,12 @@
 // per link; bytes by purpose; top transfers; tensors loaded more than twice.
 import uPlot from "uplot";
 import { getJSON } from "../api";
+import { Datapath, Link } from "../contract";
 import { clear, h } from "../dom";
 import { bytes, duration } from "../format";
 import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
 
-interface Link { link: string; bytes: number; transfers: number; active_ns: number; achieved_bytes_per_s: number; peak_bytes_per_s: number }
-interface Payload {
-  links: Link[];
-  by_purpose: Record<string, number>;
-  bandwidth: { link: string; time_ns: number[]; gbps: number[] }[];
-  top_transfers: { bytes: number; src: string; dst: string; purpose: string; duration_ns: number; tensor: string }[];
-  reloaded_tensors: { tensor: string; loads: number; bytes: number }[];
-}
 
 const SVG = "http://www.w3.org/2000/svg";
 // Boxes of the diagram and the link that joins each pair.
@@ -45,7 +38,7 @@ export const datapathView: View = {
   mount(container, context) {
     const plots: uPlot[] = [];
     container.append(h("p", { className: "np-loading" }, "Loading data path..."));
-    const request = fetchInto(container, (signal) => getJSON<Payload>("datapath", profileParams(context.state), signal), (data) => {
+    const request = fetchInto(container, (signal) => getJSON<Datapath>("datapath", profileParams(context.state), signal), (data) => {
       clear(container);
       const byName = new Map(data.links.map((l) => [l.link, l]));
       const maxBytes = Math.max(1, ...data.links.map((l) => l.bytes));

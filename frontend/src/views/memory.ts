@@ -2,17 +2,12 @@
 // capacity line), and the HBM traffic figures of the profile.
 import uPlot from "uplot";
 import { getJSON } from "../api";
+import { Memory } from "../contract";
 import { clear, h } from "../dom";
 import { bytes, duration } from "../format";
 import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
 
-interface Series { memory: string; core: number; time_ns: number[]; bytes: number[]; peak_bytes: number; capacity_bytes: number }
-interface Payload {
-  series: Series[];
-  hbm: Record<string, number>;
-  span_start_ns: number;
-}
 
 export const memoryView: View = {
   id: "memory",
@@ -20,7 +15,7 @@ export const memoryView: View = {
   mount(container, context) {
     const plots: uPlot[] = [];
     container.append(h("p", { className: "np-loading" }, "Loading memory..."));
-    const request = fetchInto(container, (signal) => getJSON<Payload>("memory", { ...profileParams(context.state), points: 1500 }, signal), (data) => {
+    const request = fetchInto(container, (signal) => getJSON<Memory>("memory", { ...profileParams(context.state), points: 1500 }, signal), (data) => {
       clear(container);
       const hbm = data.hbm;
       container.append(h("div", { className: "np-cards" },

@@ -1,12 +1,12 @@
 // Ops: the per-node statistics table, sorted and filtered by the backend, with a CSV download.
 import { getJSON, url } from "../api";
+import { OpRows, Ops } from "../contract";
 import { clear, h } from "../dom";
 import { bytes, count, duration, percent } from "../format";
 import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
 
-type Rows = Record<string, (string | number)[]>;
-const COLUMNS: [string, string, (v: string | number) => string][] = [
+const COLUMNS: [keyof OpRows, string, (v: string | number) => string][] = [
   ["name", "op", String], ["op_type", "type", String], ["placement", "placement", String], ["engine", "engine", String],
   ["time_ns", "time", (v) => duration(Number(v))], ["percent", "%", (v) => percent(Number(v))],
   ["instructions", "instructions", (v) => count(Number(v))], ["flops", "FLOPs", (v) => count(Number(v))],
@@ -32,7 +32,7 @@ export const opsView: View = {
       request?.abort();
       const params = { ...profileParams(state), sort, order, q: query };
       download.setAttribute("href", url("ops", { ...params, format: "csv" }));
-      request = fetchInto(table, (signal) => getJSON<{ rows: Rows }>("ops", params, signal), ({ rows }) => {
+      request = fetchInto(table, (signal) => getJSON<Ops>("ops", params, signal), ({ rows }) => {
         clear(table);
         const head = h("tr");
         for (const [key, title] of COLUMNS) {

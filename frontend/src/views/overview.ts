@@ -2,30 +2,11 @@
 // multi-core profiles the NeuronCores, pipeline stages and request stream; for imported traces the import
 // accounting (which events mapped to the profile and why the others did not).
 import { getJSON } from "../api";
+import { Deployment, Overview } from "../contract";
 import { clear, h } from "../dom";
 import { bytes, count, duration, percent } from "../format";
 import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
-
-interface Deployment {
-  cores: { core: number; chip: number; engine_busy_ns: number; engine_percent: number; dma_busy_ns: number; dma_percent: number }[];
-  stages: { stage: number; core: number; nodes: number; busy_per_request_ns: number; busy_percent: number; bubble_percent: number }[];
-  stream: { requests: number; latency_p50_ns?: number; latency_p90_ns?: number; latency_p99_ns?: number; mean_in_flight?: number };
-  bottleneck_stage?: number | null;
-}
-
-interface Overview {
-  metadata: Record<string, string | number>;
-  // numbers, plus an imported trace's accounting (import_mapped / import_unmapped: events per kind or reason)
-  summary: Record<string, number | Record<string, number> | unknown>;
-  span_ns: number;
-  time: { host_busy_ns: number; device_busy_ns: number };   // per inference
-  traffic: { hbm_read_bytes: number; hbm_write_bytes: number };   // per inference
-  utilization: { track: string; kind: string; busy_ns: number; percent: number; count: number }[];
-  top_ops: { name: string[]; op_type: string[]; time_ns: number[]; percent: number[]; engine: string[]; node: number[] };
-  recommendations: { kind: string; severity: string; message: string }[];
-  deployment?: Deployment;
-}
 
 function card(label: string, value: string, id: string): HTMLElement {
   return h("div", { className: "np-card", "data-metric": id }, h("div", { className: "np-card-value" }, value),

@@ -1,8 +1,9 @@
+import { RunEntry } from "../contract";
 import { State } from "../state";
 
 export interface ViewContext {
   state: State;
-  runs: { run: string; profiles: { profile: string }[] }[];
+  runs: RunEntry[];
   navigate: (changes: Partial<State>) => void;
 }
 

@@ -3,15 +3,11 @@
 // their own layout's size), and cached by the scope and the expanded scopes inside it, so expanding one scope
 // lays out only it and its ancestors again; repeated blocks of the same shape are laid out once.
 import dagre from "@dagrejs/dagre";
+import { Graph, GraphNode, Scope } from "../../contract";
 import { duration } from "../../format";
 
-export interface GraphNode {
-  id: number; name: string; op_type: string; scope: string; placement: string; supported: boolean; reason: string;
-  engine: string; fused_into: string; time_ns: number; percent: number; flops: number; instructions: number;
-  inputs: { name: string; shape: number[] | null }[]; outputs: { name: string; shape: number[] | null }[];
-}
-interface Scope { scope: string; depth: number; nodes: number; time_ns: number; cpu_nodes: number }
-export interface Payload { nodes: GraphNode[]; edges: [number, number][]; scopes: Scope[] }
+export type { GraphNode };
+export type Payload = Graph;
 // A box of the layout: a node ("n:" key), a collapsed scope ("s:") or an expanded one ("x:").
 export interface Unit { key: string; label: string; sub: string; time: number; placement: string; supported: boolean; scope?: string; node?: GraphNode }
 export interface Box { x: number; y: number; w: number; h: number }

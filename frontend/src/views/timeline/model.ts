@@ -3,28 +3,20 @@
 // viewport widths is fetched, debounced, when the view leaves it or zooms past its resolution. Each fetch aborts
 // the one it replaces. No DOM here: the plot's width in pixels is asked of the view.
 import { getJSON } from "../../api";
+import { EventDetails, Occurrences, Timeline, TimelineTrack, TrackAggregates, TrackEvents } from "../../contract";
 import { State } from "../../state";
 import { profileParams } from "../types";
 
+// A track's items as served (contract.ts), with what the view derives once per layer: each item's reach (its
+// end, or the latest end before it on nested tracks) and the depth column packed into bytes.
 export interface Items {
-  events: { start: number[]; duration: number[]; name: number[]; event: number[]; marked?: number[]; reach?: Float64Array;
-    depth?: number[] | Uint8Array };  // depth: nesting level, served on tracks whose events overlap (imported traces)
-  aggregates: { start: number[]; duration: number[]; count: number[]; busy_ns: number[]; busy: number[]; marked?: number[]; reach?: Float64Array };
+  events: Omit<TrackEvents, "depth"> & { reach?: Float64Array; depth?: number[] | Uint8Array };
+  aggregates: TrackAggregates & { reach?: Float64Array };
 }
-export interface Track { id: number; label: string; kind: string; events: number }
-export interface Payload {
-  start_ns: number;
-  end_ns: number;
-  pixel_ns: number;
-  strings: string[];
-  tracks: Track[];
-  data: (Items & { track: number })[];
-}
+export type Track = TimelineTrack;
+export type Payload = Omit<Timeline, "data"> & { data: (Items & { track: number })[] };
 export interface Layer { payload: Payload; byTrack: Map<number, Items>; node: string }
-export interface Occurrences {
-  node: number; name: string; group: number | null; events: number; busy_ns: number; anchor?: number;
-  nodes: number[]; occurrences: { iteration: number; start_ns: number; end_ns: number; events: number }[];
-}
+export type { Occurrences };
 export type TimeSpan = [number, number];
 
 export const MAX_LANES = 6;  // nested slices (imported traces) get a lane per depth, up to this many per track
@@ -78,7 +70,7 @@ export class TimelineModel {
   private detailFetch = new AbortController();
   private base = new AbortController();   // the coarse layer and occurrences
   private fetchTimer = 0;
-  private details = new Map<number, Record<string, unknown>>();
+  private details = new Map<number, EventDetails>();
 
   // `state` is the view's URL state (run, profile, the marked node); `onDetail` is called when a detail layer
   // arrives, `onError` when its fetch fails.
@@ -199,10 +191,10 @@ export class TimelineModel {
   }
 
   // An event's details (the `event` route), fetched once per event row.
-  eventDetails(row: number): Promise<Record<string, unknown>> {
+  eventDetails(row: number): Promise<EventDetails> {
     const cached = this.details.get(row);
     if (cached) return Promise.resolve(cached);
-    return getJSON<Record<string, unknown>>("event", { ...profileParams(this.state), event: row }).then((info) => {
+    return getJSON<EventDetails>("event", { ...profileParams(this.state), event: row }).then((info) => {
       this.details.set(row, info);
       return info;
     });

@@ -79,7 +79,7 @@ export class TimelinePanels {
           : typeof value === "number" && (key === "flops" || key === "bytes") ? count(value) : String(value);
         list.append(h("dt", {}, key), h("dd", {}, shown));
       }
-      const nodes = (info.nodes as number[] | undefined) ?? [];
+      const nodes = info.nodes ?? [];
       const header = h("div", { className: "np-toolbar" }, h("h3", {}, String(info.name)));
       if (typeof info.anchor_node === "number") {
         header.append(h("a", { href: hashFor(this.state, { view: "graph", node: String(info.anchor_node) }), className: "np-button",
@@ -91,7 +91,7 @@ export class TimelinePanels {
         nodes.forEach((id, i) => links.append(i ? ", " : "", this.graphLink(id, String(id))));
         details.append(links);
       }
-      const deps = (info.depends_on as { name: string; track: string }[] | undefined) ?? [];
+      const deps = info.depends_on;
       if (deps.length) {
         details.append(h("p", {}, `Waits for ${deps.length}${deps.length === 32 ? "+" : ""}: `
           + deps.map((d) => `${d.name} (${d.track})`).join(", ")));

@@ -1,11 +1,14 @@
-"""Find profiles in a logdir: every `RUN/plugins/neuron/*.trace.pb`, runs nested at any depth, and resolve
-a (run, profile) request to a file that is certainly inside the logdir."""
+"""Where profiles live in a logdir (part of the trace format: a profile is `RUN/plugins/neuron/SESSION.trace.pb`,
+runs nested at any depth): find them, resolve a (run, profile) request to a file that is certainly inside the
+logdir, and the one rule for which profile a run's name alone means (`newest`). Used by the plugin's profile
+store and by the Python API alike."""
 from __future__ import annotations
 
 import dataclasses
 import os
 import re
 import stat
+from typing import Iterable
 
 from tensorboard_plugin_neuron.trace.writer import PLUGIN_NAME, TRACE_SUFFIX
 
@@ -89,3 +92,16 @@ def resolve_profile(logdir: str, run: str, profile: str) -> ProfileFile | None:
     if not stat.S_ISREG(info.st_mode):
         return None
     return ProfileFile(run, profile, real, info.st_size, info.st_mtime_ns)
+
+
+def newest(profiles: Iterable[ProfileFile]) -> ProfileFile | None:
+    """The profile a run's name alone means: the last written (ties: the greatest session name), or None."""
+    return max(profiles, key=lambda p: (p.mtime_ns, p.profile), default=None)
+
+
+def find_profile(logdir: str, run: str, profile: str | None = None) -> ProfileFile | None:
+    """The profile `profile` of `run` (checked as `resolve_profile` does), or the run's newest profile when
+    `profile` is None or empty; None when there is no such run or profile."""
+    if profile:
+        return resolve_profile(logdir, run, profile)
+    return newest(p for p in find_profiles(logdir) if p.run == run)
