@@ -16,3 +16,13 @@ class ArtifactError(UserError):
 
 class TraceError(UserError):
     """A trace file that is missing, corrupt, truncated, empty or of an unsupported version."""
+
+
+MAX_ERROR_CHARS = 300   # of a reason quoted in a one-line error
+
+
+def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`text` on one line (control characters as spaces, runs of spaces as one), cut to `limit` characters:
+    reasons quoted from untrusted files (names, parser messages) must not break the one-line contract."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text[:4 * limit]).split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."

@@ -13,11 +13,12 @@ import ml_dtypes
 import numpy as np
 
 from tensorboard_plugin_neuron import __version__
+from tensorboard_plugin_neuron.boundedjson import loads_object
 from tensorboard_plugin_neuron.columns import ColumnError, fill_table, read_table
 from tensorboard_plugin_neuron.compiler.artifact_schema import FORMAT_VERSION, ArtifactMessage
 from tensorboard_plugin_neuron.compiler.model import Buffer, CompiledModel, CompileOptions, FusionGroup, NodePlacement
 from tensorboard_plugin_neuron.compiler.program import TASK_COLUMNS, Program, Queue
-from tensorboard_plugin_neuron.errors import ArtifactError
+from tensorboard_plugin_neuron.errors import ArtifactError, one_line
 from tensorboard_plugin_neuron.fileio import atomic_write, frame, parse_framed
 from tensorboard_plugin_neuron.graph.ir import Graph, Node, TensorInfo
 
@@ -137,11 +138,15 @@ def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
 def deserialize(data: bytes, source: str = "artifact") -> CompiledModel:
     message, problem = parse_framed(data, ArtifactMessage, "compiled artifact", source, FORMAT_VERSION)
     if problem:
-        raise ArtifactError(problem)
+        raise ArtifactError(one_line(problem, 600))
     try:
         return _to_model(message)
+    except MemoryError:
+        raise
     except (ColumnError, KeyError, ValueError, IndexError) as exc:
-        raise ArtifactError(f"{source} is inconsistent: {exc}") from None
+        raise ArtifactError(f"{source} is inconsistent: {one_line(str(exc))}") from None
+    except Exception as exc:  # the final boundary: a check we lack must not become a traceback
+        raise ArtifactError(f"{source} cannot be read: {type(exc).__name__}: {one_line(str(exc))}") from None
 
 
 def _to_model(message: Any) -> CompiledModel:
@@ -164,7 +169,7 @@ def _to_model(message: Any) -> CompiledModel:
     return CompiledModel(
         options=options, source=source, placements=placements, groups=groups, executable=executable,
         compute_dtypes=compute_dtypes, program=_program(message.program), buffers=_buffers(message),
-        stats=json.loads(message.stats_json) if message.stats_json else {},
+        stats=loads_object(message.stats_json, "stats_json"),
     )
 
 
@@ -177,7 +182,7 @@ def _constant(message: Any) -> np.ndarray:
 def graph_from_message(message: Any, constants: dict[str, np.ndarray]) -> Graph:
     tensors = {t.name: TensorInfo(t.name, tuple(t.shape), t.dtype) for t in message.tensors}
     nodes = [Node(name=n.name, op_type=n.op_type, inputs=list(n.inputs), outputs=list(n.outputs),
-                  attrs=json.loads(n.attrs_json) if n.attrs_json else {}, scope=n.scope, known=n.known)
+                  attrs=loads_object(n.attrs_json, f"attributes of node '{n.name[:40]}'"), scope=n.scope, known=n.known)
              for n in message.nodes]
     return Graph(name=message.name, nodes=nodes, tensors=tensors, constants=constants,
                  inputs=list(message.inputs), outputs=list(message.outputs))

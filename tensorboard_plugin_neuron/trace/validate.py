@@ -1,0 +1,121 @@
+"""Checks of a decoded trace against itself: every id and index column lies in range of the table it points
+into, and every value that sizes an allocation is bounded by the data present. The reader runs them on
+every trace, so the analyses and exporters (numba loops index without bounds checks) can rely on:
+
+- nodes: one row per graph node and placement reason; `group` is -1 or a group id.
+- groups: ids unique and in [0, groups) (so id-indexed arrays are as long as the group list); member,
+  anchor and folded nodes in [0, nodes).
+- queues: a known kind; core in [-1, MAX_CORE]; index in [0, MAX_QUEUE_INDEX].
+- tasks: queue in [0, queues); opcode in [0, strings); group -1 or a group id; tensor -1 or in
+  [0, tensor_names); peer >= -1; memories, purposes and dtypes index their name lists; bytes >= 0.
+- events: task in [0, tasks); iteration >= 0; 0 <= start_ns, 0 <= duration_ns, start + duration <= MAX_TIME_NS.
+- counters: counter in [0, counter_names); time_ns in [0, MAX_TIME_NS].
+- requests: request >= 0; start_ns and end_ns in [0, MAX_TIME_NS].
+- dependencies: CSR offsets of tasks + 1 rows from 0, non-decreasing, ending at the id count; ids in [0, tasks).
+- graph: node scopes at most MAX_SCOPE_DEPTH levels deep.
+- summary: the figures the analyses read (SUMMARY_NUMBERS) are finite numbers of at most MAX_SUMMARY_NUMBER.
+
+Each failed check raises ValueError with one line saying what is wrong.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from tensorboard_plugin_neuron.compiler.program import DTYPES, MEMORIES, PURPOSES, QUEUE_KINDS, Queue
+from tensorboard_plugin_neuron.trace.model import Trace
+
+MAX_TIME_NS = 1 << 62          # timestamps and ends: room to add two without overflowing int64
+MAX_CORE = (1 << 16) - 1       # queue cores (process ids of the exports are core + 1)
+MAX_QUEUE_INDEX = 999          # queue index within its kind (thread ids of the exports are kind * 1000 + index)
+MAX_SCOPE_DEPTH = 256          # scope levels of a graph node (the graph view sums time per scope prefix)
+MAX_SUMMARY_NUMBER = float(1 << 62)
+SUMMARY_NUMBERS = ("hbm_read_bytes", "hbm_write_bytes", "weight_size_bytes")
+
+
+def check_range(values: np.ndarray, low: int, high: int, what: str) -> None:
+    """All `values` in [low, high) (an empty column passes)."""
+    if len(values) and (int(values.min()) < low or int(values.max()) >= high):
+        bad = values[(values < low) | (values >= high)][0]
+        raise ValueError(f"{what} {int(bad)} is out of range [{low}, {high})")
+
+
+def check_id_or_none(values: np.ndarray, count: int, what: str) -> None:
+    """All `values` are -1 (none) or in [0, count)."""
+    check_range(values, -1, count, what)
+
+
+def check_queues(queues: Sequence[Queue]) -> None:
+    for q in queues:
+        if q.kind not in QUEUE_KINDS:
+            raise ValueError(f"a queue has unknown kind '{q.kind[:40]}'")
+        if not -1 <= q.core <= MAX_CORE or not 0 <= q.index <= MAX_QUEUE_INDEX:
+            raise ValueError(f"queue {q.kind[:40]} has core {q.core} and index {q.index}, out of range")
+
+
+def check_trace(trace: Trace) -> None:
+    """Raise ValueError unless the trace meets every invariant of the module docstring."""
+    nodes, groups = len(trace.graph.nodes), len(trace.groups)
+    if len(trace.nodes["device"]) != nodes or len(trace.placement_reasons) != nodes:
+        raise ValueError("node table does not match the graph")
+    for node in trace.graph.nodes:
+        if node.scope.count("/") >= MAX_SCOPE_DEPTH:
+            raise ValueError(f"node scope is more than {MAX_SCOPE_DEPTH} levels deep")
+    _check_groups(trace, nodes)
+    check_id_or_none(trace.nodes["group"], groups, "node group")
+    check_queues(trace.queues)
+    _check_tasks(trace)
+    events, tasks = trace.events, len(trace.tasks["queue"])
+    check_range(events["task"], 0, tasks, "event task")
+    check_range(events["iteration"], 0, 1 << 31, "event iteration")
+    check_range(events["start_ns"], 0, MAX_TIME_NS, "event start_ns")
+    check_range(events["duration_ns"], 0, MAX_TIME_NS, "event duration_ns")
+    if len(events["start_ns"]) and int((events["start_ns"] + events["duration_ns"]).max()) > MAX_TIME_NS:
+        raise ValueError("an event ends after the largest time a trace may hold")
+    check_range(trace.counters["counter"], 0, len(trace.counter_names), "counter id")
+    check_range(trace.counters["time_ns"], 0, MAX_TIME_NS + 1, "counter time_ns")
+    check_range(trace.requests["request"], 0, 1 << 31, "request id")
+    for column in ("start_ns", "end_ns"):
+        check_range(trace.requests[column], 0, MAX_TIME_NS + 1, f"request {column}")
+    _check_dependencies(trace.dep_offsets, trace.dep_ids, tasks)
+    _check_summary(trace.summary)
+
+
+def _check_groups(trace: Trace, nodes: int) -> None:
+    ids = np.array([g.id for g in trace.groups], dtype=np.int64)
+    check_range(ids, 0, len(trace.groups), "fusion group id")
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError("two fusion groups share an id")
+    for g in trace.groups:
+        members = np.array([*g.nodes, *g.folded, g.anchor], dtype=np.int64)
+        check_range(members, 0, nodes, f"fusion group {g.id} node")
+
+
+def _check_tasks(trace: Trace) -> None:
+    tasks = trace.tasks
+    check_range(tasks["queue"], 0, len(trace.queues), "task queue")
+    check_range(tasks["opcode"], 0, len(trace.strings), "task opcode")
+    check_id_or_none(tasks["group"], len(trace.groups), "task group")
+    check_id_or_none(tasks["tensor"], len(trace.tensor_names), "task tensor")
+    check_range(tasks["peer"], -1, MAX_CORE + 1, "task peer core")
+    for column, names in (("src_mem", MEMORIES), ("dst_mem", MEMORIES), ("purpose", PURPOSES), ("dtype", DTYPES)):
+        check_range(tasks[column], 0, len(names), f"task {column}")
+    check_range(tasks["bytes"], 0, MAX_TIME_NS, "task bytes")
+
+
+def _check_dependencies(offsets: np.ndarray, ids: np.ndarray, tasks: int) -> None:
+    if len(offsets) != tasks + 1 or offsets[0] != 0 or offsets[-1] != len(ids) or np.any(np.diff(offsets) < 0):
+        raise ValueError("dependency table does not match the task table")
+    check_range(ids, 0, tasks, "dependency task")
+
+
+def _check_summary(summary: Any) -> None:
+    if not isinstance(summary, dict):
+        raise ValueError("summary is not a JSON object")
+    for name in SUMMARY_NUMBERS:
+        value = summary.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or abs(value) > MAX_SUMMARY_NUMBER:
+            raise ValueError(f"summary {name} is not a number of at most {MAX_SUMMARY_NUMBER:.0f}")
