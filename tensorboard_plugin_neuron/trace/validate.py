@@ -2,7 +2,7 @@
 into, and every value that sizes an allocation is bounded by the data present. The reader runs them on
 every trace, so the analyses and exporters (numba loops index without bounds checks) can rely on:
 
-- nodes: one row per graph node and placement reason; `group` is -1 or a group id.
+- nodes: one row per graph node and placement reason; `group` is -1 or a group id; flops, bytes in [0, 2^62).
 - groups: ids unique and in [0, groups) (so id-indexed arrays are as long as the group list); member,
   anchor and folded nodes in [0, nodes).
 - queues: a known kind; core in [-1, MAX_CORE]; index in [0, MAX_QUEUE_INDEX].
@@ -65,6 +65,8 @@ def check_trace(trace: Trace) -> None:
             raise ValueError(f"node scope is more than {MAX_SCOPE_DEPTH} levels deep")
     _check_groups(trace, nodes)
     check_id_or_none(trace.nodes["group"], groups, "node group")
+    for column in ("flops", "bytes"):
+        check_range(trace.nodes[column], 0, MAX_TIME_NS, f"node {column}")
     check_queues(trace.queues)
     _check_tasks(trace)
     events, tasks = trace.events, len(trace.tasks["queue"])
