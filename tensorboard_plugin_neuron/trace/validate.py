@@ -11,7 +11,8 @@ every trace, so the analyses and exporters (numba loops index without bounds che
 - events: task in [0, tasks); iteration >= 0; 0 <= start_ns, 0 <= duration_ns, start + duration <= MAX_TIME_NS.
 - counters: counter in [0, counter_names); time_ns in [0, MAX_TIME_NS].
 - requests: request >= 0; start_ns and end_ns in [0, MAX_TIME_NS].
-- dependencies: CSR offsets of tasks + 1 rows from 0, non-decreasing, ending at the id count; ids in [0, tasks).
+- dependencies: CSR offsets of tasks + 1 rows from 0, non-decreasing, ending at the id count; ids in [0, tasks),
+  strictly increasing within a task (so no task has more dependencies than there are tasks).
 - graph: node scopes at most MAX_SCOPE_DEPTH levels deep.
 - summary: the figures the analyses read (SUMMARY_NUMBERS) are finite numbers of at most MAX_SUMMARY_NUMBER.
 
@@ -30,7 +31,7 @@ from tensorboard_plugin_neuron.trace.model import Trace
 MAX_TIME_NS = 1 << 62          # timestamps and ends: room to add two without overflowing int64
 MAX_CORE = (1 << 16) - 1       # queue cores (process ids of the exports are core + 1)
 MAX_QUEUE_INDEX = 999          # queue index within its kind (thread ids of the exports are kind * 1000 + index)
-MAX_SCOPE_DEPTH = 256          # scope levels of a graph node (the graph view sums time per scope prefix)
+MAX_SCOPE_DEPTH = 64           # scope levels of a graph node (the graph view sums time per scope prefix)
 MAX_SUMMARY_NUMBER = float(1 << 62)
 SUMMARY_NUMBERS = ("hbm_read_bytes", "hbm_write_bytes", "weight_size_bytes")
 
@@ -111,6 +112,12 @@ def _check_dependencies(offsets: np.ndarray, ids: np.ndarray, tasks: int) -> Non
     if len(offsets) != tasks + 1 or offsets[0] != 0 or offsets[-1] != len(ids) or np.any(np.diff(offsets) < 0):
         raise ValueError("dependency table does not match the task table")
     check_range(ids, 0, tasks, "dependency task")
+    if len(ids) > 1:   # each task's dependencies strictly increase (as writers store them): no repeated edge
+        inside = np.ones(len(ids) - 1, dtype=bool)
+        starts = offsets[:-1][(offsets[:-1] > 0) & (offsets[:-1] < len(ids))]
+        inside[starts - 1] = False
+        if np.any(np.diff(ids)[inside] <= 0):
+            raise ValueError("a task's dependencies are not in increasing order (or repeat)")
 
 
 def _check_summary(summary: Any) -> None:
