@@ -8,7 +8,7 @@ of that kind (0 skips it). Kinds:
   and on every case that inflates a table; bound: MEMORY_FACTOR x file size + MEMORY_SLACK_BYTES.
 Other harnesses add their kind to CAMPAIGNS (e.g. "chrome", "http") with a flag of the same name.
 
-Run: PYTHONPATH=. python bench/fuzz.py [--trace 100000] [--seed 1] [--memory-every 10]
+Run: PYTHONPATH=. python bench/fuzz.py [--trace 100000] [--seed 1] [--memory-every 10] [--models mlp,bert-tiny]
 Exit status 1 if any case failed.
 """
 from __future__ import annotations
@@ -35,8 +35,9 @@ def _trace_campaign(count: int, seed: int, args: argparse.Namespace) -> trace_mu
               f"{len(result.failures)} failures, worst {result.worst_case_s:.2f} s/case, "
               f"worst peak {100 * result.worst_peak_ratio:.1f}% of bound", flush=True)
 
+    corpus = trace_mutants.build_corpus(tuple(args.models.split(",")))
     return trace_mutants.run_campaign(count, seed, time_cap_s=args.time_cap, memory_every=args.memory_every,
-                                      progress=progress)
+                                      corpus=corpus, progress=progress)
 
 
 CAMPAIGNS: dict[str, tuple[Campaign, int, Callable[[Any], str]]] = {
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{kind}", type=int, default=default, metavar="N", help=f"{kind} cases (default {default})")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-cap", type=float, default=trace_mutants.DEFAULT_TIME_CAP_S, help="seconds per case")
+    parser.add_argument("--models", default="mlp", help="built-in models whose traces are mutated (trace kind)")
     parser.add_argument("--memory-every", type=int, default=10, help="measure peak memory on every Nth case")
     args = parser.parse_args(argv)
     failed = 0

@@ -62,9 +62,9 @@ class Corpus:
     bases: dict[str, bytes]
 
 
-def build_corpus() -> Corpus:
-    """Small valid traces: the runtime's mlp (plain and with a stored overview), bert-tiny and an import of
-    the small PyTorch GPU trace (when the shared test data is present)."""
+def build_corpus(models: tuple[str, ...] = ("mlp",)) -> Corpus:
+    """Small valid traces: the runtime's trace of each of `models` (mlp: 2 inferences, others 1; the first also
+    with a stored overview) and an import of the small PyTorch GPU trace (when the shared test data is present)."""
     from tensorboard_plugin_neuron.compiler import compile_model
     from tensorboard_plugin_neuron.graph.loader import load_model
     from tensorboard_plugin_neuron.hardware import get_target
@@ -73,7 +73,8 @@ def build_corpus() -> Corpus:
     from tensorboard_plugin_neuron.trace.writer import serialize_trace
 
     bases: dict[str, bytes] = {}
-    for name, iterations in (("mlp", 2), ("bert-tiny", 1)):
+    for name in models:
+        iterations = 2 if name == "mlp" else 1
         compiled = compile_model(load_model(name))
         schedules, release = [], 0.0
         for _ in range(iterations):
@@ -82,8 +83,8 @@ def build_corpus() -> Corpus:
             release = float(schedule.end_ns.max())
         trace = build_trace(compiled, schedules, batch=1, session="fuzz")
         bases[name] = serialize_trace(trace)
-        if name == "mlp":
-            bases["mlp+overview"] = serialize_trace(trace, overview_min_events=0)
+        if name == models[0]:
+            bases[name + "+overview"] = serialize_trace(trace, overview_min_events=0)
     if os.path.isfile(GPU_TRACE):
         from tensorboard_plugin_neuron.api import import_chrome_trace
 
