@@ -363,7 +363,6 @@ def consume(data: bytes) -> None:
     from tensorboard_plugin_neuron.analysis.overview import overview
     from tensorboard_plugin_neuron.analysis.timeline import (event_details, group_of_node, node_occurrences,
                                                               overview_timeline, timeline)
-    from tensorboard_plugin_neuron.api import summary_bytes
     from tensorboard_plugin_neuron.compiler.artifact import json_default
     from tensorboard_plugin_neuron.plugin.routes import _sanitize
 
@@ -397,7 +396,6 @@ def consume(data: bytes) -> None:
             answers.append(node_occurrences(index, node))
     for answer in answers:
         serialize(answer)
-    summary_bytes(index)
     for chunk in chrome_chunks(trace, chunk_events=4096):
         del chunk
     for chunk in perfetto_chunks(trace, chunk_events=4096):
