@@ -37,7 +37,8 @@ def _trace_campaign(count: int, seed: int, args: argparse.Namespace) -> trace_mu
 
     corpus = trace_mutants.build_corpus(tuple(args.models.split(",")))
     return trace_mutants.run_campaign(count, seed, time_cap_s=args.time_cap, memory_every=args.memory_every,
-                                      corpus=corpus, progress=progress)
+                                      corpus=corpus, progress=progress,
+                                      on_failure=lambda f: print("  " + trace_mutants.format_failure(f), flush=True))
 
 
 CAMPAIGNS: dict[str, tuple[Campaign, int, Callable[[Any], str]]] = {

@@ -173,7 +173,8 @@ def mutate_rows(message: Any, rng: np.random.Generator) -> str:
         return "no table"
     name, table = tables[int(rng.integers(len(tables)))]
     rows = int(table.rows)
-    table.rows = _pick(rng, [0, 1, max(rows - 1, 0), rows + 1, 2 * rows, 1 << 31, 1 << 40, (1 << 63) - 1, (1 << 64) - 1])
+    choices = [0, 1, max(rows - 1, 0), rows + 1, 2 * rows, 1 << 31, 1 << 40, (1 << 63) - 1, (1 << 64) - 1]
+    table.rows = min(_pick(rng, choices), (1 << 64) - 1)
     return f"rows {name} {table.rows}"
 
 
@@ -431,7 +432,7 @@ def run_case(data: bytes, time_cap_s: float, memory_factor: float, measure_memor
 
 def run_campaign(count: int, seed: int, time_cap_s: float = DEFAULT_TIME_CAP_S, memory_factor: float = MEMORY_FACTOR,
                  corpus: Corpus | None = None, progress: Callable[[CampaignResult], None] | None = None,
-                 memory_every: int = 1) -> CampaignResult:
+                 memory_every: int = 1, on_failure: Callable[[Failure], None] | None = None) -> CampaignResult:
     """`count` mutants of the corpus (built if not given), consumed one by one; see the module docstring.
     Peak memory is measured (tracemalloc, which slows a case several times) on every `memory_every`-th case
     and on every case that inflates a table ("bomb" mutations, the ones that test the allocation bound)."""
@@ -440,13 +441,14 @@ def run_campaign(count: int, seed: int, time_cap_s: float = DEFAULT_TIME_CAP_S, 
     corpus = corpus or build_corpus()
     workers, streams.WORKERS = streams.WORKERS, 1   # exports format on this thread: cases stay independent and cheap
     try:
-        return _campaign(count, seed, time_cap_s, memory_factor, corpus, progress, memory_every)
+        return _campaign(count, seed, time_cap_s, memory_factor, corpus, progress, memory_every, on_failure)
     finally:
         streams.WORKERS = workers
 
 
 def _campaign(count: int, seed: int, time_cap_s: float, memory_factor: float, corpus: Corpus,
-              progress: Callable[[CampaignResult], None] | None, memory_every: int) -> CampaignResult:
+              progress: Callable[[CampaignResult], None] | None, memory_every: int,
+              on_failure: Callable[[Failure], None] | None) -> CampaignResult:
     for data in corpus.bases.values():   # warm up: compiled loops load, lazy imports happen, outside the measure
         consume(data)
     result = CampaignResult()
@@ -460,6 +462,8 @@ def _campaign(count: int, seed: int, time_cap_s: float, memory_factor: float, co
         result.outcomes[outcome] += 1
         if outcome not in ("loaded", "user_error"):
             result.failures.append(Failure(outcome, seed, case, base, mutations, detail))
+            if on_failure is not None:
+                on_failure(result.failures[-1])
         if seconds > result.worst_case_s:
             result.worst_case_s, result.worst_case = seconds, (seed, case)
         if peak / bound > result.worst_peak_ratio:
@@ -477,7 +481,10 @@ def describe(result: CampaignResult, limit: int = 20) -> str:
              f"worst time per case: {result.worst_case_s:.3f} s (seed, case = {result.worst_case})",
              f"worst peak memory (of {result.memory_cases} cases measured): {result.worst_peak_bytes / 2**20:.1f} MiB = {100 * result.worst_peak_ratio:.1f}% of its "
              f"bound ({result.worst_peak_bound / 2**20:.1f} MiB)"]
-    for failure in result.failures[:limit]:
-        lines.append(f"FAIL {failure.kind} seed={failure.seed} case={failure.case} base={failure.base} "
-                     f"mutations={list(failure.mutations)}: {failure.detail[:300]}")
+    lines += [format_failure(failure) for failure in result.failures[:limit]]
     return "\n".join(lines)
+
+
+def format_failure(failure: Failure) -> str:
+    return (f"FAIL {failure.kind} seed={failure.seed} case={failure.case} base={failure.base} "
+            f"mutations={list(failure.mutations)}: {failure.detail[:300]}")
