@@ -183,3 +183,40 @@ def test_a_seeded_sample_of_trace_mutants_ends_loaded_or_as_one_line_user_errors
     result = run_campaign(1500, seed=2026, corpus=corpus, memory_every=10)
     assert result.cases == 1500 and not result.failures, describe(result)
     assert result.outcomes["loaded"] > 100 and result.outcomes["user_error"] > 500   # both paths exercised
+
+
+def test_a_huge_iteration_number_costs_no_memory_in_the_analyses_or_exports(good: bytes) -> None:
+    from tensorboard_plugin_neuron.analysis.index import index_trace
+    from tensorboard_plugin_neuron.analysis.overview import overview
+    from tensorboard_plugin_neuron.trace.chrome_export import chrome_chunks
+    from tensorboard_plugin_neuron.trace.perfetto_export import perfetto_chunks
+
+    def late(message: Any) -> None:   # iterations x tasks would size a 2^30 x tasks table (dma wait, flows)
+        _set_column(message.events, "iteration", lambda it: it.__setitem__(-1, 2**30))
+    trace = parse_trace(_edit(good, late))
+    tracemalloc.start()
+    overview(index_trace(trace))
+    for chunks in (chrome_chunks(trace), perfetto_chunks(trace)):
+        for _ in chunks:
+            pass
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 << 20
+
+
+def test_a_track_of_overlapping_events_answers_a_timeline_bounded_by_its_width(good: bytes) -> None:
+    from tensorboard_plugin_neuron.analysis.index import index_trace
+    from tensorboard_plugin_neuron.analysis.timeline import LONG_EVENTS_PER_PIXEL, timeline
+
+    rows = 50_000
+
+    def pile(message: Any) -> None:   # every event of one task, all in flight at once
+        message.events.Clear()
+        fill_table(message.events, {"task": np.zeros(rows, np.int32), "iteration": np.zeros(rows, np.int32),
+                                    "start_ns": np.zeros(rows, np.int64), "duration_ns": np.full(rows, 10, np.int64)},
+                   compress=True)
+    index = index_trace(parse_trace(_edit(good, pile)))
+    answer = timeline(index, width=100)
+    sent = sum(len(track["events"]["event"]) for track in answer["data"])
+    merged = sum(sum(track["aggregates"]["count"]) for track in answer["data"])
+    assert sent == LONG_EVENTS_PER_PIXEL * 100 and sent + merged == rows
