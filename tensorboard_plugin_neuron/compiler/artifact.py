@@ -21,6 +21,7 @@ from tensorboard_plugin_neuron.compiler.program import TASK_COLUMNS, Program, Qu
 from tensorboard_plugin_neuron.errors import ArtifactError, one_line
 from tensorboard_plugin_neuron.fileio import atomic_write, frame, parse_framed
 from tensorboard_plugin_neuron.graph.ir import Graph, Node, TensorInfo
+from tensorboard_plugin_neuron.trace.validate import check_dependencies, check_groups, check_queues, check_range, check_tasks
 
 _DTYPE_CODES = ("fp32", "bf16")
 _MEMORY_NAMES = ("sbuf", "psum")
@@ -165,10 +166,14 @@ def _to_model(message: Any) -> CompiledModel:
                           device=g.device, core=g.core, folded=tuple(g.folded)) for g in message.groups]
     if len(message.compute_dtypes) != len(executable.nodes):
         raise ValueError("compute dtypes do not match the executable graph")
+    check_groups(groups, len(source.nodes))
+    check_range(table["group"], -1, len(groups), "placement group")
     compute_dtypes = {node.name: dtype for node, dtype in zip(executable.nodes, message.compute_dtypes)}
+    program = _program(message.program)
+    check_tasks(program.tasks, len(program.queues), len(program.strings), len(groups), len(program.tensor_names))
     return CompiledModel(
         options=options, source=source, placements=placements, groups=groups, executable=executable,
-        compute_dtypes=compute_dtypes, program=_program(message.program), buffers=_buffers(message),
+        compute_dtypes=compute_dtypes, program=program, buffers=_buffers(message),
         stats=loads_object(message.stats_json, "stats_json"),
     )
 
@@ -193,11 +198,12 @@ def _program(message: Any) -> Program:
     offsets = read_table(message.dep_offsets, {"offsets": "int64"})["offsets"]
     ids = read_table(message.dep_ids, {"ids": "int64"})["ids"]
     rows = len(tasks["queue"])
-    if len(offsets) != rows + 1 or (rows and (offsets[-1] != len(ids) or offsets[0] != 0)):
-        raise ValueError("dependency table does not match the task table")
+    check_dependencies(offsets, ids, rows)
+    owner = np.repeat(np.arange(rows, dtype=np.int64), np.diff(offsets))
+    if np.any(ids >= owner):   # the simulator schedules in task order: a task waits only for earlier ones
+        raise ValueError("a task depends on itself or on a later task")
     queues = [Queue(core=q.core, kind=q.kind, index=q.index) for q in message.queues]
-    if rows and (tasks["queue"].max() >= len(queues) or tasks["opcode"].max() >= len(message.strings)):
-        raise ValueError("task references a queue or opcode that does not exist")
+    check_queues(queues)
     if message.preload_tasks > rows:
         raise ValueError("more load-time tasks than tasks")
     return Program(queues=queues, strings=list(message.strings), tensor_names=list(message.tensor_names),
@@ -209,6 +215,8 @@ def _buffers(message: Any) -> list[Buffer]:
     if not table:
         return []
     names = list(message.buffer_tensors)
+    for column, high in (("tensor", len(names)), ("memory", len(_MEMORY_NAMES)), ("kind", len(_BUFFER_KINDS))):
+        check_range(table[column], 0, high, f"buffer {column}")
     return [
         Buffer(tensor=names[t], memory=_MEMORY_NAMES[m], core=int(c), offset=int(o), size=int(s),
                first_step=int(f), last_step=int(l), kind=_BUFFER_KINDS[k])

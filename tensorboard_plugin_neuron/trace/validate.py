@@ -82,33 +82,43 @@ def check_trace(trace: Trace) -> None:
     check_range(trace.requests["request"], 0, 1 << 31, "request id")
     for column in ("start_ns", "end_ns"):
         check_range(trace.requests[column], 0, MAX_TIME_NS + 1, f"request {column}")
-    _check_dependencies(trace.dep_offsets, trace.dep_ids, tasks)
+    check_dependencies(trace.dep_offsets, trace.dep_ids, tasks)
     _check_summary(trace.summary)
 
 
 def _check_groups(trace: Trace, nodes: int) -> None:
-    ids = np.array([g.id for g in trace.groups], dtype=np.int64)
-    check_range(ids, 0, len(trace.groups), "fusion group id")
+    check_groups(trace.groups, nodes)
+
+
+def check_groups(groups: Sequence[Any], nodes: int) -> None:
+    """Fusion groups (traces and artifacts): ids unique in [0, groups), members in [0, nodes)."""
+    ids = np.array([g.id for g in groups], dtype=np.int64)
+    check_range(ids, 0, len(groups), "fusion group id")
     if len(np.unique(ids)) != len(ids):
         raise ValueError("two fusion groups share an id")
-    for g in trace.groups:
+    for g in groups:
         members = np.array([*g.nodes, *g.folded, g.anchor], dtype=np.int64)
         check_range(members, 0, nodes, f"fusion group {g.id} node")
 
 
 def _check_tasks(trace: Trace) -> None:
-    tasks = trace.tasks
-    check_range(tasks["queue"], 0, len(trace.queues), "task queue")
-    check_range(tasks["opcode"], 0, len(trace.strings), "task opcode")
-    check_id_or_none(tasks["group"], len(trace.groups), "task group")
-    check_id_or_none(tasks["tensor"], len(trace.tensor_names), "task tensor")
+    check_tasks(trace.tasks, len(trace.queues), len(trace.strings), len(trace.groups), len(trace.tensor_names))
+
+
+def check_tasks(tasks: dict[str, np.ndarray], queues: int, strings: int, groups: int, tensor_names: int) -> None:
+    """A task table's references and codes in range (shared by traces and compiled artifacts)."""
+    check_range(tasks["queue"], 0, queues, "task queue")
+    check_range(tasks["opcode"], 0, strings, "task opcode")
+    check_id_or_none(tasks["group"], groups, "task group")
+    check_id_or_none(tasks["tensor"], tensor_names, "task tensor")
     check_range(tasks["peer"], -1, MAX_CORE + 1, "task peer core")
     for column, names in (("src_mem", MEMORIES), ("dst_mem", MEMORIES), ("purpose", PURPOSES), ("dtype", DTYPES)):
         check_range(tasks[column], 0, len(names), f"task {column}")
     check_range(tasks["bytes"], 0, MAX_TIME_NS, "task bytes")
 
 
-def _check_dependencies(offsets: np.ndarray, ids: np.ndarray, tasks: int) -> None:
+def check_dependencies(offsets: np.ndarray, ids: np.ndarray, tasks: int) -> None:
+    """CSR dependency lists over `tasks` tasks: see the module docstring."""
     if len(offsets) != tasks + 1 or offsets[0] != 0 or offsets[-1] != len(ids) or np.any(np.diff(offsets) < 0):
         raise ValueError("dependency table does not match the task table")
     check_range(ids, 0, tasks, "dependency task")
