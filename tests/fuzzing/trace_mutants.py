@@ -23,10 +23,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tensorboard_plugin_neuron.columns import MAX_INFLATE_RATIO
 from tensorboard_plugin_neuron.errors import UserError
-from tensorboard_plugin_neuron.fileio import frame, HEADER_BYTES
+from tensorboard_plugin_neuron.fileio import HEADER_BYTES, frame
 
-MAX_INFLATE_RATIO = 1032
 MEMORY_FACTOR = 16 * MAX_INFLATE_RATIO   # peak traced bytes per byte of file: columns inflate <= 1032x, work <= 16x that
 MEMORY_SLACK_BYTES = 64 << 20             # fixed costs: interned tables, compiled-loop buffers, thread pools
 DEFAULT_TIME_CAP_S = 5.0
