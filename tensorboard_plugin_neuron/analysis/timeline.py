@@ -137,7 +137,8 @@ def overview_timeline(header: OverviewHeader, width: int = 1000) -> dict[str, An
     last_end = np.zeros(len(cells), np.int64)
     np.maximum.at(last_end, cell, binned["last_end_ns"])
     shown = long["duration_ns"] >= pixel                  # sent one by one, so not merged
-    long_bin = np.minimum(((long["start_ns"] - o.start_ns) / o.bin_ns).astype(np.int64), o.bins - 1)
+    long_bin = np.minimum(((long["start_ns"] - o.start_ns) / o.bin_ns).astype(np.int64), o.bins - 1) if o.bin_ns > 0 \
+        else np.zeros(len(long["start_ns"]), np.int64)   # a span of 0 ns (every event at one instant): one bin
     row_of_bin = np.searchsorted(binned["queue"].astype(np.int64) * o.bins + binned["bin"],
                                  long["queue"].astype(np.int64) * o.bins + long_bin)
     long_cell = cell[np.minimum(row_of_bin, len(cell) - 1)][shown]
