@@ -9,7 +9,7 @@ of that kind (0 skips it). Kinds:
 Other harnesses add their kind to CAMPAIGNS (e.g. "chrome", "http") with a flag of the same name.
 
 Run: PYTHONPATH=. python bench/fuzz.py [--trace 100000] [--seed 1] [--memory-every 10] [--models mlp,bert-tiny]
-Exit status 1 if any case failed.
+Ctrl-C stops a campaign early and still prints its report. Exit status 1 if any case failed.
 """
 from __future__ import annotations
 

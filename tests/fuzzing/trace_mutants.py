@@ -454,6 +454,17 @@ def _campaign(count: int, seed: int, time_cap_s: float, memory_factor: float, co
         consume(data)
     result = CampaignResult()
     began = time.perf_counter()
+    try:
+        _cases(count, seed, time_cap_s, memory_factor, corpus, progress, memory_every, on_failure, result)
+    except KeyboardInterrupt:   # a long campaign stopped by hand still reports what it ran
+        pass
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _cases(count: int, seed: int, time_cap_s: float, memory_factor: float, corpus: Corpus,
+           progress: Callable[[CampaignResult], None] | None, memory_every: int,
+           on_failure: Callable[[Failure], None] | None, result: CampaignResult) -> None:
     for case in range(count):
         base, mutations, data = mutant(corpus, seed, case)
         measure = case % memory_every == 0 or any(m.startswith("bomb") for m in mutations)
@@ -471,8 +482,6 @@ def _campaign(count: int, seed: int, time_cap_s: float, memory_factor: float, co
             result.worst_peak_ratio, result.worst_peak_bytes, result.worst_peak_bound = peak / bound, peak, bound
         if progress is not None and (case + 1) % 1000 == 0:
             progress(result)
-    result.seconds = time.perf_counter() - began
-    return result
 
 
 def describe(result: CampaignResult, limit: int = 20) -> str:
