@@ -118,12 +118,12 @@ def _pick(rng: np.random.Generator, items: list) -> Any:
 
 
 def _decode(column: Any) -> np.ndarray | None:
-    try:
+    try:   # a column an earlier mutation broke (dtype, bytes) decodes to None
         raw = zlib.decompress(column.data) if column.encoding in ("zlib", "delta+zlib") else column.data
         values = np.frombuffer(raw, np.dtype(column.dtype).newbyteorder("<")).copy()
+        return np.cumsum(values, dtype=values.dtype) if column.encoding == "delta+zlib" else values
     except Exception:
         return None
-    return np.cumsum(values, dtype=values.dtype) if column.encoding == "delta+zlib" else values
 
 
 def _encode(column: Any, values: np.ndarray) -> None:
