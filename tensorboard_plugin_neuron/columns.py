@@ -2,6 +2,12 @@
 
 The same layout ONNX uses for tensor `raw_data`: encoding and decoding are a memory copy, so tables
 of millions of rows load straight into numpy without a per-row Python loop.
+
+Untrusted input: a table's row count is checked against the bytes actually stored before anything is
+allocated. A raw column must hold exactly rows x itemsize bytes; a deflated column cannot inflate to more
+than MAX_INFLATE_RATIO (1032, deflate's limit: at best 258 bytes from 2 bits) times its stored bytes, so a
+column claiming more is refused unread. Invariant: decoding a table allocates at most
+MAX_INFLATE_RATIO x (its stored column bytes), i.e. at most 1032 times the size of the file it came from.
 """
 from __future__ import annotations
 
@@ -30,6 +36,9 @@ COLUMN_MESSAGES = (
 )
 
 _ALLOWED = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64", "bool"}
+
+
+MAX_INFLATE_RATIO = 1032   # deflate's largest expansion: a 258-byte match coded in 2 bits
 
 
 class ColumnError(ValueError):
@@ -103,25 +112,29 @@ def _inflate_into(data: bytes, out: np.ndarray, on_bytes: OnBytes | None = None)
 
 
 def _decode_column(column: Any, rows: int, on_bytes: OnBytes | None = None) -> np.ndarray:
+    """The column's values; checks the row count against the stored bytes before allocating (see the module)."""
     if column.dtype not in _ALLOWED:
-        raise ColumnError(f"column '{column.name}' has unsupported dtype '{column.dtype}'")
+        raise ColumnError(f"column '{column.name[:40]}' has unsupported dtype '{column.dtype[:40]}'")
     dtype = np.dtype(column.dtype).newbyteorder("<")
     expected = rows * dtype.itemsize
     if column.encoding in ("zlib", "delta+zlib"):
+        if expected > MAX_INFLATE_RATIO * len(column.data):
+            raise ColumnError(f"column '{column.name[:40]}' claims {rows} rows of {dtype.itemsize} bytes, more than "
+                              f"{len(column.data)} deflated bytes can hold")
         values = np.empty(rows, dtype=dtype)
         try:
             held = _inflate_into(column.data, values.view(np.uint8), on_bytes)
         except (zlib.error, isal_zlib.error) as exc:
-            raise ColumnError(f"column '{column.name}' does not decompress: {exc}") from None
+            raise ColumnError(f"column '{column.name[:40]}' does not decompress: {exc}") from None
         if held != expected:
-            raise ColumnError(f"column '{column.name}' holds {'more than ' if held < 0 else ''}"
+            raise ColumnError(f"column '{column.name[:40]}' holds {'more than ' if held < 0 else ''}"
                               f"{max(held, expected)} bytes, expected {rows} x {dtype.itemsize}")
     elif column.encoding:
-        raise ColumnError(f"column '{column.name}' has unknown encoding '{column.encoding}'")
+        raise ColumnError(f"column '{column.name[:40]}' has unknown encoding '{column.encoding[:40]}'")
     else:
         data = column.data
         if len(data) != expected:
-            raise ColumnError(f"column '{column.name}' holds {len(data)} bytes, expected {rows} x {dtype.itemsize}")
+            raise ColumnError(f"column '{column.name[:40]}' holds {len(data)} bytes, expected {rows} x {dtype.itemsize}")
         values = np.frombuffer(data, dtype=dtype)
         if on_bytes is not None:
             on_bytes(len(data))
@@ -138,6 +151,11 @@ def read_table(table: Any, required: Mapping[str, str] | None = None,
     Large tables decompress their columns on several threads."""
     rows = int(table.rows)
     columns = list(table.columns)
+    seen: set[str] = set()
+    for column in columns:
+        if column.name in seen:
+            raise ColumnError(f"table has column '{column.name[:40]}' more than once")
+        seen.add(column.name)
     if rows >= PARALLEL_ROWS and len(columns) > 1:
         with ThreadPoolExecutor(max_workers=min(len(columns), os.cpu_count() or 1)) as pool:
             decoded = list(pool.map(lambda column: _decode_column(column, rows, on_bytes), columns))

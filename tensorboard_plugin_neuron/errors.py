@@ -22,3 +22,13 @@ class InternalError(UserError):
     """A bug of ours met while handling user input (e.g. an import that failed other than by its checks),
     reported as one line that says it is a bug and where it happened; the traceback is kept as the
     exception's cause. A UserError so that the CLI prints one line, never a problem with the input."""
+
+
+MAX_ERROR_CHARS = 300   # of a reason quoted in a one-line error
+
+
+def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`text` on one line (control characters as spaces, runs of spaces as one), cut to `limit` characters:
+    reasons quoted from untrusted files (names, parser messages) must not break the one-line contract."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text[:4 * limit]).split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."

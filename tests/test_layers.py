@@ -19,11 +19,12 @@ STANDS_ON: dict[str, tuple[str, ...]] = {
     "errors": (),
     "protoschema": (),
     "intervals": (),
+    "boundedjson": (),                                        # JSON from files, with a depth limit
     "fileio": ("protoschema", "errors"),
     "columns": ("protoschema", "errors"),
     "hardware": ("errors",),
     "graph": ("errors",),                                     # IR, importers, zoo, reference interpreter
-    "vocabulary": ("graph", "protoschema"),                   # the trace's words, shared by writers and readers
+    "vocabulary": ("graph", "protoschema", "boundedjson"),  # the trace's words, shared by writers and readers
     "compiler": ("vocabulary", "hardware", "columns", "fileio"),
     "trace": ("vocabulary", "columns", "fileio"),             # the format: schema, model, reader, writer
     "tracestats": ("trace", "intervals"),                     # statistics computed when a trace is written

@@ -107,7 +107,7 @@ def bandwidth_series(index: ProfileIndex) -> list[dict[str, Any]]:
     for i, name in enumerate(trace.counter_names):
         if not name.startswith("bandwidth_GBps:"):
             continue
-        mask = trace.counters["counter"] == i
-        out.append({"link": name.split(":", 1)[1], "time_ns": trace.counters["time_ns"][mask].tolist(),
-                    "gbps": np.round(trace.counters["value"][mask], 3).tolist()})
+        rows = index.counter_rows(i)
+        out.append({"link": name.split(":", 1)[1], "time_ns": trace.counters["time_ns"][rows].tolist(),
+                    "gbps": np.round(trace.counters["value"][rows], 3).tolist()})
     return out

@@ -23,10 +23,15 @@ def core_usage(index: ProfileIndex) -> list[dict[str, Any]]:
     dma = index.kind == QUEUE_KINDS.index("dma")
     start = trace.events["start_ns"]
     out = []
-    for c in np.unique(core[(core >= 0) & (engine | dma)]):
-        mine = core == c
-        busy = busy_union_ns(start[mine & engine], index.end_ns[mine & engine])
-        moving = busy_union_ns(start[mine & dma], index.end_ns[mine & dma])
+    used = np.flatnonzero((core >= 0) & (engine | dma))
+    order = used[np.argsort(core[used], kind="stable")]   # events by core: one slice per core, not a mask each
+    cores, first = np.unique(core[order], return_index=True)
+    bounds = np.append(first, len(order))
+    for k, c in enumerate(cores):
+        mine = order[bounds[k]:bounds[k + 1]]
+        on_engine, on_dma = mine[engine[mine]], mine[dma[mine]]
+        busy = busy_union_ns(start[on_engine], index.end_ns[on_engine])
+        moving = busy_union_ns(start[on_dma], index.end_ns[on_dma])
         out.append({"core": int(c), "chip": int(c) // index.device.chip.cores if index.device else 0,
                     "engine_busy_ns": busy, "engine_percent": 100.0 * busy / span if span else 0.0,
                     "dma_busy_ns": moving, "dma_percent": 100.0 * moving / span if span else 0.0})
@@ -41,7 +46,10 @@ def pipeline_stages(index: ProfileIndex, cores: list[dict[str, Any]]) -> list[di
     if len(stage_cores) < 2:
         return []
     by_core = {c["core"]: c for c in cores}
-    nodes = {core: sum(len(g.nodes) for g in trace.groups if g.device and g.core == core) for core in stage_cores}
+    nodes = dict.fromkeys(stage_cores, 0)   # one pass over the groups (a file may have a core per group)
+    for g in trace.groups:
+        if g.device and g.core in nodes:
+            nodes[g.core] += len(g.nodes)
     requests = max(index.iterations, 1)
     stages = []
     for stage, core in enumerate(stage_cores):

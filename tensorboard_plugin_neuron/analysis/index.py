@@ -51,6 +51,16 @@ class ProfileIndex:
             self.memo[key] = np.maximum.accumulate(self.end_ns[lo:hi])
         return self.memo[key]
 
+    def counter_rows(self, counter: int) -> np.ndarray:
+        """Rows of the samples of counter `counter` (an index into trace.counter_names), in file order: one
+        stable sort of the samples, done once, instead of a pass over every sample per counter name."""
+        if "counter_order" not in self.memo:
+            ids = self.trace.counters["counter"]
+            order = np.argsort(ids, kind="stable")
+            self.memo["counter_order"] = (order, np.searchsorted(ids[order], np.arange(len(self.trace.counter_names) + 1)))
+        order, offsets = self.memo["counter_order"]
+        return order[offsets[counter]:offsets[counter + 1]]
+
     @property
     def span_ns(self) -> float:
         return float(self.span_end_ns - self.span_start_ns)

@@ -41,10 +41,10 @@ def memory(index: ProfileIndex, points: int = MAX_POINTS) -> dict[str, Any]:
         if not match:
             continue
         memory_name, core = match.group(1), int(match.group(2))
-        mask = trace.counters["counter"] == i
-        times, values = downsample_max(trace.counters["time_ns"][mask], trace.counters["value"][mask], points)
+        rows = index.counter_rows(i)
+        times, values = downsample_max(trace.counters["time_ns"][rows], trace.counters["value"][rows], points)
         series.append({"memory": memory_name, "core": core, "time_ns": times.tolist(), "bytes": values.tolist(),
-                       "peak_bytes": float(trace.counters["value"][mask].max()) if mask.any() else 0.0,
+                       "peak_bytes": float(trace.counters["value"][rows].max()) if len(rows) else 0.0,
                        "capacity_bytes": capacity.get(memory_name, 0)})
     weights_bytes = int(trace.summary.get("weight_size_bytes", 0))
     chips = -(-max(int(trace.metadata.cores), 1) // index.device.chip.cores) if index.device is not None else 1

@@ -12,6 +12,7 @@ from tensorboard_plugin_neuron.analysis.index import ProfileIndex, busy_union_ns
 from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows
 from tensorboard_plugin_neuron.vocabulary.queues import ENGINES, QUEUE_KINDS
 from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
+from tensorboard_plugin_neuron.trace.event_slots import EventSlots
 
 RELOAD_THRESHOLD = 2      # a tensor loaded from HBM more than this many times per inference is reported
 TOP_OPS = 10
@@ -48,12 +49,11 @@ def dma_wait(index: ProfileIndex) -> dict[str, float]:
     tasks_per_iteration = len(trace.tasks["queue"])
     if not tasks_per_iteration or not len(index.queue):
         return {"waiting_ns": 0.0, "idle_ns": 0.0, "percent_of_idle": 0.0}
-    slot = trace.events["iteration"].astype(np.int64) * tasks_per_iteration + trace.events["task"]
-    end_of = np.full(index.iterations * tasks_per_iteration, -np.inf)
-    end_of[slot] = index.end_ns
     tensor = np.flatnonzero(index.kind == QUEUE_KINDS.index("tensor"))
     if len(tensor) < 2:
         return {"waiting_ns": 0.0, "idle_ns": 0.0, "percent_of_idle": 0.0}
+    end_of = EventSlots.build(trace.events["iteration"], trace.events["task"], tasks_per_iteration,
+                              index.end_ns.astype(np.float64), -np.inf)
     # events are sorted by (queue, start): consecutive tensor events on one queue follow each other
     same_queue = index.queue[tensor[1:]] == index.queue[tensor[:-1]]
     current, previous = tensor[1:][same_queue], tensor[:-1][same_queue]
@@ -62,16 +62,20 @@ def dma_wait(index: ProfileIndex) -> dict[str, float]:
     iteration = trace.events["iteration"][current].astype(np.int64)
     task_is_dma = (np.array([QUEUE_KINDS.index(q.kind) for q in trace.queues]) == QUEUE_KINDS.index("dma"))[trace.tasks["queue"]]
     waits_on_dma = _last_dependency_is_dma(tasks, iteration, trace.dep_offsets.astype(np.int64),
-                                           trace.dep_ids.astype(np.int64), end_of, tasks_per_iteration, task_is_dma)
+                                           trace.dep_ids.astype(np.int64), end_of.values,
+                                           end_of.keys if end_of.keys is not None else np.zeros(0, np.int64),
+                                           end_of.keys is None, tasks_per_iteration, task_is_dma)
     waiting = float(gap[waits_on_dma].sum())
     idle = float(gap.sum())
     return {"waiting_ns": waiting, "idle_ns": idle, "percent_of_idle": 100.0 * waiting / idle if idle else 0.0}
 
 
 @numba.njit(cache=True)
-def _last_dependency_is_dma(tasks, iteration, dep_offsets, dep_ids, end_of, tasks_per_iteration,
+def _last_dependency_is_dma(tasks, iteration, dep_offsets, dep_ids, end_values, end_keys, dense, tasks_per_iteration,
                             task_is_dma):  # pragma: no cover - compiled
-    """Per event: whether the dependency that finished last (in the same iteration) is a DMA transfer."""
+    """Per event: whether the dependency that finished last (in the same iteration) is a DMA transfer. The end of
+    the event of (iteration, task) is end_values[key] (dense) or end_values[k] where end_keys[k] == key
+    (key = iteration * tasks_per_iteration + task; see trace.event_slots)."""
     out = np.zeros(tasks.shape[0], dtype=np.bool_)
     for i in range(tasks.shape[0]):
         latest = -np.inf
@@ -79,7 +83,15 @@ def _last_dependency_is_dma(tasks, iteration, dep_offsets, dep_ids, end_of, task
         base = iteration[i] * tasks_per_iteration
         for j in range(dep_offsets[tasks[i]], dep_offsets[tasks[i] + 1]):
             d = dep_ids[j]
-            end = end_of[base + d]
+            key = base + d
+            end = -np.inf
+            if dense:
+                if key < end_values.shape[0]:
+                    end = end_values[key]
+            else:
+                k = np.searchsorted(end_keys, key)
+                if k < end_keys.shape[0] and end_keys[k] == key:
+                    end = end_values[k]
             if end > latest:
                 latest, dma = end, task_is_dma[d]
             elif end == latest and task_is_dma[d]:

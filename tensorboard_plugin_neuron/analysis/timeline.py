@@ -1,7 +1,9 @@
 """Level-of-detail timeline: for a time window and a width in pixels, per track (queue) at most about
 `width` items. Events at least one pixel long are sent one by one; shorter ones are merged per pixel into
 aggregates carrying their count and busy fraction. The cost is O(tracks x width x log events) plus one
-vectorized pass over the window's events; the payload depends on width and tracks, not on the trace.
+vectorized pass over the window's events; the payload depends on width and tracks, not on the trace: on
+tracks whose events overlap, at most LONG_EVENTS_PER_PIXEL x width events are sent one by one (the longest),
+the others stay in the aggregates.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from tensorboard_plugin_neuron.trace.reader import OverviewHeader
 from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
 
 MAX_WIDTH = 10_000
+LONG_EVENTS_PER_PIXEL = 4   # events sent one by one per track, at most, per pixel of width
 
 
 def tracks(index: ProfileIndex) -> list[dict[str, Any]]:
@@ -70,7 +73,7 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
             first -= 1  # an event that started before the window and is still running in it
         # on nested or overlapping tracks (imported traces) more of them can be: enclosing slices
         reach = lo + int(np.searchsorted(index.running_end(q)[: first - lo], start_ns, side="right"))
-        enclosing = reach + np.flatnonzero(index.end_ns[reach:first] > start_ns)
+        enclosing = _longest(reach + np.flatnonzero(index.end_ns[reach:first] > start_ns), durations, width)
         if first >= last:
             if len(enclosing):   # only slices that began earlier are running in the window
                 item = {"track": q, "events": {"start": [], "duration": [], "name": [], "event": []},
@@ -82,7 +85,7 @@ def timeline(index: ProfileIndex, start_ns: float | None = None, end_ns: float |
                 out.append(item)
             continue
         window = slice(first, last)
-        long_rows = first + np.flatnonzero(durations[window] >= pixel)
+        long_rows = _longest(first + np.flatnonzero(durations[window] >= pixel), durations, width)
         edges = start_ns + pixel * np.arange(width + 1)
         cut = np.searchsorted(starts[first:last], edges, side="left") + first
         cut[0] = first
@@ -136,7 +139,8 @@ def overview_timeline(header: OverviewHeader, width: int = 1000) -> dict[str, An
     last_end = np.zeros(len(cells), np.int64)
     np.maximum.at(last_end, cell, binned["last_end_ns"])
     shown = long["duration_ns"] >= pixel                  # sent one by one, so not merged
-    long_bin = np.minimum(((long["start_ns"] - o.start_ns) / o.bin_ns).astype(np.int64), o.bins - 1)
+    long_bin = np.minimum(((long["start_ns"] - o.start_ns) / o.bin_ns).astype(np.int64), o.bins - 1) if o.bin_ns > 0 \
+        else np.zeros(len(long["start_ns"]), np.int64)   # a span of 0 ns (every event at one instant): one bin
     row_of_bin = np.searchsorted(binned["queue"].astype(np.int64) * o.bins + binned["bin"],
                                  long["queue"].astype(np.int64) * o.bins + long_bin)
     long_cell = cell[np.minimum(row_of_bin, len(cell) - 1)][shown]
@@ -160,6 +164,18 @@ def overview_timeline(header: OverviewHeader, width: int = 1000) -> dict[str, An
     track_list = _track_list(header.queues, events_per_queue, np.zeros(len(header.queues), bool))
     return {"start_ns": start_ns, "end_ns": end_ns, "width": width, "pixel_ns": pixel, "strings": header.strings,
             "tracks": track_list, "data": out}
+
+
+def _longest(rows: np.ndarray, durations: np.ndarray, width: int) -> np.ndarray:
+    """At most LONG_EVENTS_PER_PIXEL x width of `rows` (event rows in order), the longest, still in order.
+    A track without overlaps cannot have more events of a pixel or longer; on a nested or overlapping track
+    (a file may claim 10^6 events in flight at once) the rest stay merged in the aggregates, so the answer
+    stays bounded by width x tracks."""
+    limit = LONG_EVENTS_PER_PIXEL * width
+    if len(rows) <= limit:
+        return rows
+    keep = np.argpartition(-durations[rows], limit - 1)[:limit]
+    return rows[np.sort(keep)]
 
 
 def _add_depth(index: ProfileIndex, item: dict[str, Any]) -> None:

@@ -13,12 +13,14 @@ import ml_dtypes
 import numpy as np
 
 from tensorboard_plugin_neuron import __version__
+from tensorboard_plugin_neuron.boundedjson import loads_object
 from tensorboard_plugin_neuron.columns import ColumnError, fill_table, read_table
 from tensorboard_plugin_neuron.compiler.artifact_schema import FORMAT_VERSION, ArtifactMessage
 from tensorboard_plugin_neuron.compiler.model import Buffer, CompiledModel, CompileOptions, NodePlacement
 from tensorboard_plugin_neuron.compiler.program import Program
-from tensorboard_plugin_neuron.errors import ArtifactError
+from tensorboard_plugin_neuron.errors import ArtifactError, one_line
 from tensorboard_plugin_neuron.fileio import atomic_write, frame, parse_framed
+from tensorboard_plugin_neuron.vocabulary.checks import check_dependencies, check_groups, check_queues, check_range, check_tasks
 from tensorboard_plugin_neuron.vocabulary.graph_codec import fill_graph_message, graph_from_message
 from tensorboard_plugin_neuron.vocabulary.groups import fill_group_messages, groups_from_messages
 from tensorboard_plugin_neuron.vocabulary.jsonable import json_default
@@ -118,11 +120,15 @@ def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
 def deserialize(data: bytes, source: str = "artifact") -> CompiledModel:
     message, problem = parse_framed(data, ArtifactMessage, "compiled artifact", source, FORMAT_VERSION)
     if problem:
-        raise ArtifactError(problem)
+        raise ArtifactError(one_line(problem, 600))
     try:
         return _to_model(message)
+    except MemoryError:
+        raise
     except (ColumnError, KeyError, ValueError, IndexError) as exc:
-        raise ArtifactError(f"{source} is inconsistent: {exc}") from None
+        raise ArtifactError(f"{source} is inconsistent: {one_line(str(exc))}") from None
+    except Exception as exc:  # the final boundary: a check we lack must not become a traceback
+        raise ArtifactError(f"{source} cannot be read: {type(exc).__name__}: {one_line(str(exc))}") from None
 
 
 def _to_model(message: Any) -> CompiledModel:
@@ -140,11 +146,15 @@ def _to_model(message: Any) -> CompiledModel:
     groups = groups_from_messages(message.groups)
     if len(message.compute_dtypes) != len(executable.nodes):
         raise ValueError("compute dtypes do not match the executable graph")
+    check_groups(groups, len(source.nodes))
+    check_range(table["group"], -1, len(groups), "placement group")
     compute_dtypes = {node.name: dtype for node, dtype in zip(executable.nodes, message.compute_dtypes)}
+    program = _program(message.program)
+    check_tasks(program.tasks, len(program.queues), len(program.strings), len(groups), len(program.tensor_names))
     return CompiledModel(
         options=options, source=source, placements=placements, groups=groups, executable=executable,
-        compute_dtypes=compute_dtypes, program=_program(message.program), buffers=_buffers(message),
-        stats=json.loads(message.stats_json) if message.stats_json else {},
+        compute_dtypes=compute_dtypes, program=program, buffers=_buffers(message),
+        stats=loads_object(message.stats_json, "stats_json"),
     )
 
 
@@ -159,11 +169,12 @@ def _program(message: Any) -> Program:
     offsets = read_table(message.dep_offsets, {"offsets": "int64"})["offsets"]
     ids = read_table(message.dep_ids, {"ids": "int64"})["ids"]
     rows = len(tasks["queue"])
-    if len(offsets) != rows + 1 or (rows and (offsets[-1] != len(ids) or offsets[0] != 0)):
-        raise ValueError("dependency table does not match the task table")
+    check_dependencies(offsets, ids, rows)
+    owner = np.repeat(np.arange(rows, dtype=np.int64), np.diff(offsets))
+    if np.any(ids >= owner):   # the simulator schedules in task order: a task waits only for earlier ones
+        raise ValueError("a task depends on itself or on a later task")
     queues = [Queue(core=q.core, kind=q.kind, index=q.index) for q in message.queues]
-    if rows and (tasks["queue"].max() >= len(queues) or tasks["opcode"].max() >= len(message.strings)):
-        raise ValueError("task references a queue or opcode that does not exist")
+    check_queues(queues)
     if message.preload_tasks > rows:
         raise ValueError("more load-time tasks than tasks")
     return Program(queues=queues, strings=list(message.strings), tensor_names=list(message.tensor_names),
@@ -175,6 +186,8 @@ def _buffers(message: Any) -> list[Buffer]:
     if not table:
         return []
     names = list(message.buffer_tensors)
+    for column, high in (("tensor", len(names)), ("memory", len(_MEMORY_NAMES)), ("kind", len(_BUFFER_KINDS))):
+        check_range(table[column], 0, high, f"buffer {column}")
     return [
         Buffer(tensor=names[t], memory=_MEMORY_NAMES[m], core=int(c), offset=int(o), size=int(s),
                first_step=int(f), last_step=int(l), kind=_BUFFER_KINDS[k])

@@ -26,7 +26,7 @@ from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.interop import bytebuild as bb
 from tensorboard_plugin_neuron.interop import perfetto_schema as ps
 from tensorboard_plugin_neuron.interop.streams import ExportStats, in_order
-from tensorboard_plugin_neuron.interop.tracks import (CHUNK_EVENTS, HOST_PID, FlowFinder, Layout, channels, counter_pid,
+from tensorboard_plugin_neuron.interop.tracks import (CHUNK_EVENTS, HOST_PID, MAX_CHANNELS, FlowFinder, Layout, channels, counter_pid,
                                                       layout, process_name)
 from tensorboard_plugin_neuron.trace.model import Trace
 from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
@@ -103,17 +103,16 @@ class _Tracks:
         ends = [b"\x48\x02\x58" + _varint(u) for u in self.uuid]
         self.end_tail = bb.Table.of([b"\x50" + _varint(int(s)) + b"\x68" + bytes([ps.SEQ_NEEDS_INCREMENTAL_STATE])
                                      + b"\x5a" + _varint(len(e)) + e for s, e in zip(self.sequences, ends)])
-        # interned data for the first packet of each track's sequence
-        opcode_of_queue = [set() for _ in range(queues)]
-        if len(trace.tasks["queue"]):
-            pairs = np.unique(np.stack([lay.task_queue, trace.tasks["opcode"].astype(np.int64)]), axis=1)
-            for q, opcode in pairs.T.tolist():
-                opcode_of_queue[q].add(opcode)
+        # interned data for the first packet of each track's sequence: the names of the events on the track
+        # (one pass over the events: linear however many channel tracks an overlapping queue has)
         self.inference_iid = len(trace.strings) + 1
-        names = [set() for _ in self.uuid]
-        for q in range(queues):
-            for t in [self.queue_track[q]] + list(range(self.channel_base[q] + 1, self.channel_base[q] + per_queue_channels[q])):
-                names[t] = opcode_of_queue[q]
+        names: list[set[int]] = [set() for _ in self.uuid]
+        if count:
+            opcode = trace.tasks["opcode"][lay.column("task", 0, count)].astype(np.int64)
+            track = np.where(channel == 0, self.queue_track[queue_of_event], self.channel_base[queue_of_event] + channel)
+            pairs = np.unique(track * self.inference_iid + opcode)
+            for t, name in zip((pairs // self.inference_iid).tolist(), (pairs % self.inference_iid).tolist()):
+                names[t].add(name)
         for c in range(request_channels):
             names[self.request_track + c] = {self.inference_iid - 1}
         first = [b"\x68" + bytes([ps.SEQ_NEEDS_INCREMENTAL_STATE])]
@@ -275,7 +274,8 @@ def _counters(trace: Trace, tracks: _Tracks, chunk_events: int) -> Iterator[Job]
 
 
 def _requests(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Requests by start time, with a channel each so that overlapping (concurrent) requests never share one."""
+    """Requests by start time, with a channel each so that overlapping (concurrent) requests never share one
+    (up to MAX_CHANNELS channels)."""
     start, end = trace.requests["start_ns"], trace.requests["end_ns"]
     order = np.argsort(start, kind="stable")
     start, end = start[order], np.maximum(end[order], start[order])
@@ -283,7 +283,7 @@ def _requests(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if len(start) > 1 and np.any(np.maximum.accumulate(end)[:-1] > start[1:]):
         from tensorboard_plugin_neuron.interop._channels import assign_channels
 
-        channel = assign_channels(start.astype(np.int64), end.astype(np.int64))
+        channel = np.minimum(assign_channels(start.astype(np.int64), end.astype(np.int64)), MAX_CHANNELS - 1)
     return order, end, channel
 
 

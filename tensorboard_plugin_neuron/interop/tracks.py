@@ -10,6 +10,7 @@ from typing import Iterator
 
 import numpy as np
 
+from tensorboard_plugin_neuron.trace.event_slots import EventSlots
 from tensorboard_plugin_neuron.trace.model import Trace
 from tensorboard_plugin_neuron.vocabulary.queues import Queue
 
@@ -18,7 +19,9 @@ REQUEST_TID = 1
 CHUNK_EVENTS = 16384
 # Fixed order of the queue kinds, so a queue's thread id stays the same across profiles and versions.
 KIND_ORDER = ("tensor", "vector", "scalar", "gpsimd", "sync", "dma", "host")
-_CORE_SUFFIX = re.compile(r":nc(\d+)$")
+_CORE_SUFFIX = re.compile(r":nc(\d{1,9})$")
+MAX_COUNTER_CORE = (1 << 16) - 1   # as trace.validate.MAX_CORE: process ids stay small
+MAX_CHANNELS = 1024   # tracks per overlapping queue; events beyond share the last (a hostile file may overlap 10^6)
 
 
 def pid_of(core: int) -> int:
@@ -41,9 +44,10 @@ def tid_of(queue: Queue, kinds: list[str]) -> int:
 
 
 def counter_pid(name: str) -> int:
-    """Counters named '...:ncN' belong to NeuronCore N; the others (link bandwidth) to the host."""
+    """Counters named '...:ncN' belong to NeuronCore N (N up to MAX_COUNTER_CORE); the others (link bandwidth,
+    and names from a file claiming an absurd core) to the host."""
     match = _CORE_SUFFIX.search(name)
-    return pid_of(int(match.group(1))) if match else HOST_PID
+    return pid_of(int(match.group(1))) if match and int(match.group(1)) <= MAX_COUNTER_CORE else HOST_PID
 
 
 @dataclasses.dataclass
@@ -124,11 +128,9 @@ class FlowFinder:
         self.in_offsets, self.in_edges = _csr(owner[useful], np.flatnonzero(useful), tasks)
         self.out_offsets, self.out_edges = _csr(dep[useful], np.flatnonzero(useful), tasks)
         count = trace.event_count
-        iterations = int(trace.events["iteration"].max()) + 1 if count else 0
         task = lay.column("task", 0, count).astype(np.int64)
         iteration = lay.column("iteration", 0, count).astype(np.int64)
-        self.slot = np.full(iterations * tasks, -1, dtype=np.int64)
-        self.slot[iteration * tasks + task] = np.arange(count)
+        self.slot = EventSlots.build(iteration, task, tasks, np.arange(count, dtype=np.int64), -1)
 
     def incoming(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(consumer position, producer position, flow id) for the consumers among [lo, hi)."""
@@ -151,7 +153,7 @@ class FlowFinder:
         edge = edges[np.repeat(offsets[task], counts) + np.arange(total) - np.repeat(first, counts)]
         mine = np.repeat(np.arange(lo, hi), counts)
         it = np.repeat(iteration, counts)
-        other = self.slot[it * self.tasks + other_task[edge]]
+        other = self.slot.lookup(it, other_task[edge])
         keep = other >= 0
         return mine[keep], other[keep], (it * self.edges + edge + 1)[keep]
 
@@ -165,7 +167,8 @@ def _csr(keys: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, n
 
 def channels(lay: Layout) -> np.ndarray:
     """Per event position: its channel on its queue, so that the events of one channel never overlap
-    (0 everywhere on queues without overlaps; greedy first-free-channel on the others)."""
+    (0 everywhere on queues without overlaps; greedy first-free-channel on the others), up to MAX_CHANNELS
+    channels per queue (beyond, events share the last channel and may overlap there)."""
     count = lay.trace.event_count
     result = np.zeros(count, dtype=np.int64)
     if not count or not lay.overlapping.any():
@@ -179,4 +182,4 @@ def channels(lay: Layout) -> np.ndarray:
     for q in np.flatnonzero(lay.overlapping):
         lo, hi = int(offsets[q]), int(offsets[q + 1])
         result[lo:hi] = assign_channels(start[lo:hi].astype(np.int64), end[lo:hi].astype(np.int64))
-    return result
+    return np.minimum(result, MAX_CHANNELS - 1)

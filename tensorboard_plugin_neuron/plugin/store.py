@@ -24,8 +24,9 @@ import numpy as np
 
 from tensorboard_plugin_neuron.analysis.index import ProfileIndex, index_trace
 from tensorboard_plugin_neuron.vocabulary.jsonable import json_default, sanitize
-from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.errors import TraceError, UserError, one_line
 from tensorboard_plugin_neuron.plugin.cache import DEFAULT_BUDGET_BYTES, LoadStatus, ProfileCache, Report
+from tensorboard_plugin_neuron.trace.model import Trace
 from tensorboard_plugin_neuron.trace.logdir import ProfileFile, find_profile, find_profiles, newest
 from tensorboard_plugin_neuron.trace.reader import OverviewHeader, read_overview, read_trace
 
@@ -40,13 +41,23 @@ class ProfileNotFound(LookupError):
 
 
 def load_index(path: str, report: Report | None = None) -> ProfileIndex:
-    """Read and index a profile, telling `report` how far it has got."""
+    """Read and index a profile, telling `report` how far it has got. Every failure is a UserError (the reader's
+    TraceError, or indexing's failure as one), so the cache remembers it and that profile's routes answer 422."""
     if report is None:
-        return index_trace(read_trace(path))
+        return _indexed(read_trace(path), path)
     report(0.0, "reading")
     trace = read_trace(path, lambda fraction: report(READ_SHARE * fraction, "reading"))
     report(READ_SHARE, "indexing")
-    return index_trace(trace)
+    return _indexed(trace, path)
+
+
+def _indexed(trace: Trace, path: str) -> ProfileIndex:
+    try:
+        return index_trace(trace)
+    except MemoryError:
+        raise
+    except Exception as exc:  # the reader's checks should make this impossible; if not, one profile fails alone
+        raise TraceError(f"{path} cannot be indexed: {type(exc).__name__}: {one_line(str(exc))}") from None
 
 
 def index_bytes(index: ProfileIndex) -> int:

@@ -1,16 +1,24 @@
-"""Read traces into numpy columns, rejecting truncated, corrupt, empty or newer-version files clearly."""
+"""Read traces into numpy columns, rejecting truncated, corrupt, empty or newer-version files clearly.
+
+Every field of a trace file is untrusted, even when its checksum holds: column row counts are checked
+against the bytes present before anything is allocated (columns.py), JSON is parsed with a depth limit
+(boundedjson.py), and every id, index and size is checked against the other tables (trace/validate.py).
+One boundary (`_decoding`) turns any failure while decoding into a one-line TraceError naming the file;
+MemoryError passes through (the checks make it impossible for a small hostile file; a genuinely huge valid
+file that does not fit should say so)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import os
 import threading
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
-from tensorboard_plugin_neuron.columns import ColumnError, read_table
-from tensorboard_plugin_neuron.errors import TraceError
+from tensorboard_plugin_neuron.boundedjson import loads_object
+from tensorboard_plugin_neuron.columns import read_table
+from tensorboard_plugin_neuron.errors import MAX_ERROR_CHARS, TraceError, one_line
 from tensorboard_plugin_neuron.fileio import parse_framed
 from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
 from tensorboard_plugin_neuron.trace.overview import BIN_COLUMNS, LONG_COLUMNS, TraceOverview
@@ -20,6 +28,7 @@ from tensorboard_plugin_neuron.vocabulary.groups import groups_from_messages
 from tensorboard_plugin_neuron.vocabulary.queues import Queue
 from tensorboard_plugin_neuron.vocabulary.tables import (COUNTER_COLUMNS, EVENT_COLUMNS, NODE_COLUMNS, REQUEST_COLUMNS,
                                                           TASK_COLUMNS)
+from tensorboard_plugin_neuron.trace.validate import check_queues, check_range, check_trace
 
 
 Progress = Callable[[float], None]   # told the fraction of the trace decoded so far
@@ -54,14 +63,28 @@ def read_trace(path: str | os.PathLike[str], progress: Progress | None = None) -
         return parse_trace(handle.read(), source=path, progress=progress)
 
 
-def parse_trace(data: bytes, source: str = "trace", progress: Progress | None = None) -> Trace:
-    message, problem = parse_framed(data, TraceMessage, "trace", source, FORMAT_VERSION)
-    if problem:
-        raise TraceError(problem)
+@contextlib.contextmanager
+def _decoding(source: str) -> Iterator[None]:
+    """The reader's exception boundary: a failure while decoding `source` becomes one TraceError line.
+    The explicit checks raise ValueError (ColumnError) with their reason; anything else is named by type."""
     try:
-        return _to_trace(message, progress)
-    except (ColumnError, ValueError, KeyError, IndexError) as exc:
-        raise TraceError(f"{source} is inconsistent: {exc}") from None
+        yield
+    except (TraceError, MemoryError):
+        raise
+    except ValueError as exc:
+        raise TraceError(f"{source} is inconsistent: {one_line(str(exc))}") from None
+    except Exception as exc:  # the final boundary: a check we lack must not become a traceback
+        raise TraceError(f"{source} cannot be read: {type(exc).__name__}: {one_line(str(exc))}") from None
+
+
+def parse_trace(data: bytes, source: str = "trace", progress: Progress | None = None) -> Trace:
+    with _decoding(source):
+        message, problem = parse_framed(data, TraceMessage, "trace", source, FORMAT_VERSION)
+        if problem:
+            raise TraceError(one_line(problem, 2 * MAX_ERROR_CHARS))
+        trace = _to_trace(message, progress)
+        check_trace(trace)
+        return trace
 
 
 def _to_trace(message, progress: Progress | None = None) -> Trace:
@@ -77,25 +100,14 @@ def _to_trace(message, progress: Progress | None = None) -> Trace:
     counters = read_table(message.counters, COUNTER_COLUMNS, on_bytes)
     requests = read_table(message.requests, REQUEST_COLUMNS, on_bytes)
     queues = [Queue(q.core, q.kind, q.index, q.name) for q in message.queues]
-    if len(nodes["device"]) != len(graph.nodes) or len(message.placement_reasons) != len(graph.nodes):
-        raise ValueError("node table does not match the graph")
     n_tasks = len(tasks["queue"])
-    if len(events["task"]) and (events["task"].min() < 0 or events["task"].max() >= n_tasks):
-        raise ValueError("an event refers to a task that does not exist")
-    if n_tasks and tasks["queue"].max() >= len(queues):
-        raise ValueError("a task refers to a queue that does not exist")
-    if np.any(events["duration_ns"] < 0):
-        raise ValueError("negative event duration")
     offsets = read_table(message.dep_offsets, {"offsets": "int64"})["offsets"] if message.HasField("dep_offsets") \
         else np.zeros(n_tasks + 1, np.int64)
     dep_ids = read_table(message.dep_ids, {"ids": "int64"})["ids"] if message.HasField("dep_ids") else np.zeros(0, np.int64)
-    if len(offsets) != n_tasks + 1 or offsets[-1] != len(dep_ids) or np.any(np.diff(offsets) < 0) \
-            or (len(dep_ids) and (dep_ids.min() < 0 or dep_ids.max() >= n_tasks)):
-        raise ValueError("dependency table does not match the task table")
     groups = groups_from_messages(message.groups)
     return Trace(metadata, graph, nodes, list(message.placement_reasons), groups, queues, list(message.strings),
                  list(message.tensor_names), tasks, events, list(message.counter_names), counters, requests,
-                 json.loads(message.summary_json) if message.summary_json else {}, offsets, dep_ids)
+                 loads_object(message.summary_json, "summary_json"), offsets, dep_ids)
 
 
 @dataclasses.dataclass
@@ -113,21 +125,33 @@ def read_overview(path: str | os.PathLike[str]) -> OverviewHeader | None:
     if not os.path.isfile(path):
         raise TraceError(f"no such trace file: {path}")
     with open(path, "rb") as handle:
-        message, problem = parse_framed(handle.read(), TraceMessage, "trace", path, FORMAT_VERSION)
-    if problem:
-        raise TraceError(problem)
+        return parse_overview(handle.read(), source=path)
+
+
+def parse_overview(data: bytes, source: str = "trace") -> OverviewHeader | None:
+    """`read_overview` of a trace file's bytes."""
+    with _decoding(source):
+        message, problem = parse_framed(data, TraceMessage, "trace", source, FORMAT_VERSION)
+        if problem:
+            raise TraceError(one_line(problem, 2 * MAX_ERROR_CHARS))
+        return _overview_header(message)
+
+
+def _overview_header(message) -> OverviewHeader | None:
+    """The stored overview, checked against the queues, names and event count of the trace (ValueError)."""
     if not message.HasField("overview"):
         return None
     o = message.overview
-    try:
-        binned, long = read_table(o.binned, BIN_COLUMNS), read_table(o.long_events, LONG_COLUMNS)
-        queues = [Queue(q.core, q.kind, q.index, q.name) for q in message.queues]
-        if not len(binned["queue"]):
-            return None
-        if o.bins < 1 or o.end_ns < o.start_ns or binned["queue"].min() < 0 or binned["queue"].max() >= len(queues) \
-                or binned["bin"].max() >= o.bins or binned["bin"].min() < 0 \
-                or (len(long["queue"]) and (long["queue"].min() < 0 or long["queue"].max() >= len(queues))):
-            raise ValueError("overview does not match the trace")
-    except (ColumnError, ValueError) as exc:
-        raise TraceError(f"{path} is inconsistent: {exc}") from None
+    binned, long = read_table(o.binned, BIN_COLUMNS), read_table(o.long_events, LONG_COLUMNS)
+    queues = [Queue(q.core, q.kind, q.index, q.name) for q in message.queues]
+    if not len(binned["queue"]):
+        return None
+    check_queues(queues)
+    if o.bins < 1 or o.end_ns < o.start_ns:
+        raise ValueError("overview does not match the trace")
+    for table, column, high in ((binned, "queue", len(queues)), (binned, "bin", o.bins), (long, "queue", len(queues)),
+                                (long, "name", len(message.strings)), (long, "row", message.events.rows)):
+        check_range(table[column], 0, high, f"overview does not match the trace: {column}")
+    for table, column in ((binned, "count"), (binned, "busy_ns"), (long, "duration_ns")):
+        check_range(table[column], 0, 1 << 62, f"overview does not match the trace: {column}")
     return OverviewHeader(queues, list(message.strings), TraceOverview(o.start_ns, o.end_ns, o.bins, binned, long))

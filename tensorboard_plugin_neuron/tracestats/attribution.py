@@ -20,7 +20,8 @@ def group_shares(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     flops = trace.nodes["flops"].astype(np.float64)
     groups, nodes, shares = [], [], []
     for index, group in enumerate(trace.groups):
-        members = [n for n in group.nodes if n not in set(group.folded)]
+        folded = set(group.folded)
+        members = [n for n in group.nodes if n not in folded]
         if not members:
             continue
         weight = flops[members]

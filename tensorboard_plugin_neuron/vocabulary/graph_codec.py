@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from tensorboard_plugin_neuron.boundedjson import loads_object
 from tensorboard_plugin_neuron.graph.ir import Graph, Node, TensorInfo
 from tensorboard_plugin_neuron.protoschema import Field, Message
 from tensorboard_plugin_neuron.vocabulary.jsonable import json_default
@@ -57,7 +58,8 @@ def fill_graph_message(message: Any, graph: Graph) -> None:
 def graph_from_message(message: Any, constants: dict[str, np.ndarray]) -> Graph:
     tensors = {t.name: TensorInfo(t.name, tuple(t.shape), t.dtype) for t in message.tensors}
     nodes = [Node(name=n.name, op_type=n.op_type, inputs=list(n.inputs), outputs=list(n.outputs),
-                  attrs=json.loads(n.attrs_json) if n.attrs_json else {}, scope=n.scope, known=n.known)
+                  attrs=loads_object(n.attrs_json, f"attributes of node '{n.name[:40]}'"), scope=n.scope,
+                  known=n.known)
              for n in message.nodes]
     return Graph(name=message.name, nodes=nodes, tensors=tensors, constants=constants,
                  inputs=list(message.inputs), outputs=list(message.outputs))
