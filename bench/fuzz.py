@@ -6,9 +6,14 @@ of that kind (0 skips it). Kinds:
 - trace: mutated `.trace.pb` files through read, index, every analysis the plugin serves and both exports
   (tests/fuzzing/trace_mutants.py). Peak memory (tracemalloc) is measured on every `--memory-every`-th case
   and on every case that inflates a table; bound: MEMORY_FACTOR x file size + MEMORY_SLACK_BYTES.
-Other harnesses add their kind to CAMPAIGNS (e.g. "chrome", "http") with a flag of the same name.
+- chrome: mutated Chrome / PyTorch-profiler JSON files imported and read back (bench/fuzz_chrome_campaign.py,
+  tests/fuzzing/chrome_mutants.py).
+- http: hostile requests at every route of a real TensorBoard on 127.0.0.1 (bench/fuzz_http_campaign.py,
+  tests/fuzzing/http_requests.py); a valid run must still answer afterwards.
+The chrome and http kinds run their own scripts (each also runs alone, with more options) and print their reports.
 
-Run: PYTHONPATH=. python bench/fuzz.py [--trace 100000] [--seed 1] [--memory-every 10] [--models mlp,bert-tiny]
+Run: PYTHONPATH=. python bench/fuzz.py [--trace 100000] [--chrome 10000] [--http 5000] [--seed 1]
+                                      [--memory-every 10] [--models mlp,bert-tiny]
 Ctrl-C stops a campaign early and still prints its report. Exit status 1 if any case failed.
 """
 from __future__ import annotations
@@ -22,6 +27,9 @@ from typing import Any, Callable
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.fuzzing import trace_mutants  # noqa: E402
+
+import fuzz_chrome_campaign  # noqa: E402  (bench/ is the script's directory, first on sys.path)
+import fuzz_http_campaign  # noqa: E402
 
 Campaign = Callable[[int, int, argparse.Namespace], Any]
 
@@ -47,9 +55,18 @@ CAMPAIGNS: dict[str, tuple[Campaign, int, Callable[[Any], str]]] = {
 }
 
 
+# kind: (the script's main(argv) -> exit status, default count)
+SCRIPTS: dict[str, tuple[Callable[[list[str]], int], int]] = {
+    "chrome": (fuzz_chrome_campaign.main, 10_000),
+    "http": (fuzz_http_campaign.main, 5_000),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for kind, (_, default, _) in CAMPAIGNS.items():
+        parser.add_argument(f"--{kind}", type=int, default=default, metavar="N", help=f"{kind} cases (default {default})")
+    for kind, (_, default) in SCRIPTS.items():
         parser.add_argument(f"--{kind}", type=int, default=default, metavar="N", help=f"{kind} cases (default {default})")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-cap", type=float, default=trace_mutants.DEFAULT_TIME_CAP_S, help="seconds per case")
@@ -67,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         print(describe(result), flush=True)
         print(f"{kind}: wall time {time.perf_counter() - began:.1f} s", flush=True)
         failed += len(result.failures)
+    for kind, (script, _) in SCRIPTS.items():
+        count = getattr(args, kind)
+        if count <= 0:
+            continue
+        print(f"{kind}: {count} cases, seed {args.seed}", flush=True)
+        began = time.perf_counter()
+        failed += script(["--count", str(count), "--seed", str(args.seed)])
+        print(f"{kind}: wall time {time.perf_counter() - began:.1f} s", flush=True)
     return 1 if failed else 0
 
 
