@@ -541,11 +541,12 @@ class _Lowerer:
                        sbuf_read=split_evenly(in_bytes, count), sbuf_write=split_evenly(out_bytes, count))
         dep_matrix = [_dep_matrix(count, deps), *[_proportional(count, producer) for producer in tiled]]
         if category == "softmax":
-            # max and sum on Vector, exponentials on Scalar: a three-stage pipeline per tile.
-            third = {k: (v // 3 if isinstance(v, np.ndarray) else v) for k, v in columns.items()}
+            # max and sum on Vector, exponentials on Scalar: a three-stage pipeline per tile. Each stage streams
+            # every element of the tile (its cost is per element row); FLOPs and bytes are split between them.
+            third = {k: (v // 3 if isinstance(v, np.ndarray) and k != "elements" else v) for k, v in columns.items()}
             first = self.builder.add(count, self.builder.queue(core, "vector"), "TensorReduce", deps=dep_matrix, **third)
             second = self.builder.add(count, self.builder.queue(core, "scalar"), "Activation", deps=first, **third)
-            ids = self.builder.add(count, self.builder.queue(core, "vector"), "TensorTensor", deps=second, **third)
+            ids = self.builder.add(count, self.builder.queue(core, "vector"), "TensorScalar", deps=second, **third)  # x * 1/sum per row
             return ids
         opcode = _OPCODES.get(category, "TensorTensor")
         if node_is_transpose(nodes):

@@ -74,7 +74,10 @@ def _neuroncore_v2(fig: _Figures) -> CoreSpec:
         EngineSpec("scalar", fig.f("scalar_engine_clock", 1.4e9, "Hz", NKI_ARCH),
                    int(fig.f("scalar_elements_per_cycle", 128, "elements", NKI_ARCH))),
         EngineSpec("gpsimd", fig.f("gpsimd_engine_clock", 1.4e9, "Hz", NKI_ARCH),
-                   int(fig.f("gpsimd_elements_per_cycle", 128, "elements", NKI_ARCH))),
+                   # GpSimd Engine, Performance Consideration: 128 parallel lanes for 32-bit data (8 processors x
+                   # 16 fp32 SIMD lanes). Its cost model has "no rule-of-thumb": the Vector rules stand in (timing.py).
+                   int(fig.f("gpsimd_elements_per_cycle", 128, "elements",
+                             NKI_ARCH + " (GpSimd Engine: 128 parallel compute lanes for 32-bit data)"))),
         EngineSpec("sync", fig.f("sync_engine_clock", 1.4e9, "Hz",
                                  "assumption: the Sync engine's rate is not published; the 1.4 GHz core clock",
                                  assumption=True),
@@ -93,9 +96,23 @@ def _neuroncore_v2(fig: _Figures) -> CoreSpec:
         sbuf_partitions=partitions,
         psum_bytes=int(fig.f("psum_bytes", partitions * 16 * KIB, "B", NKI_ARCH + " (128 partitions x 16 KiB = 2 MiB)")),
         psum_banks=int(fig.f("psum_banks", 8, "banks", NKI_ARCH)),
-        instruction_overhead_ns=fig.f("instruction_overhead", 50, "ns",
-                                      "assumption: ~60-70 engine cycles to issue an instruction and wait on semaphores",
-                                      assumption=True),
+        # NKI_ARCH, Vector Engine "Performance Consideration" / "Cost Model": an instruction over N elements per
+        # partition costs ~N engine cycles with one input tile, ~2N with two (nki.isa.tensor_tensor); back-to-back
+        # instructions that each depend on the previous one's output tile add a static overhead of 100 engine
+        # cycles. The compiler's Vector/Scalar/GpSimd instructions each wait on their producer's tile, so every one
+        # pays it. Scalar Engine "Performance Consideration": all the Vector notes apply, except that ScalarE reads
+        # at most one input tensor per instruction (so never 2N). The nki.isa API reference's "Estimated instruction
+        # cost" entries (e.g. nki.isa.tensor_scalar_reduce) give the floor: max(MIN_II, N), MIN_II roughly 64 cycles.
+        instruction_overhead_cycles=fig.f("instruction_static_overhead", 100, "cycles",
+                                          NKI_ARCH + " (Vector Engine, Cost Model: static instruction overhead of 100 "
+                                          "engine cycles; applies to Scalar per Scalar Engine, Performance Consideration)"),
+        instruction_min_cycles=int(fig.f("instruction_min_cycles", 64, "cycles",
+                                         "general/nki/api/generated/nki.isa.tensor_scalar_reduce.rst (Estimated "
+                                         "instruction cost: MIN_II, the minimum instruction initiation interval, "
+                                         "roughly 64 engine cycles)")),
+        two_input_cycles_per_element=fig.f("two_input_cycles_per_element", 2, "cycles/element",
+                                           NKI_ARCH + " (Vector Engine, Cost Model: two input tiles ~2N cycles, "
+                                           "e.g. nki.isa.tensor_tensor)"),
         # NKI_ARCH, Tensor Engine "Performance Consideration": the engine is deeply pipelined, so a pass costs its
         # initiation interval, ~max(N, MM_INIT_LATENCY) cycles with MM_INIT_LATENCY = 64 on NeuronCore-v2 (N = moving
         # free size; fp32 ~4x); the next stationary loads in the background ("background LoadStationary"), up to 4x
@@ -181,7 +198,12 @@ def _inf1() -> DeviceModel:
         sbuf_partitions=rows,
         psum_bytes=int(fig.f("psum_bytes", 2 * MIB, "B", "assumption: as NeuronCore-v2", assumption=True)),
         psum_banks=int(fig.f("psum_banks", 8, "banks", "assumption: as NeuronCore-v2", assumption=True)),
-        instruction_overhead_ns=fig.f("instruction_overhead", 64, "ns", "assumption: ~64 cycles at 1 GHz", assumption=True),
+        instruction_overhead_cycles=fig.f("instruction_static_overhead", 100, "cycles",
+                                          "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True),
+        instruction_min_cycles=int(fig.f("instruction_min_cycles", 64, "cycles",
+                                         "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True)),
+        two_input_cycles_per_element=fig.f("two_input_cycles_per_element", 2, "cycles/element",
+                                           "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True),
         matmul_min_cycles=int(fig.f("matmul_min_cycles", 64, "cycles",
                                     "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True)),
         load_stationary_speedup=fig.f("load_stationary_speedup", 4, "x",

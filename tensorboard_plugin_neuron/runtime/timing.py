@@ -12,6 +12,7 @@ from tensorboard_plugin_neuron.vocabulary.tables import DTYPES, MEMORIES
 from tensorboard_plugin_neuron.hardware import DeviceModel
 
 LINK_KINDS = ("host", "hbm", "intra_chip", "chip_to_chip")
+TWO_INPUT_OPCODES = frozenset({"TensorTensor"})   # elementwise ops reading two tensor tiles (nki.isa.tensor_tensor)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +34,6 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
     cores = np.array([q.core for q in program.queues], dtype=np.int64)[tasks["queue"]]
     core_spec = device.core
     duration = np.zeros(program.size, dtype=np.float64)
-    overhead = core_spec.instruction_overhead_ns
 
     tensor = kinds == QUEUE_KINDS.index("tensor")
     engine = core_spec.engine("tensor")
@@ -47,10 +47,21 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
     load_stationary = tasks["mm_m"][tensor] * cycles_per_column / core_spec.load_stationary_speedup
     duration[tensor] = np.maximum(moving, load_stationary) / engine.clock_hz * 1e9
 
+    # Vector/Scalar/GpSimd (NKI architecture guide, Vector Engine cost model; nki.isa "Estimated instruction
+    # cost"): N = elements per lane; max(MIN_II, N) cycles with one input tile, max(MIN_II, 2N) with two
+    # (TensorTensor, on Vector or GpSimd: ScalarE reads one input per instruction), plus the static overhead
+    # of an instruction that waits on its producer's output tile. GpSimd has no published rule of thumb;
+    # the Vector rules stand in. Sync: the static overhead plus one cycle per semaphore element.
+    two_input = np.isin(tasks["opcode"], [i for i, name in enumerate(program.strings) if name in TWO_INPUT_OPCODES])
     for name in ("vector", "scalar", "gpsimd", "sync"):
         mask = kinds == QUEUE_KINDS.index(name)
         spec = core_spec.engine(name)
-        duration[mask] = tasks["elements"][mask] / (spec.elements_per_cycle * spec.clock_hz) * 1e9 + overhead
+        cycles = tasks["elements"][mask] / spec.elements_per_cycle
+        if name != "sync":
+            if name != "scalar":
+                cycles = np.where(two_input[mask], cycles * core_spec.two_input_cycles_per_element, cycles)
+            cycles = np.maximum(cycles, core_spec.instruction_min_cycles)
+        duration[mask] = (cycles + core_spec.instruction_overhead_cycles) / spec.clock_hz * 1e9
 
     host = kinds == QUEUE_KINDS.index("host")
     duration[host] = (tasks["flops"][host] / device.host_flops_per_s + tasks["bytes"][host] / device.host_memory_bytes_per_s) * 1e9
