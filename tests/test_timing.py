@@ -134,3 +134,22 @@ def test_tile_dependencies_let_a_consumer_start_before_its_producer_ends(monkeyp
     ends = {g: tiled.end_ns[groups == g].max() for g in starts}
     ordered = sorted(starts, key=starts.get)
     assert any(starts[b] < ends[a] for a, b in zip(ordered, ordered[1:]))
+
+
+def test_vector_and_scalar_take_turns_on_psum_but_not_on_sbuf() -> None:
+    # NKI architecture guide, Data Movement: VectorE and ScalarE cannot access PSUM in parallel (the compiler
+    # serializes them in program order); on SBUF they run side by side. VectorE and GpSimdE share SBUF.
+    vector = (512 + STATIC_CYCLES) / VECTOR_CLOCK_HZ * 1e9
+    scalar = (512 + STATIC_CYCLES) / SCALAR_CLOCK_HZ * 1e9
+
+    def makespan(psum: bool, other: str = "scalar") -> float:
+        builder = ProgramBuilder()
+        touch = dict(psum_read=128 * 512 * 4) if psum else {}
+        builder.add(1, builder.queue(0, "vector"), "TensorCopy", elements=128 * 512, **touch)
+        builder.add(1, builder.queue(0, other), "Activation" if other == "scalar" else "TensorCopy",
+                    elements=128 * 512, **touch)
+        return simulate(builder.finish(), INF2).makespan_ns
+
+    assert makespan(psum=True) == pytest.approx(vector + scalar)
+    assert makespan(psum=False) == pytest.approx(max(vector, scalar))
+    assert makespan(psum=False, other="gpsimd") == pytest.approx(vector + scalar)  # GpSimd at 1.4 GHz, after Vector

@@ -12,6 +12,11 @@ from tensorboard_plugin_neuron.vocabulary.tables import DTYPES, MEMORIES
 from tensorboard_plugin_neuron.hardware import DeviceModel
 
 LINK_KINDS = ("host", "hbm", "intra_chip", "chip_to_chip")
+# NKI architecture guide, Data Movement: "VectorE and GpSimdE cannot access SBUF in parallel" and "VectorE
+# and ScalarE cannot access PSUM in parallel"; the compiler serializes such instructions (in program order).
+# Port ids: core * len(PORTS) + index. A task holds the PSUM port if it reads or writes PSUM on Vector or
+# Scalar, and the SBUF port if it runs on Vector or GpSimd (both stream from/to SBUF).
+PORTS = ("psum_vector_scalar", "sbuf_vector_gpsimd")
 TWO_INPUT_OPCODES = frozenset({"TensorTensor"})   # elementwise ops reading two tensor tiles (nki.isa.tensor_tensor)
 
 
@@ -24,6 +29,7 @@ class TaskCosts:
     link_bytes_per_ns: np.ndarray
     dma_bytes_per_ns: float     # one DMA engine's rate
     dma_latency_ns: float
+    ports: np.ndarray           # [tasks, 2]: on-chip SRAM ports a task holds while it runs (PORTS), -1 for none
 
 
 def task_costs(program: Program, device: DeviceModel, chips: int | None = None) -> TaskCosts:
@@ -63,6 +69,12 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
             cycles = np.maximum(cycles, core_spec.instruction_min_cycles)
         duration[mask] = (cycles + core_spec.instruction_overhead_cycles) / spec.clock_hz * 1e9
 
+    ports = np.full((program.size, len(PORTS)), -1, dtype=np.int64)
+    vector, scalar, gpsimd = (kinds == QUEUE_KINDS.index(k) for k in ("vector", "scalar", "gpsimd"))
+    touches_psum = (vector | scalar) & ((tasks["psum_read"] > 0) | (tasks["psum_write"] > 0))
+    ports[touches_psum, 0] = cores[touches_psum] * len(PORTS)
+    ports[vector | gpsimd, 1] = cores[vector | gpsimd] * len(PORTS) + 1
+
     host = kinds == QUEUE_KINDS.index("host")
     duration[host] = (tasks["flops"][host] / device.host_flops_per_s + tasks["bytes"][host] / device.host_memory_bytes_per_s) * 1e9
 
@@ -84,4 +96,4 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
              "intra_chip": device.chip.dma_bytes_per_s, "chip_to_chip": device.chip.chip_to_chip_bytes_per_s}
     link_rate = np.array([rates[LINK_KINDS[k]] / 1e9 for k in link_kind], dtype=np.float64)
     return TaskCosts(duration, link.astype(np.int64), link_kind, link_chip, link_rate,
-                     device.chip.dma_bytes_per_s / device.chip.dma_engines / 1e9, device.chip.dma_latency_ns)
+                     device.chip.dma_bytes_per_s / device.chip.dma_engines / 1e9, device.chip.dma_latency_ns, ports)
