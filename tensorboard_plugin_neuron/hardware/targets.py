@@ -50,6 +50,23 @@ def _request_overhead(fig: _Figures) -> float:
                  assumption=True)
 
 
+# DMA efficiency by transfer size. NKI_ARCH, "Data movement between HBM and SBUF using DMAs": each engine drives
+# one transfer at a time at up to 27 GiB/s, with "some performance overhead at both DMA buffer and transfer
+# levels" amortized by large transfers. The NKI performance guide (general/nki/nki_perf_guide.rst, Opt #9) says
+# transfers should be larger than 32 KiB to achieve ideal bandwidth and shows 32 KiB transfers (128 x 1024 fp32
+# over 16 engines) "achieving close 70% DMA throughput utilization". A fixed cost t per transfer gives that
+# utilization when 32 KiB / rate = 0.7 (32 KiB / rate + t): t = 32 KiB / rate x (1 / 0.7 - 1), ~484 ns.
+DMA_OVERHEAD_SOURCE = ("assumption derived from published figures: general/nki/nki_perf_guide.rst Opt #9 (32 KiB "
+                       "transfers reach ~70% of DMA throughput) and " + NKI_ARCH + " (27 GiB/s per DMA engine): "
+                       "t = 32 KiB / 27 GiB/s x (1/0.7 - 1); the per-DMA-buffer overhead is not modelled separately")
+DMA_REFERENCE_TRANSFER = 32 * 2**10
+DMA_REFERENCE_UTILIZATION = 0.7
+
+
+def _dma_transfer_overhead_ns(engine_bytes_per_s: float) -> float:
+    return DMA_REFERENCE_TRANSFER / engine_bytes_per_s * 1e9 * (1 / DMA_REFERENCE_UTILIZATION - 1)
+
+
 def _host(fig: _Figures) -> tuple[float, float, float]:
     pcie = fig.f("host_link_bandwidth", 32e9, "B/s",
                  "assumption: PCIe Gen4 x16 host link, ~32 GB/s per direction", assumption=True)
@@ -136,8 +153,8 @@ def _v2_device(target: str, description: str, arch: str, links: int, chip_to_chi
         # NKI_ARCH: each DMA engine drives one transfer at a time at up to 27 GiB/s; 32 x 27 GiB/s = 928 GB/s,
         # the architecture page's "1 TB/s aggregate" in round figures.
         dma_bytes_per_s=fig.f("dma_bandwidth", 32 * 27 * GIB, "B/s", NKI_ARCH + " (27 GiB/s per DMA engine, x 32)"),
-        dma_latency_ns=fig.f("dma_descriptor_latency", 500, "ns",
-                             "assumption: fixed setup cost per DMA descriptor", assumption=True),
+        dma_latency_ns=fig.f("dma_transfer_overhead", _dma_transfer_overhead_ns(27 * GIB), "ns", DMA_OVERHEAD_SOURCE,
+                             assumption=True),
         chip_links=int(fig.f("chip_to_chip_links", links, "links", arch + " (NeuronLink-v2)")),
         chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", chip_to_chip, "B/s", arch + " (per device)"),
         host_bytes_per_s=pcie,
@@ -216,7 +233,9 @@ def _inf1() -> DeviceModel:
         hbm_bytes_per_s=fig.f("dram_bandwidth", 50 * GIB, "B/s", ARCH_V1),
         dma_engines=int(fig.f("dma_engines", 16, "engines", "assumption: not published", assumption=True)),
         dma_bytes_per_s=fig.f("dma_bandwidth", 100e9, "B/s", "assumption: not published; above the DRAM bandwidth", assumption=True),
-        dma_latency_ns=fig.f("dma_descriptor_latency", 500, "ns", "assumption: fixed setup cost per descriptor", assumption=True),
+        dma_latency_ns=fig.f("dma_transfer_overhead", _dma_transfer_overhead_ns(27 * GIB), "ns",
+                             "assumption: not published for Inferentia; as NeuronCore-v2 (" + DMA_OVERHEAD_SOURCE + ")",
+                             assumption=True),
         chip_links=int(fig.f("chip_to_chip_links", 2, "links", ARCH_V1 + " (NeuronLink-v1 ring)")),
         chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", 32 * GIB, "B/s", ARCH_V1 + " (32 GiB/s per device)"),
         host_bytes_per_s=pcie,
