@@ -179,3 +179,40 @@ def test_vector_and_scalar_take_turns_on_psum_but_not_on_sbuf() -> None:
     assert makespan(psum=True) == pytest.approx(vector + scalar)
     assert makespan(psum=False) == pytest.approx(max(vector, scalar))
     assert makespan(psum=False, other="gpsimd") == pytest.approx(vector + scalar)  # GpSimd at 1.4 GHz, after Vector
+
+
+def test_mfu_and_mbu_from_a_trace_of_a_hand_built_program() -> None:
+    """Load 1 MiB of weights, run 100 full bf16 passes on them, store 256 KiB: one chain, one core. MFU is the
+    Tensor-engine FLOPs over the bf16 peak of one core times the span; MBU the HBM bytes over 820 GB/s times
+    the span (tracestats.metrics, the vendor profiler's mfu/mbu_estimated_percent)."""
+    import dataclasses
+
+    from tensorboard_plugin_neuron.runtime.recorder import build_trace
+
+    hbm, sbuf = MEMORIES.index("hbm"), MEMORIES.index("sbuf")
+    load, store, passes = 1 << 20, 256 << 10, 100
+    pass_flops = 2 * 128 * 128 * 512
+    builder = ProgramBuilder()
+    weights = builder.add(1, builder.queue(0, "dma", 0), "dma", bytes=load, src_mem=hbm, dst_mem=sbuf,
+                          purpose=PURPOSES.index("weight"))
+    mm = builder.add(passes, builder.queue(0, "tensor"), "MatMult", deps=np.repeat(weights, passes), dtype=DTYPES.index("bf16"),
+                     mm_k=128, mm_m=128, mm_n=512, flops=pass_flops)
+    builder.add(1, builder.queue(0, "dma", 1), "dma", deps=mm[-1:], bytes=store, src_mem=sbuf, dst_mem=hbm,
+                purpose=PURPOSES.index("output"))
+    program = builder.finish()
+    model = dataclasses.replace(compile_model(load_model("bert-tiny"), CompileOptions()), program=program)
+    trace = build_trace(model, [simulate(program, INF2)], batch=1, session="mfu")
+
+    # by hand: each DMA pays its transfer overhead plus bytes at one engine's 27 GiB/s; a pass is 512 cycles at 2.8 GHz
+    span = (TRANSFER_OVERHEAD_NS + load / ENGINE_BYTES_PER_NS) + passes * 512 / TENSOR_CLOCK_HZ * 1e9 \
+        + (TRANSFER_OVERHEAD_NS + store / ENGINE_BYTES_PER_NS)
+    span = round(span)                                      # the trace stores whole nanoseconds
+    peak = 2 * 128 * 128 * TENSOR_CLOCK_HZ                  # 91.75 TFLOPS bf16 per NeuronCore-v2
+    s = trace.summary
+    assert s["total_time"] == span
+    assert s["hardware_flops"] == passes * pass_flops
+    assert s["mfu_estimated_percent"] == pytest.approx(100 * passes * pass_flops / (peak * span * 1e-9), rel=1e-12)
+    assert s["hbm_read_bytes"] == load and s["hbm_write_bytes"] == store
+    assert s["mbu_estimated_percent"] == pytest.approx(100 * (load + store) / (820e9 * span * 1e-9), rel=1e-12)
+    # and the figures themselves: 28.4% MFU, 2.5% MBU for this chain
+    assert round(s["mfu_estimated_percent"], 1) == 28.4 and round(s["mbu_estimated_percent"], 1) == 2.5
