@@ -145,10 +145,11 @@ def test_tile_dependencies_let_a_consumer_start_before_its_producer_ends(monkeyp
     import tensorboard_plugin_neuron.compiler as compiler
 
     plain = compiler.lowering_config
+    assert plain(INF2).tile_dependencies   # on by default
     graph = load_model("bert-tiny", batch=8)
-    whole = simulate(compile_model(graph, CompileOptions()).program, INF2)
-    monkeypatch.setattr(compiler, "lowering_config", lambda device: dataclasses.replace(plain(device), tile_dependencies=True))
     compiled = compile_model(graph, CompileOptions())
+    monkeypatch.setattr(compiler, "lowering_config", lambda device: dataclasses.replace(plain(device), tile_dependencies=False))
+    whole = simulate(compile_model(graph, CompileOptions()).program, INF2)
     program = compiled.program
     tiled = simulate(program, INF2)
     # still a valid schedule, and engines now overlap across groups: shorter, with the same work
