@@ -134,5 +134,5 @@ def list_schedule(queue: np.ndarray, costs: TaskCosts, nbytes: np.ndarray, dep_o
     start, end, slot, used = _list_schedule(queue.astype(np.int64), costs.duration_ns, costs.link, nbytes.astype(np.float64),
                           dep_offsets.astype(np.int64), dep_ids.astype(np.int64), n_queues, costs.link_bytes_per_ns,
                           costs.dma_bytes_per_ns, costs.dma_latency_ns, float(release_ns), LINK_BUCKET_NS,
-                          costs.ports.astype(np.int64))
+                          np.ascontiguousarray(costs.ports, dtype=np.int64))
     return start, end, slot, LinkUsage(used, float(release_ns), LINK_BUCKET_NS)

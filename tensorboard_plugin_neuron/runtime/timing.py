@@ -58,7 +58,7 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
     # (TensorTensor, on Vector or GpSimd: ScalarE reads one input per instruction), plus the static overhead
     # of an instruction that waits on its producer's output tile. GpSimd has no published rule of thumb;
     # the Vector rules stand in. Sync: the static overhead plus one cycle per semaphore element.
-    two_input = np.isin(tasks["opcode"], [i for i, name in enumerate(program.strings) if name in TWO_INPUT_OPCODES])
+    two_input = np.array([name in TWO_INPUT_OPCODES for name in program.strings] + [False], dtype=bool)[tasks["opcode"]]
     for name in ("vector", "scalar", "gpsimd", "sync"):
         mask = kinds == QUEUE_KINDS.index(name)
         spec = core_spec.engine(name)
@@ -69,11 +69,11 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
             cycles = np.maximum(cycles, core_spec.instruction_min_cycles)
         duration[mask] = (cycles + core_spec.instruction_overhead_cycles) / spec.clock_hz * 1e9
 
-    ports = np.full((program.size, len(PORTS)), -1, dtype=np.int64)
     vector, scalar, gpsimd = (kinds == QUEUE_KINDS.index(k) for k in ("vector", "scalar", "gpsimd"))
     touches_psum = (vector | scalar) & ((tasks["psum_read"] > 0) | (tasks["psum_write"] > 0))
-    ports[touches_psum, 0] = cores[touches_psum] * len(PORTS)
-    ports[vector | gpsimd, 1] = cores[vector | gpsimd] * len(PORTS) + 1
+    ports = np.empty((program.size, len(PORTS)), dtype=np.int64)
+    np.copyto(ports[:, 0], np.where(touches_psum, cores * len(PORTS), -1))
+    np.copyto(ports[:, 1], np.where(vector | gpsimd, cores * len(PORTS) + 1, -1))
 
     host = kinds == QUEUE_KINDS.index("host")
     duration[host] = (tasks["flops"][host] / device.host_flops_per_s + tasks["bytes"][host] / device.host_memory_bytes_per_s) * 1e9
