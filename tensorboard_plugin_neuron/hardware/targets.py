@@ -124,9 +124,11 @@ def _neuroncore_v2(fig: _Figures) -> CoreSpec:
                                           NKI_ARCH + " (Vector Engine, Cost Model: static instruction overhead of 100 "
                                           "engine cycles; applies to Scalar per Scalar Engine, Performance Consideration)"),
         instruction_min_cycles=int(fig.f("instruction_min_cycles", 64, "cycles",
-                                         "general/nki/api/generated/nki.isa.tensor_scalar_reduce.rst (Estimated "
-                                         "instruction cost: MIN_II, the minimum instruction initiation interval, "
-                                         "roughly 64 engine cycles)")),
+                                         "NKI API reference, nki.isa.tensor_scalar_reduce (awsdocs-neuron.readthedocs-"
+                                         "hosted.com/en/v2.25.0/general/nki/api/generated/nki.isa.tensor_scalar_reduce"
+                                         ".html, generated from the compiler's docstrings, not in the SDK repository): "
+                                         "Estimated instruction cost, MIN_II, the minimum instruction initiation "
+                                         "interval, roughly 64 engine cycles")),
         two_input_cycles_per_element=fig.f("two_input_cycles_per_element", 2, "cycles/element",
                                            NKI_ARCH + " (Vector Engine, Cost Model: two input tiles ~2N cycles, "
                                            "e.g. nki.isa.tensor_tensor)"),
