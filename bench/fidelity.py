@@ -9,7 +9,7 @@ Then: the share of rows within 1.5x, the geometric-mean error (exp of the mean |
 batch-scaling table for ResNet-50 and BERT-base on one inf2 core (ms per sample: P50 latency / batch
 with one request in flight).
 
-Run: python bench/fidelity.py [--rows all|inf2|trn1|inf1|none] [--no-scaling] [--diagnose] [--tile-deps] [--requests N]
+Run: python bench/fidelity.py [--rows all|inf2|trn1|inf1|none] [--no-scaling] [--diagnose] [--no-tile-deps] [--requests N]
 """
 from __future__ import annotations
 
@@ -132,17 +132,18 @@ def main() -> None:
     parser.add_argument("--rows", default="all", choices=["all", "inf2", "trn1", "inf1", "none"])
     parser.add_argument("--no-scaling", action="store_true")
     parser.add_argument("--diagnose", action="store_true", help="also print HBM traffic, spills and engine overlap per batch")
-    parser.add_argument("--tile-deps", action="store_true", help="compile with tile-granular dependencies (LoweringConfig)")
+    parser.add_argument("--no-tile-deps", action="store_true",
+                        help="compile without tile-granular dependencies (LoweringConfig.tile_dependencies, on by default)")
     parser.add_argument("--requests", type=int, default=16, help="requests per row (at least 4 x in flight)")
     args = parser.parse_args()
     start = time.perf_counter()
-    if args.tile_deps:
+    if args.no_tile_deps:
         import dataclasses
 
         import tensorboard_plugin_neuron.compiler as compiler
 
         plain = compiler.lowering_config
-        compiler.lowering_config = lambda device: dataclasses.replace(plain(device), tile_dependencies=True)
+        compiler.lowering_config = lambda device: dataclasses.replace(plain(device), tile_dependencies=False)
     if args.rows != "none":
         table([r for r in ROWS if args.rows in ("all", r.target)], args.requests)
     if not args.no_scaling:

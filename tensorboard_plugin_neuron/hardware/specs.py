@@ -41,7 +41,9 @@ class CoreSpec:
     sbuf_partitions: int
     psum_bytes: int
     psum_banks: int
-    instruction_overhead_ns: float              # fixed cost of issuing one Vector/Scalar/GpSimd/Sync instruction
+    instruction_overhead_cycles: float          # Vector/Scalar/GpSimd/Sync: static cost of one instruction, engine cycles
+    instruction_min_cycles: int                 # Vector/Scalar/GpSimd: least initiation interval of one instruction (MIN_II)
+    two_input_cycles_per_element: float         # Vector/GpSimd: cycles per element row of a two-input instruction (2N)
     matmul_min_cycles: int                      # Tensor engine: least initiation interval of one matmul pass
     load_stationary_speedup: float              # Tensor engine: LoadStationary vs MultiplyMoving of the same free size
 

@@ -50,6 +50,23 @@ def _request_overhead(fig: _Figures) -> float:
                  assumption=True)
 
 
+# DMA efficiency by transfer size. NKI_ARCH, "Data movement between HBM and SBUF using DMAs": each engine drives
+# one transfer at a time at up to 27 GiB/s, with "some performance overhead at both DMA buffer and transfer
+# levels" amortized by large transfers. The NKI performance guide (general/nki/nki_perf_guide.rst, Opt #9) says
+# transfers should be larger than 32 KiB to achieve ideal bandwidth and shows 32 KiB transfers (128 x 1024 fp32
+# over 16 engines) "achieving close 70% DMA throughput utilization". A fixed cost t per transfer gives that
+# utilization when 32 KiB / rate = 0.7 (32 KiB / rate + t): t = 32 KiB / rate x (1 / 0.7 - 1), ~484 ns.
+DMA_OVERHEAD_SOURCE = ("assumption derived from published figures: general/nki/nki_perf_guide.rst Opt #9 (32 KiB "
+                       "transfers reach ~70% of DMA throughput) and " + NKI_ARCH + " (27 GiB/s per DMA engine): "
+                       "t = 32 KiB / 27 GiB/s x (1/0.7 - 1); the per-DMA-buffer overhead is not modelled separately")
+DMA_REFERENCE_TRANSFER = 32 * 2**10
+DMA_REFERENCE_UTILIZATION = 0.7
+
+
+def _dma_transfer_overhead_ns(engine_bytes_per_s: float) -> float:
+    return DMA_REFERENCE_TRANSFER / engine_bytes_per_s * 1e9 * (1 / DMA_REFERENCE_UTILIZATION - 1)
+
+
 def _host(fig: _Figures) -> tuple[float, float, float]:
     pcie = fig.f("host_link_bandwidth", 32e9, "B/s",
                  "assumption: PCIe Gen4 x16 host link, ~32 GB/s per direction", assumption=True)
@@ -74,7 +91,10 @@ def _neuroncore_v2(fig: _Figures) -> CoreSpec:
         EngineSpec("scalar", fig.f("scalar_engine_clock", 1.4e9, "Hz", NKI_ARCH),
                    int(fig.f("scalar_elements_per_cycle", 128, "elements", NKI_ARCH))),
         EngineSpec("gpsimd", fig.f("gpsimd_engine_clock", 1.4e9, "Hz", NKI_ARCH),
-                   int(fig.f("gpsimd_elements_per_cycle", 128, "elements", NKI_ARCH))),
+                   # GpSimd Engine, Performance Consideration: 128 parallel lanes for 32-bit data (8 processors x
+                   # 16 fp32 SIMD lanes). Its cost model has "no rule-of-thumb": the Vector rules stand in (timing.py).
+                   int(fig.f("gpsimd_elements_per_cycle", 128, "elements",
+                             NKI_ARCH + " (GpSimd Engine: 128 parallel compute lanes for 32-bit data)"))),
         EngineSpec("sync", fig.f("sync_engine_clock", 1.4e9, "Hz",
                                  "assumption: the Sync engine's rate is not published; the 1.4 GHz core clock",
                                  assumption=True),
@@ -93,9 +113,25 @@ def _neuroncore_v2(fig: _Figures) -> CoreSpec:
         sbuf_partitions=partitions,
         psum_bytes=int(fig.f("psum_bytes", partitions * 16 * KIB, "B", NKI_ARCH + " (128 partitions x 16 KiB = 2 MiB)")),
         psum_banks=int(fig.f("psum_banks", 8, "banks", NKI_ARCH)),
-        instruction_overhead_ns=fig.f("instruction_overhead", 50, "ns",
-                                      "assumption: ~60-70 engine cycles to issue an instruction and wait on semaphores",
-                                      assumption=True),
+        # NKI_ARCH, Vector Engine "Performance Consideration" / "Cost Model": an instruction over N elements per
+        # partition costs ~N engine cycles with one input tile, ~2N with two (nki.isa.tensor_tensor); back-to-back
+        # instructions that each depend on the previous one's output tile add a static overhead of 100 engine
+        # cycles. The compiler's Vector/Scalar/GpSimd instructions each wait on their producer's tile, so every one
+        # pays it. Scalar Engine "Performance Consideration": all the Vector notes apply, except that ScalarE reads
+        # at most one input tensor per instruction (so never 2N). The nki.isa API reference's "Estimated instruction
+        # cost" entries (e.g. nki.isa.tensor_scalar_reduce) give the floor: max(MIN_II, N), MIN_II roughly 64 cycles.
+        instruction_overhead_cycles=fig.f("instruction_static_overhead", 100, "cycles",
+                                          NKI_ARCH + " (Vector Engine, Cost Model: static instruction overhead of 100 "
+                                          "engine cycles; applies to Scalar per Scalar Engine, Performance Consideration)"),
+        instruction_min_cycles=int(fig.f("instruction_min_cycles", 64, "cycles",
+                                         "NKI API reference, nki.isa.tensor_scalar_reduce (awsdocs-neuron.readthedocs-"
+                                         "hosted.com/en/v2.25.0/general/nki/api/generated/nki.isa.tensor_scalar_reduce"
+                                         ".html, generated from the compiler's docstrings, not in the SDK repository): "
+                                         "Estimated instruction cost, MIN_II, the minimum instruction initiation "
+                                         "interval, roughly 64 engine cycles")),
+        two_input_cycles_per_element=fig.f("two_input_cycles_per_element", 2, "cycles/element",
+                                           NKI_ARCH + " (Vector Engine, Cost Model: two input tiles ~2N cycles, "
+                                           "e.g. nki.isa.tensor_tensor)"),
         # NKI_ARCH, Tensor Engine "Performance Consideration": the engine is deeply pipelined, so a pass costs its
         # initiation interval, ~max(N, MM_INIT_LATENCY) cycles with MM_INIT_LATENCY = 64 on NeuronCore-v2 (N = moving
         # free size; fp32 ~4x); the next stationary loads in the background ("background LoadStationary"), up to 4x
@@ -119,8 +155,8 @@ def _v2_device(target: str, description: str, arch: str, links: int, chip_to_chi
         # NKI_ARCH: each DMA engine drives one transfer at a time at up to 27 GiB/s; 32 x 27 GiB/s = 928 GB/s,
         # the architecture page's "1 TB/s aggregate" in round figures.
         dma_bytes_per_s=fig.f("dma_bandwidth", 32 * 27 * GIB, "B/s", NKI_ARCH + " (27 GiB/s per DMA engine, x 32)"),
-        dma_latency_ns=fig.f("dma_descriptor_latency", 500, "ns",
-                             "assumption: fixed setup cost per DMA descriptor", assumption=True),
+        dma_latency_ns=fig.f("dma_transfer_overhead", _dma_transfer_overhead_ns(27 * GIB), "ns", DMA_OVERHEAD_SOURCE,
+                             assumption=True),
         chip_links=int(fig.f("chip_to_chip_links", links, "links", arch + " (NeuronLink-v2)")),
         chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", chip_to_chip, "B/s", arch + " (per device)"),
         host_bytes_per_s=pcie,
@@ -181,7 +217,12 @@ def _inf1() -> DeviceModel:
         sbuf_partitions=rows,
         psum_bytes=int(fig.f("psum_bytes", 2 * MIB, "B", "assumption: as NeuronCore-v2", assumption=True)),
         psum_banks=int(fig.f("psum_banks", 8, "banks", "assumption: as NeuronCore-v2", assumption=True)),
-        instruction_overhead_ns=fig.f("instruction_overhead", 64, "ns", "assumption: ~64 cycles at 1 GHz", assumption=True),
+        instruction_overhead_cycles=fig.f("instruction_static_overhead", 100, "cycles",
+                                          "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True),
+        instruction_min_cycles=int(fig.f("instruction_min_cycles", 64, "cycles",
+                                         "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True)),
+        two_input_cycles_per_element=fig.f("two_input_cycles_per_element", 2, "cycles/element",
+                                           "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True),
         matmul_min_cycles=int(fig.f("matmul_min_cycles", 64, "cycles",
                                     "assumption: not published for NeuronCore-v1; as NeuronCore-v2", assumption=True)),
         load_stationary_speedup=fig.f("load_stationary_speedup", 4, "x",
@@ -194,7 +235,9 @@ def _inf1() -> DeviceModel:
         hbm_bytes_per_s=fig.f("dram_bandwidth", 50 * GIB, "B/s", ARCH_V1),
         dma_engines=int(fig.f("dma_engines", 16, "engines", "assumption: not published", assumption=True)),
         dma_bytes_per_s=fig.f("dma_bandwidth", 100e9, "B/s", "assumption: not published; above the DRAM bandwidth", assumption=True),
-        dma_latency_ns=fig.f("dma_descriptor_latency", 500, "ns", "assumption: fixed setup cost per descriptor", assumption=True),
+        dma_latency_ns=fig.f("dma_transfer_overhead", _dma_transfer_overhead_ns(27 * GIB), "ns",
+                             "assumption: not published for Inferentia; as NeuronCore-v2 (" + DMA_OVERHEAD_SOURCE + ")",
+                             assumption=True),
         chip_links=int(fig.f("chip_to_chip_links", 2, "links", ARCH_V1 + " (NeuronLink-v1 ring)")),
         chip_to_chip_bytes_per_s=fig.f("chip_to_chip_bandwidth", 32 * GIB, "B/s", ARCH_V1 + " (32 GiB/s per device)"),
         host_bytes_per_s=pcie,

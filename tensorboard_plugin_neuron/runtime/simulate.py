@@ -2,7 +2,8 @@
 dependencies; DMA descriptors share the bandwidth of their link.
 
 Tasks are numbered in a valid order (dependencies and queue predecessors come first), so one pass in
-task order is an exact list schedule. A DMA descriptor runs at one DMA engine's rate, plus a fixed
+task order is an exact list schedule. Engines that share an SRAM port (Vector and Scalar on PSUM, Vector and
+GpSimd on SBUF) take it in task order. A DMA descriptor runs at one DMA engine's rate, plus a fixed
 latency, and also reserves its bytes on the link's capacity calendar (bytes per 500 ns bucket): when
 many queues transfer at once the link's bandwidth, not the engines', bounds their completion, and a
 transfer listed later can use capacity left free earlier in time (several requests or copies in
@@ -46,12 +47,13 @@ LINK_BUCKET_NS = 500.0  # time resolution of link capacity accounting (a modelli
 
 @numba.njit(cache=True)
 def _list_schedule(queue, duration, link, nbytes, dep_offsets, dep_ids, n_queues, link_rate, dma_rate, dma_latency,
-                   release, bucket_ns):  # pragma: no cover - compiled
+                   release, bucket_ns, ports):  # pragma: no cover - compiled
     n = queue.shape[0]
     start = np.empty(n, dtype=np.float64)
     end = np.empty(n, dtype=np.float64)
     slot = np.full(n, np.nan, dtype=np.float64)
     queue_free = np.full(n_queues, release, dtype=np.float64)
+    port_free = np.full(max(1, ports.max() + 1) if n else 1, release, dtype=np.float64)
     n_links = link_rate.shape[0]
     capacity = link_rate * bucket_ns                  # bytes one link moves per bucket
     used = np.zeros((n_links, 1024), dtype=np.float64)
@@ -95,7 +97,15 @@ def _list_schedule(queue, duration, link, nbytes, dep_offsets, dep_ids, n_queues
             slot[i] = first
             finish = max(finish, first + nbytes[i] / link_rate[l], own)
         else:
+            for r in range(ports.shape[1]):   # an SRAM port another engine holds: wait for it (program order)
+                p = ports[i, r]
+                if p >= 0 and port_free[p] > t:
+                    t = port_free[p]
             finish = t + duration[i]
+            for r in range(ports.shape[1]):
+                p = ports[i, r]
+                if p >= 0:
+                    port_free[p] = finish
         start[i] = t
         end[i] = finish
         if q >= 0:
@@ -123,5 +133,6 @@ def list_schedule(queue: np.ndarray, costs: TaskCosts, nbytes: np.ndarray, dep_o
     links' usage. Tasks on queue -1 belong to no queue (markers); dependency ids -1 are ignored."""
     start, end, slot, used = _list_schedule(queue.astype(np.int64), costs.duration_ns, costs.link, nbytes.astype(np.float64),
                           dep_offsets.astype(np.int64), dep_ids.astype(np.int64), n_queues, costs.link_bytes_per_ns,
-                          costs.dma_bytes_per_ns, costs.dma_latency_ns, float(release_ns), LINK_BUCKET_NS)
+                          costs.dma_bytes_per_ns, costs.dma_latency_ns, float(release_ns), LINK_BUCKET_NS,
+                          np.ascontiguousarray(costs.ports, dtype=np.int64))
     return start, end, slot, LinkUsage(used, float(release_ns), LINK_BUCKET_NS)

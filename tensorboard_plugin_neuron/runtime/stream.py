@@ -71,6 +71,7 @@ class _Template:
     duration: np.ndarray
     link: np.ndarray
     nbytes: np.ndarray
+    ports: np.ndarray         # [size, 2] SRAM port ids (TaskCosts.ports); -1 for the markers
     dep_counts: np.ndarray    # per task of the block
     dep_ids: np.ndarray       # local ids (block-relative); -1 placeholders for the start marker's deps
 
@@ -100,6 +101,7 @@ def _template(program, costs: TaskCosts, queue_ids: np.ndarray) -> _Template:
         duration=np.concatenate([[0.0], costs.duration_ns, [0.0]]),
         link=np.concatenate([[-1], costs.link, [-1]]).astype(np.int64),
         nbytes=np.concatenate([[0.0], program.tasks["bytes"].astype(np.float64), [0.0]]),
+        ports=np.concatenate([np.full((1, costs.ports.shape[1]), -1), costs.ports, np.full((1, costs.ports.shape[1]), -1)]),
         dep_counts=dep_counts, dep_ids=dep_ids,
     )
 
@@ -127,6 +129,7 @@ def simulate_stream(workers: list[Worker], assignment: np.ndarray, concurrency: 
     queue = np.empty(total, np.int64)
     duration = np.empty(total)
     link = np.empty(total, np.int64)
+    ports = np.empty((total, costs[0].ports.shape[1] if costs else 2), np.int64)
     nbytes = np.empty(total)
     dep_counts = np.empty(total, np.int64)
     dep_ids = np.empty(total_deps, np.int64)
@@ -138,6 +141,7 @@ def simulate_stream(workers: list[Worker], assignment: np.ndarray, concurrency: 
         queue[rows], duration[rows], link[rows], nbytes[rows] = (np.tile(t.queue, len(mine)), np.tile(t.duration, len(mine)),
                                                                  np.tile(t.link, len(mine)), np.tile(t.nbytes, len(mine)))
         dep_counts[rows] = np.tile(t.dep_counts, len(mine))
+        ports[rows] = np.tile(t.ports, (len(mine), 1))
         shifted = np.where(t.dep_ids[None, :] >= 0, t.dep_ids[None, :] + base[mine][:, None], -1)
         dep_ids[(dep_base[mine][:, None] + np.arange(len(t.dep_ids))).ravel()] = shifted.ravel()
     # start markers: the previous request on the same core group, and request r - concurrency
@@ -159,7 +163,7 @@ def simulate_stream(workers: list[Worker], assignment: np.ndarray, concurrency: 
     dep_ids[dep_base[:-1] + 1] = np.where(waits >= 0, end_marker[np.maximum(waits, 0)], -1)
     duration[base[:-1]] = np.where(switching, [workers[w].switch_ns for w in assignment], 0.0) + device.request_overhead_ns
     offsets = np.concatenate([[0], np.cumsum(dep_counts)])
-    merged = dataclasses.replace(costs[0], duration_ns=duration, link=link)
+    merged = dataclasses.replace(costs[0], duration_ns=duration, link=link, ports=ports)
     start, end, _, usage = list_schedule(queue, merged, nbytes, offsets, dep_ids, len(queue_index), release_ns)
     issue = np.where(waits >= 0, end[end_marker[np.maximum(waits, 0)]], release_ns)
     task_start, task_end = [], []

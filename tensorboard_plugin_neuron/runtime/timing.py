@@ -12,6 +12,12 @@ from tensorboard_plugin_neuron.vocabulary.tables import DTYPES, MEMORIES
 from tensorboard_plugin_neuron.hardware import DeviceModel
 
 LINK_KINDS = ("host", "hbm", "intra_chip", "chip_to_chip")
+# NKI architecture guide, Data Movement: "VectorE and GpSimdE cannot access SBUF in parallel" and "VectorE
+# and ScalarE cannot access PSUM in parallel"; the compiler serializes such instructions (in program order).
+# Port ids: core * len(PORTS) + index. A task holds the PSUM port if it reads or writes PSUM on Vector or
+# Scalar, and the SBUF port if it runs on Vector or GpSimd (both stream from/to SBUF).
+PORTS = ("psum_vector_scalar", "sbuf_vector_gpsimd")
+TWO_INPUT_OPCODES = frozenset({"TensorTensor"})   # elementwise ops reading two tensor tiles (nki.isa.tensor_tensor)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +29,7 @@ class TaskCosts:
     link_bytes_per_ns: np.ndarray
     dma_bytes_per_ns: float     # one DMA engine's rate
     dma_latency_ns: float
+    ports: np.ndarray           # [tasks, 2]: on-chip SRAM ports a task holds while it runs (PORTS), -1 for none
 
 
 def task_costs(program: Program, device: DeviceModel, chips: int | None = None) -> TaskCosts:
@@ -33,7 +40,6 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
     cores = np.array([q.core for q in program.queues], dtype=np.int64)[tasks["queue"]]
     core_spec = device.core
     duration = np.zeros(program.size, dtype=np.float64)
-    overhead = core_spec.instruction_overhead_ns
 
     tensor = kinds == QUEUE_KINDS.index("tensor")
     engine = core_spec.engine("tensor")
@@ -47,10 +53,27 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
     load_stationary = tasks["mm_m"][tensor] * cycles_per_column / core_spec.load_stationary_speedup
     duration[tensor] = np.maximum(moving, load_stationary) / engine.clock_hz * 1e9
 
+    # Vector/Scalar/GpSimd (NKI architecture guide, Vector Engine cost model; nki.isa "Estimated instruction
+    # cost"): N = elements per lane; max(MIN_II, N) cycles with one input tile, max(MIN_II, 2N) with two
+    # (TensorTensor, on Vector or GpSimd: ScalarE reads one input per instruction), plus the static overhead
+    # of an instruction that waits on its producer's output tile. GpSimd has no published rule of thumb;
+    # the Vector rules stand in. Sync: the static overhead plus one cycle per semaphore element.
+    two_input = np.array([name in TWO_INPUT_OPCODES for name in program.strings] + [False], dtype=bool)[tasks["opcode"]]
     for name in ("vector", "scalar", "gpsimd", "sync"):
         mask = kinds == QUEUE_KINDS.index(name)
         spec = core_spec.engine(name)
-        duration[mask] = tasks["elements"][mask] / (spec.elements_per_cycle * spec.clock_hz) * 1e9 + overhead
+        cycles = tasks["elements"][mask] / spec.elements_per_cycle
+        if name != "sync":
+            if name != "scalar":
+                cycles = np.where(two_input[mask], cycles * core_spec.two_input_cycles_per_element, cycles)
+            cycles = np.maximum(cycles, core_spec.instruction_min_cycles)
+        duration[mask] = (cycles + core_spec.instruction_overhead_cycles) / spec.clock_hz * 1e9
+
+    vector, scalar, gpsimd = (kinds == QUEUE_KINDS.index(k) for k in ("vector", "scalar", "gpsimd"))
+    touches_psum = (vector | scalar) & ((tasks["psum_read"] > 0) | (tasks["psum_write"] > 0))
+    ports = np.empty((program.size, len(PORTS)), dtype=np.int64)
+    np.copyto(ports[:, 0], np.where(touches_psum, cores * len(PORTS), -1))
+    np.copyto(ports[:, 1], np.where(vector | gpsimd, cores * len(PORTS) + 1, -1))
 
     host = kinds == QUEUE_KINDS.index("host")
     duration[host] = (tasks["flops"][host] / device.host_flops_per_s + tasks["bytes"][host] / device.host_memory_bytes_per_s) * 1e9
@@ -73,4 +96,4 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
              "intra_chip": device.chip.dma_bytes_per_s, "chip_to_chip": device.chip.chip_to_chip_bytes_per_s}
     link_rate = np.array([rates[LINK_KINDS[k]] / 1e9 for k in link_kind], dtype=np.float64)
     return TaskCosts(duration, link.astype(np.int64), link_kind, link_chip, link_rate,
-                     device.chip.dma_bytes_per_s / device.chip.dma_engines / 1e9, device.chip.dma_latency_ns)
+                     device.chip.dma_bytes_per_s / device.chip.dma_engines / 1e9, device.chip.dma_latency_ns, ports)
