@@ -297,3 +297,30 @@ def test_folding_runs_to_a_fixpoint_beyond_eight_passes() -> None:
     for _ in range(10):
         widths = [1, 2 * (widths[1] + (-widths[1]) % 7)]
     assert graph.tensors["y"].shape == tuple(widths)
+
+
+def test_tied_embedding_and_transposed_lm_head_are_stored_and_counted_once() -> None:
+    """GPT-2 ties its LM head to the embedding; TorchScript export folds the head's Transpose(embedding)
+    into a second, transposed initializer. Imported, the head reads a Transpose of the one embedding, and
+    the compile report and the artifact hold its bytes once."""
+    from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
+    from tensorboard_plugin_neuron.compiler.artifact import deserialize, serialize
+    from tensorboard_plugin_neuron.compiler.report import compile_report
+    from tensorboard_plugin_neuron.graph.interpreter import run as run_graph
+
+    embedding = np.random.default_rng(3).standard_normal((500, 64)).astype(np.float32)
+    model = _model(
+        [helper.make_node("Gather", ["wte", "ids"], ["h"]), helper.make_node("Tanh", ["h"], ["t"]),
+         helper.make_node("MatMul", ["t", "onnx::MatMul_1234"], ["logits"])],
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 8, 500])],
+        [numpy_helper.from_array(embedding, "wte"), numpy_helper.from_array(np.ascontiguousarray(embedding.T), "onnx::MatMul_1234")])
+    graph = from_onnx_model(model)
+    assert list(graph.constants) == ["wte"] and graph.parameter_count() == embedding.size
+    ids = np.array([[1, 7, 499, 3, 0, 42, 42, 10]], np.int64)
+    logits = run_graph(graph, {"ids": ids})["logits"]
+    np.testing.assert_allclose(logits, np.tanh(embedding[ids]) @ embedding.T, rtol=1e-5, atol=1e-5)
+    compiled = compile_model(graph, CompileOptions(autocast="fp32"))
+    assert compile_report(compiled)["weight_bytes"] == embedding.nbytes
+    stored = deserialize(serialize(compiled))
+    assert sum(v.nbytes for v in stored.executable.constants.values()) == embedding.nbytes

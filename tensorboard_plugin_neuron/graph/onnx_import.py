@@ -70,7 +70,7 @@ def from_onnx_model(
     inputs = _resolve_inputs(graph_proto, constants, dict(input_shapes or {}))
     nodes = _named_nodes(graph_proto)
     shapes = _fold_and_infer(model, opset, nodes, inputs, constants)
-    _resolve_aliases(nodes, constants, keep={o.name for o in graph_proto.output})
+    _resolve_aliases(nodes, constants, shapes, keep={o.name for o in graph_proto.output})
 
     ir_nodes: list[Node] = []
     for proto in nodes:
@@ -263,12 +263,16 @@ def _fold_and_infer(
     return shapes
 
 
-def _resolve_aliases(nodes: list[onnx.NodeProto], constants: dict[str, np.ndarray], keep: set[str]) -> None:
-    """Give each shared weight one name: a folded `Identity(weight)` is the weight's own array, and
+def _resolve_aliases(nodes: list[onnx.NodeProto], constants: dict[str, np.ndarray], shapes: Shapes,
+                     keep: set[str]) -> None:
+    """Give each shared weight one name: a folded `Identity(weight)` is the weight's own array;
     initializers holding identical weight data (an exporter writing a shared layer's weight twice) are
-    one constant. Readers are renamed to the first name; the other names leave `constants` (graph
-    outputs in `keep` stay). Later stages then see, store and count each weight once."""
+    one constant; and a matrix stored a second time transposed (TorchScript export folds the LM head's
+    `Transpose(embedding)` of tied weights into a copy) is read through a Transpose of the first.
+    Readers are renamed to the first name; the other names leave `constants` (graph outputs in `keep`
+    stay). Later stages then see, store and count each weight once."""
     canonical: dict[str, str] = {}
+    transposed: dict[str, str] = {}
     by_object: dict[int, str] = {}
     by_layout: dict[tuple[str, tuple[int, ...]], list[str]] = {}
     for name, value in constants.items():
@@ -277,7 +281,7 @@ def _resolve_aliases(nodes: list[onnx.NodeProto], constants: dict[str, np.ndarra
             canonical[name] = first
             continue
         if value.size >= _SHARED_WEIGHT_ELEMENTS and value.dtype.kind == "f":
-            by_layout.setdefault((value.dtype.str, value.shape), []).append(name)
+            by_layout.setdefault((value.dtype.str, tuple(sorted(value.shape))), []).append(name)
     for names in by_layout.values():
         if len(names) < 2:
             continue
@@ -286,15 +290,25 @@ def _resolve_aliases(nodes: list[onnx.NodeProto], constants: dict[str, np.ndarra
             value = constants[name]
             if np.all(value == value.flat[0]):
                 continue  # a constant fill (zeros, ones) repeats by construction, not by sharing
-            key = hashlib.blake2b(memoryview(np.ascontiguousarray(value)).cast("B")).digest()
+            upright = value.T if value.ndim == 2 and value.shape[0] > value.shape[1] else value
+            key = hashlib.blake2b(memoryview(np.ascontiguousarray(upright)).cast("B")).digest()
             first = seen.setdefault(key, name)
-            if first != name and np.array_equal(constants[first], value):
+            if first == name:
+                continue
+            if constants[first].shape == value.shape and np.array_equal(constants[first], value):
                 canonical[name] = first
-    if not canonical:
+            elif value.ndim == 2 and np.array_equal(constants[first].T, value):
+                transposed[name] = first
+    if not canonical and not transposed:
         return
+    for name, first in transposed.items():
+        view = f"{name}/transposed_tied_weight"
+        nodes.insert(0, onnx.helper.make_node("Transpose", [first], [view], name=view, perm=[1, 0]))
+        shapes[view] = (tuple(int(d) for d in constants[name].shape), constants[name].dtype.name)
+        canonical[name] = view
     for node in nodes:
         for position, name in enumerate(node.input):
-            if name in canonical:
+            if name in canonical and node.output[0] != canonical[name]:
                 node.input[position] = canonical[name]
     for name in canonical:
         if name not in keep:
