@@ -122,7 +122,6 @@ def test_run_of_a_compiled_artifact(tmp_path: Path) -> None:
 
 
 def test_neuron_profile_alone_turns_capture_on_for_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-
     from tensorboard_plugin_neuron.cli import main
 
     monkeypatch.setenv("NEURON_PROFILE", str(tmp_path / "vendor"))
