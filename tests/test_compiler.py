@@ -86,6 +86,32 @@ def test_cpu_island_forces_host_transfers_in_the_program() -> None:
     assert np.count_nonzero(tasks["queue"] == host_tasks) == 1
 
 
+def test_every_cpu_fallback_op_costs_host_time() -> None:
+    """ArgMax (int64 out) and an unknown op (no FLOPs counted) each cost the host's per-op overhead plus
+    their elements and bytes at its rates; none is free."""
+    from tensorboard_plugin_neuron.hardware import get_target
+    from tensorboard_plugin_neuron.runtime.timing import task_costs
+    from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
+
+    graph = _model(
+        [helper.make_node("MatMul", ["x", "w"], ["logits"], name="head/MatMul"),
+         helper.make_node("ArgMax", ["logits"], ["best"], axis=1, keepdims=0, name="head/ArgMax"),
+         helper.make_node("Cast", ["best"], ["best_f"], to=TensorProto.FLOAT, name="head/Cast"),
+         helper.make_node("Hardmax", ["logits"], ["hard"], name="head/Hardmax")],
+        [_f("x", [4, 64])], [_f("best_f", [4]), _f("hard", [4, 1000])],
+        [_const("w", np.ones((64, 1000), np.float32))])
+    compiled = compile_model(graph)
+    device = get_target("inf2")
+    assert device.host_op_overhead_ns > 0
+    assert any(f.name == "host_op_overhead" and f.assumption for f in device.figures)
+    host = compiled.program.queue_kinds() == QUEUE_KINDS.index("host")
+    durations = task_costs(compiled.program, device).duration_ns[host]
+    assert len(durations) == 2              # ArgMax and Hardmax on the CPU (the Cast runs on the device)
+    assert np.all(durations >= device.host_op_overhead_ns)
+    hardmax = 4 * 1000 / device.host_flops_per_s * 1e9                    # at least its output elements
+    assert durations.max() >= device.host_op_overhead_ns + hardmax
+
+
 # ---- fusion -----------------------------------------------------------------------------------------
 
 def test_fused_conv_bn_relu_matches_the_unfused_interpreter() -> None:
