@@ -112,6 +112,26 @@ def test_every_cpu_fallback_op_costs_host_time() -> None:
     assert durations.max() >= device.host_op_overhead_ns + hardmax
 
 
+def test_a_view_of_a_weight_left_in_the_graph_compiles_as_a_weight() -> None:
+    """An importer may leave Reshape(weight) as a node (the ONNX importer folds it; a hand-built IR or another
+    importer may not): the executable graph makes it a constant, so the MatMul reads a staged weight (it
+    used to fail in the lowering with KeyError on the reshaped name)."""
+    from tensorboard_plugin_neuron.graph.ir import Graph, Node, TensorInfo
+    from tensorboard_plugin_neuron.runtime.session import Runtime
+
+    weight = np.random.default_rng(4).standard_normal(64 * 32).astype(np.float32)
+    graph = Graph("view_of_weight", [Node("r", "Reshape", ["w"], ["w2"], {"shape": [64, 32]}),
+                                     Node("m", "MatMul", ["x", "w2"], ["y"])],
+                  {"x": TensorInfo("x", (4, 64), "float32"), "w": TensorInfo("w", (2048,), "float32"),
+                   "w2": TensorInfo("w2", (64, 32), "float32"), "y": TensorInfo("y", (4, 32), "float32")},
+                  {"w": weight}, ["x"], ["y"])
+    compiled = compile_model(graph, CompileOptions(autocast="fp32"))
+    assert list(compiled.executable.constants) == ["w2"] and [n.op_type for n in compiled.executable.nodes] == ["MatMul"]
+    x = np.random.default_rng(5).standard_normal((4, 64)).astype(np.float32)
+    np.testing.assert_allclose(Runtime("inf2").load(compiled).infer({"x": x})["y"], x @ weight.reshape(64, 32),
+                               rtol=1e-5, atol=1e-5)
+
+
 # ---- fusion -----------------------------------------------------------------------------------------
 
 def test_fused_conv_bn_relu_matches_the_unfused_interpreter() -> None:
