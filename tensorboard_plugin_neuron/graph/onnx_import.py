@@ -7,7 +7,6 @@ nodes (the compiler places them on the CPU).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Mapping
 
@@ -29,6 +28,7 @@ _SMALL_CONSTANT = 4096
 # Constants with at least this many elements are weights whose identical copies are one shared weight
 # (smaller ones, such as equal biases, may repeat by chance and are left alone).
 _SHARED_WEIGHT_ELEMENTS = 4096
+_SAMPLED_ELEMENTS = 256
 
 
 def load_onnx(path: str | os.PathLike[str], input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Graph:
@@ -285,20 +285,25 @@ def _resolve_aliases(nodes: list[onnx.NodeProto], constants: dict[str, np.ndarra
     for names in by_layout.values():
         if len(names) < 2:
             continue
-        seen: dict[bytes, str] = {}
+        # A sample of the values (in the upright orientation) tells different weights apart without reading
+        # them whole; only weights with the same sample are compared in full.
+        seen: dict[bytes, list[str]] = {}
         for name in names:
             value = constants[name]
-            if np.all(value == value.flat[0]):
-                continue  # a constant fill (zeros, ones) repeats by construction, not by sharing
             upright = value.T if value.ndim == 2 and value.shape[0] > value.shape[1] else value
-            key = hashlib.blake2b(memoryview(np.ascontiguousarray(upright)).cast("B")).digest()
-            first = seen.setdefault(key, name)
-            if first == name:
-                continue
-            if constants[first].shape == value.shape and np.array_equal(constants[first], value):
-                canonical[name] = first
-            elif value.ndim == 2 and np.array_equal(constants[first].T, value):
-                transposed[name] = first
+            sample = upright.flat[np.linspace(0, value.size - 1, _SAMPLED_ELEMENTS).astype(np.int64)]
+            earlier = seen.setdefault(sample.tobytes(), [])
+            if earlier and np.all(sample == sample[0]) and np.all(value == value.flat[0]):
+                continue  # a constant fill (zeros, ones) repeats by construction, not by sharing
+            for first in earlier:
+                if constants[first].shape == value.shape and np.array_equal(constants[first], value):
+                    canonical[name] = first
+                    break
+                if value.ndim == 2 and constants[first].shape != value.shape and np.array_equal(constants[first].T, value):
+                    transposed[name] = first
+                    break
+            else:
+                earlier.append(name)
     if not canonical and not transposed:
         return
     for name, first in transposed.items():
