@@ -54,11 +54,25 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_logdir(args: argparse.Namespace) -> str:
+    """--logdir, else the vendor's $NEURON_PROFILE (which alone turns capture on). Taken from the environment,
+    the job's own capture writes there and the variable is dropped, so the run is not captured twice."""
+    from tensorboard_plugin_neuron.runtime.capture import PROFILE_ENV
+
+    if args.logdir:
+        return args.logdir
+    logdir = os.environ.pop(PROFILE_ENV, "").strip()
+    if not logdir:
+        raise UserError(f"run needs a log directory: give --logdir DIR or set {PROFILE_ENV}=DIR")
+    return logdir
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.graph.loader import parse_input_shapes
     from tensorboard_plugin_neuron.runtime.jobs import (compiled_model, format_result, load_inputs, progress_bar,
                                                         run_job, save_outputs)
 
+    args.logdir = _run_logdir(args)
     model = compiled_model(args.model, args.target, args.autocast, args.batch, parse_input_shapes(args.input_shape),
                            args.pipeline_cores)
     if args.requests is not None or args.groups is not None or args.concurrency is not None:
@@ -226,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1, help="batch size for built-in models (default 1)")
     p.add_argument("--autocast", default="bf16", choices=["bf16", "fp32", "none"], help="as for compile (default bf16)")
     p.add_argument("--iterations", type=int, default=10, help="inferences to run (default 10)")
-    p.add_argument("--logdir", required=True, help="TensorBoard log directory to write the profile into")
+    p.add_argument("--logdir", default=None,
+                   help="TensorBoard log directory to write the profile into (default: $NEURON_PROFILE)")
     p.add_argument("--run", default=None, help="run name (default: MODEL_TARGET_AUTOCAST_bBATCH)")
     p.add_argument("--inputs", default=None, metavar="FILE.npz", help="inputs by input name (default: seeded random)")
     p.add_argument("--save-outputs", default=None, metavar="FILE.npz", help="write the outputs by output name")

@@ -121,6 +121,17 @@ def test_run_of_a_compiled_artifact(tmp_path: Path) -> None:
     assert list(tmp_path.glob("mlp_inf2_fp32_b1/plugins/neuron/*.trace.pb"))
 
 
+def test_neuron_profile_alone_turns_capture_on_for_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tensorboard_plugin_neuron.cli import main
+
+    monkeypatch.setenv("NEURON_PROFILE", str(tmp_path / "vendor"))
+    assert main(["run", "mlp", "--iterations", "2"]) == 0
+    traces = list((tmp_path / "vendor").glob("*/plugins/neuron/*.trace.pb"))
+    assert len(traces) == 1, traces   # the job's capture only, not a second one from the variable
+    monkeypatch.delenv("NEURON_PROFILE", raising=False)
+    assert_user_error(cli("run", "mlp"), "--logdir DIR or set NEURON_PROFILE=DIR")
+
+
 def test_run_bad_requests_are_one_line(tmp_path: Path) -> None:
     assert_user_error(cli("run", "mlp", "--logdir", str(tmp_path), "--run", "../escape"), "use letters")
     assert_user_error(cli("run", "mlp", "--logdir", str(tmp_path), "--inputs", str(tmp_path / "no.npz")),

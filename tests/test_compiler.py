@@ -86,6 +86,52 @@ def test_cpu_island_forces_host_transfers_in_the_program() -> None:
     assert np.count_nonzero(tasks["queue"] == host_tasks) == 1
 
 
+def test_every_cpu_fallback_op_costs_host_time() -> None:
+    """ArgMax (int64 out) and an unknown op (no FLOPs counted) each cost the host's per-op overhead plus
+    their elements and bytes at its rates; none is free."""
+    from tensorboard_plugin_neuron.hardware import get_target
+    from tensorboard_plugin_neuron.runtime.timing import task_costs
+    from tensorboard_plugin_neuron.vocabulary.queues import QUEUE_KINDS
+
+    graph = _model(
+        [helper.make_node("MatMul", ["x", "w"], ["logits"], name="head/MatMul"),
+         helper.make_node("ArgMax", ["logits"], ["best"], axis=1, keepdims=0, name="head/ArgMax"),
+         helper.make_node("Cast", ["best"], ["best_f"], to=TensorProto.FLOAT, name="head/Cast"),
+         helper.make_node("Hardmax", ["logits"], ["hard"], name="head/Hardmax")],
+        [_f("x", [4, 64])], [_f("best_f", [4]), _f("hard", [4, 1000])],
+        [_const("w", np.ones((64, 1000), np.float32))])
+    compiled = compile_model(graph)
+    device = get_target("inf2")
+    assert device.host_op_overhead_ns > 0
+    assert any(f.name == "host_op_overhead" and f.assumption for f in device.figures)
+    host = compiled.program.queue_kinds() == QUEUE_KINDS.index("host")
+    durations = task_costs(compiled.program, device).duration_ns[host]
+    assert len(durations) == 2              # ArgMax and Hardmax on the CPU (the Cast runs on the device)
+    assert np.all(durations >= device.host_op_overhead_ns)
+    hardmax = 4 * 1000 / device.host_flops_per_s * 1e9                    # at least its output elements
+    assert durations.max() >= device.host_op_overhead_ns + hardmax
+
+
+def test_a_view_of_a_weight_left_in_the_graph_compiles_as_a_weight() -> None:
+    """An importer may leave Reshape(weight) as a node (the ONNX importer folds it; a hand-built IR or another
+    importer may not): the executable graph makes it a constant, so the MatMul reads a staged weight (it
+    used to fail in the lowering with KeyError on the reshaped name)."""
+    from tensorboard_plugin_neuron.graph.ir import Graph, Node, TensorInfo
+    from tensorboard_plugin_neuron.runtime.session import Runtime
+
+    weight = np.random.default_rng(4).standard_normal(64 * 32).astype(np.float32)
+    graph = Graph("view_of_weight", [Node("r", "Reshape", ["w"], ["w2"], {"shape": [64, 32]}),
+                                     Node("m", "MatMul", ["x", "w2"], ["y"])],
+                  {"x": TensorInfo("x", (4, 64), "float32"), "w": TensorInfo("w", (2048,), "float32"),
+                   "w2": TensorInfo("w2", (64, 32), "float32"), "y": TensorInfo("y", (4, 32), "float32")},
+                  {"w": weight}, ["x"], ["y"])
+    compiled = compile_model(graph, CompileOptions(autocast="fp32"))
+    assert list(compiled.executable.constants) == ["w2"] and [n.op_type for n in compiled.executable.nodes] == ["MatMul"]
+    x = np.random.default_rng(5).standard_normal((4, 64)).astype(np.float32)
+    np.testing.assert_allclose(Runtime("inf2").load(compiled).infer({"x": x})["y"], x @ weight.reshape(64, 32),
+                               rtol=1e-5, atol=1e-5)
+
+
 # ---- fusion -----------------------------------------------------------------------------------------
 
 def test_fused_conv_bn_relu_matches_the_unfused_interpreter() -> None:

@@ -191,3 +191,136 @@ def test_invalid_attributes_give_model_error() -> None:
     )
     with pytest.raises(ModelError, match="cannot reshape"):
         from_onnx_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+
+
+def _model(nodes: list, inputs: list, outputs: list, initializers: list, opset: int = 17) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_shared_weight_written_as_identity_is_one_constant() -> None:
+    """ALBERT's exporter writes each reuse of a shared layer's weight as Identity(weight): the importer reads
+    it as the weight itself, so the compiler and the parameter count see one constant."""
+    weight = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32)   # above the fold-size limit
+    model = _model(
+        [helper.make_node("Identity", ["w"], ["onnx::MatMul_297"]),
+         helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("MatMul", ["r", "onnx::MatMul_297"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 64])],
+        [numpy_helper.from_array(weight, "w")])
+    graph = from_onnx_model(model)
+    assert [n.op_type for n in graph.nodes] == ["MatMul", "Relu", "MatMul"]
+    assert list(graph.constants) == ["w"] and graph.nodes[2].inputs[1] == "w"
+    assert graph.parameter_count() == weight.size
+
+
+def test_identical_initializers_are_one_shared_weight_and_fills_are_not() -> None:
+    rng = np.random.default_rng(1)
+    weight = rng.standard_normal((64, 64)).astype(np.float32)
+    zeros = np.zeros((64, 64), np.float32)
+    model = _model(
+        [helper.make_node("MatMul", ["x", "w1"], ["a"]), helper.make_node("MatMul", ["a", "w2"], ["b"]),
+         helper.make_node("Add", ["b", "z1"], ["c"]), helper.make_node("Add", ["c", "z2"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 64])],
+        [numpy_helper.from_array(weight, "w1"), numpy_helper.from_array(weight.copy(), "w2"),
+         numpy_helper.from_array(zeros, "z1"), numpy_helper.from_array(zeros.copy(), "z2")])
+    graph = from_onnx_model(model)
+    assert sorted(graph.constants) == ["w1", "z1", "z2"]
+    assert graph.nodes[1].inputs[1] == "w1"
+
+
+def test_reshape_and_cast_of_a_big_weight_fold_into_one_constant() -> None:
+    """inception_v1 (old opset) reshapes its classifier weight with a Reshape node: folded at import, the
+    compiler sees a constant weight (it used to see an activation without a producer: KeyError 'r142')."""
+    weight = np.random.default_rng(2).standard_normal((100, 256)).astype(np.float16)
+    model = _model(
+        [helper.make_node("Cast", ["w16"], ["w32"], to=TensorProto.FLOAT),
+         helper.make_node("Reshape", ["w32", "shape"], ["w"]),
+         helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1024])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 25])],
+        [numpy_helper.from_array(weight, "w16"), numpy_helper.from_array(np.array([25, 1024], np.int64), "shape")])
+    graph = from_onnx_model(model)
+    assert [n.op_type for n in graph.nodes] == ["Gemm"]
+    assert graph.constants["w"].shape == (25, 1024) and graph.constants["w"].dtype == np.float32
+    assert graph.parameter_count() == weight.size
+
+
+def test_inception_v1_compiles_on_every_target(light_dir: Path) -> None:
+    from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
+    from tensorboard_plugin_neuron.hardware import TARGETS
+
+    graph = load_onnx(light_dir / "light_inception_v1.onnx")
+    assert not any(n.op_type == "Reshape" and n.inputs[0] in graph.constants for n in graph.nodes)
+    for target in TARGETS:
+        assert compile_model(graph, CompileOptions(target=target)).program.size > 0
+
+
+def _padded_blocks_model(blocks: int) -> onnx.ModelProto:
+    """Swin's pattern: each block pads its input up to a multiple of the window, the pad computed from the
+    input's shape (Shape -> Gather -> Mod -> Sub -> Mod -> Concat -> Pad), then reshapes into windows.
+    Each block's shape is static only once the previous block's pads have folded: one folding pass per block."""
+    nodes, inits = [], [numpy_helper.from_array(np.array(7, np.int64), "window"),
+                        numpy_helper.from_array(np.array([1], np.int64), "last_axis"),
+                        numpy_helper.from_array(np.array([0, 0, 0], np.int64), "zeros3"),
+                        numpy_helper.from_array(np.array([-1, 7], np.int64), "windows")]
+    current = "x"
+    for b in range(blocks):
+        p = f"b{b}_"
+        nodes += [
+            helper.make_node("Shape", [current], [p + "shape"]),
+            helper.make_node("Gather", [p + "shape", "last_axis"], [p + "width"]),
+            helper.make_node("Mod", [p + "width", "window"], [p + "rem"]),
+            helper.make_node("Sub", ["window", p + "rem"], [p + "gap"]),
+            helper.make_node("Mod", [p + "gap", "window"], [p + "pad"]),
+            helper.make_node("Concat", ["zeros3", p + "pad"], [p + "pads"], axis=0),
+            helper.make_node("Pad", [current, p + "pads"], [p + "padded"]),
+            helper.make_node("Reshape", [p + "padded", "windows"], [p + "win"]),
+            helper.make_node("Relu", [p + "win"], [p + "act"]),
+            helper.make_node("Shape", [p + "padded"], [p + "shape_out"]),
+            helper.make_node("Reshape", [p + "act", p + "shape_out"], [p + "out"]),
+            helper.make_node("Concat", [p + "out", p + "out"], [p + "next"], axis=1),
+        ]
+        current = p + "next"
+    nodes.append(helper.make_node("Identity", [current], ["y"]))
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+
+
+def test_folding_runs_to_a_fixpoint_beyond_eight_passes() -> None:
+    graph = from_onnx_model(_padded_blocks_model(10))
+    assert not any(n.op_type in ("Shape", "Mod", "Concat") and all(i in graph.constants for i in n.inputs)
+                   for n in graph.nodes)
+    widths = [1, 5]
+    for _ in range(10):
+        widths = [1, 2 * (widths[1] + (-widths[1]) % 7)]
+    assert graph.tensors["y"].shape == tuple(widths)
+
+
+def test_tied_embedding_and_transposed_lm_head_are_stored_and_counted_once() -> None:
+    """GPT-2 ties its LM head to the embedding; TorchScript export folds the head's Transpose(embedding)
+    into a second, transposed initializer. Imported, the head reads a Transpose of the one embedding, and
+    the compile report and the artifact hold its bytes once."""
+    from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
+    from tensorboard_plugin_neuron.compiler.artifact import deserialize, serialize
+    from tensorboard_plugin_neuron.compiler.report import compile_report
+    from tensorboard_plugin_neuron.graph.interpreter import run as run_graph
+
+    embedding = np.random.default_rng(3).standard_normal((500, 64)).astype(np.float32)
+    model = _model(
+        [helper.make_node("Gather", ["wte", "ids"], ["h"]), helper.make_node("Tanh", ["h"], ["t"]),
+         helper.make_node("MatMul", ["t", "onnx::MatMul_1234"], ["logits"])],
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 8, 500])],
+        [numpy_helper.from_array(embedding, "wte"), numpy_helper.from_array(np.ascontiguousarray(embedding.T), "onnx::MatMul_1234")])
+    graph = from_onnx_model(model)
+    assert list(graph.constants) == ["wte"] and graph.parameter_count() == embedding.size
+    ids = np.array([[1, 7, 499, 3, 0, 42, 42, 10]], np.int64)
+    logits = run_graph(graph, {"ids": ids})["logits"]
+    np.testing.assert_allclose(logits, np.tanh(embedding[ids]) @ embedding.T, rtol=1e-5, atol=1e-5)
+    compiled = compile_model(graph, CompileOptions(autocast="fp32"))
+    assert compile_report(compiled)["weight_bytes"] == embedding.nbytes
+    stored = deserialize(serialize(compiled))
+    assert sum(v.nbytes for v in stored.executable.constants.values()) == embedding.nbytes

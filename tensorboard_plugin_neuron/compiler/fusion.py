@@ -133,7 +133,8 @@ def fuse(graph: Graph, device: list[bool]) -> list[FusionGroup]:
 
 
 def executable_graph(graph: Graph, groups: list[FusionGroup]) -> Graph:
-    """The graph the runtime computes: each folded BatchNormalization merged into its Conv's weights."""
+    """The graph the runtime computes: each folded BatchNormalization merged into its Conv's weights, and
+    each view (Reshape, Flatten, ...) of a constant made a constant."""
     nodes = list(graph.nodes)
     constants = dict(graph.constants)
     tensors = dict(graph.tensors)
@@ -156,6 +157,17 @@ def executable_graph(graph: Graph, groups: list[FusionGroup]) -> Graph:
             nodes[conv_index] = Node(conv.name, "Conv", [conv.inputs[0], w_name, b_name], [bn.outputs[0]],
                                      dict(conv.attrs), conv.scope, conv.known)
             removed.add(bn_index)
+    # A view of a constant (a reshaped weight an importer left as a node) is that constant, re-shaped: the
+    # lowering then stages it as a weight instead of looking for an activation nobody produced.
+    for index, node in enumerate(nodes):
+        if node.op_type in VIEWS and node.inputs and node.inputs[0] in constants and node.outputs[0] \
+                and all(not name or name in constants for name in node.inputs):
+            from tensorboard_plugin_neuron.graph.interpreter import execute_node
+
+            value = np.asarray(execute_node(node, [constants[name] if name else None for name in node.inputs])[0])
+            constants[node.outputs[0]] = value
+            tensors[node.outputs[0]] = TensorInfo(node.outputs[0], tuple(int(d) for d in value.shape), value.dtype.name)
+            removed.add(index)
     kept = [node for index, node in enumerate(nodes) if index not in removed]
     used = {i for n in kept for i in n.inputs if i} | set(graph.outputs)
     result = Graph(graph.name, kept, {k: v for k, v in tensors.items() if k in used or any(k in n.outputs for n in kept) or k in graph.inputs},

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from tensorboard_plugin_neuron.compiler.memory import NEVER, Allocator, aligned, choose_victim
-from tensorboard_plugin_neuron.compiler.model import Buffer, FusionGroup
+from tensorboard_plugin_neuron.compiler.model import Buffer, CompileCursor, FusionGroup
 from tensorboard_plugin_neuron.compiler.program import Program, ProgramBuilder
 from tensorboard_plugin_neuron.vocabulary.tables import DTYPES, MEMORIES, PURPOSES
 from tensorboard_plugin_neuron.compiler.tiling import GemmShape, gemm_tiles, split_evenly
@@ -91,7 +91,9 @@ def _dtype_code(name: str) -> int:
 
 class _Lowerer:
     def __init__(self, graph: Graph, groups: Sequence[FusionGroup], source: Graph,
-                 compute_dtypes: dict[str, str], config: LoweringConfig, cores: int, resident_weights: bool = False) -> None:
+                 compute_dtypes: dict[str, str], config: LoweringConfig, cores: int, resident_weights: bool = False,
+                 cursor: CompileCursor | None = None) -> None:
+        self.cursor = cursor or CompileCursor()
         self.graph = graph
         self.groups = groups
         self.source = source
@@ -336,11 +338,13 @@ class _Lowerer:
             if not nodes:
                 continue
             self.step_barrier = []
+            self.cursor.at("lowering", self.source.nodes[group.anchor])
             if group.device:
                 self.lower_device_group(step, group, nodes)
             else:
                 self.lower_host_group(step, group, nodes)
             self.free_dead(step)
+        self.cursor.at("lowering the outputs")
         self.deliver_outputs()
         for core, allocator in enumerate(self.allocators):
             for name in list(allocator.live):
@@ -682,7 +686,9 @@ def _tails(ids: np.ndarray) -> np.ndarray:
 
 
 def lower(graph: Graph, groups: Sequence[FusionGroup], source: Graph, compute_dtypes: dict[str, str],
-          config: LoweringConfig, cores: int, resident_weights: bool = False) -> LoweringResult:
+          config: LoweringConfig, cores: int, resident_weights: bool = False,
+          cursor: CompileCursor | None = None) -> LoweringResult:
     """Lower the executable graph's fusion groups into a task program and memory plan; with
-    `resident_weights` the weights are loaded into SBUF once (the program's preload tasks)."""
-    return _Lowerer(graph, groups, source, compute_dtypes, config, cores, resident_weights).run()
+    `resident_weights` the weights are loaded into SBUF once (the program's preload tasks). `cursor`
+    follows the group being lowered (its anchor node)."""
+    return _Lowerer(graph, groups, source, compute_dtypes, config, cores, resident_weights, cursor).run()

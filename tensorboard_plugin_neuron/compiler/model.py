@@ -34,6 +34,18 @@ class NodePlacement:
     core: int = 0            # NeuronCore (pipeline stage) it runs on
 
 
+@dataclasses.dataclass
+class CompileCursor:
+    """Where the compiler is: the stage and the source node it is working on. Each stage moves it as it
+    goes, so an unexpected failure can be reported naming the node and op (see `compile_model`)."""
+
+    stage: str = "start"
+    node: Any = None          # the graph.ir.Node being placed or lowered, None between nodes
+
+    def at(self, stage: str, node: Any = None) -> None:
+        self.stage, self.node = stage, node
+
+
 # Source nodes compiled together into one sequence of instructions: the trace's group record, as it is stored.
 FusionGroup = NodeGroup
 

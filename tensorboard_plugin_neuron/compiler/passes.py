@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from tensorboard_plugin_neuron.compiler.fusion import executable_graph, fuse
-from tensorboard_plugin_neuron.compiler.model import CompileOptions, FusionGroup, NodePlacement
+from tensorboard_plugin_neuron.compiler.model import CompileCursor, CompileOptions, FusionGroup, NodePlacement
 from tensorboard_plugin_neuron.compiler.support import compute_dtype, device_support
 from tensorboard_plugin_neuron.graph.ir import Graph
 
@@ -36,10 +36,15 @@ def segments(device: list[bool]) -> list[Segment]:
     return result
 
 
-def run_graph_passes(graph: Graph, options: CompileOptions) -> GraphPlan:
-    reasons = [device_support(graph, node, options.target) for node in graph.nodes]
+def run_graph_passes(graph: Graph, options: CompileOptions, cursor: CompileCursor | None = None) -> GraphPlan:
+    cursor = cursor or CompileCursor()
+    reasons, dtypes = [], []
+    for node in graph.nodes:
+        cursor.at("placement", node)
+        reasons.append(device_support(graph, node, options.target))
+        dtypes.append(compute_dtype(graph, node, not reasons[-1], options.autocast))
     device = [not reason for reason in reasons]
-    dtypes = [compute_dtype(graph, node, on, options.autocast) for node, on in zip(graph.nodes, device)]
+    cursor.at("fusion")
     groups = fuse(graph, device)
     group_of = {index: group.id for group in groups for index in group.nodes}
     placements = [NodePlacement(device=on, reason=reason, compute_dtype=dtype, group=group_of[index], core=0)

@@ -22,6 +22,10 @@ _MAX_FOLDED_ELEMENTS = 64 * 1024 * 1024
 # folding would copy the weights at import and change the model's parameter count; the compiler
 # handles weight layout instead.
 _MAX_FOLDED_WEIGHT_INPUT = 16384
+# Ops that only rename, re-view or re-type one tensor (a shared weight written as `Identity(weight)`, a
+# weight reshaped by an old-opset exporter, an fp16 weight cast to fp32) always fold, whatever the size:
+# the result replaces the original for its readers, so later stages see one constant, not an op on a weight.
+ALIAS_OPS = {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast", "Dropout"}
 
 
 def fold_node(
@@ -36,12 +40,13 @@ def fold_node(
     inputs = [name for name in node.input if name]
     if not inputs or any(name not in constants for name in inputs):
         return None
-    if any(constants[name].dtype.kind == "f" and constants[name].size > _MAX_FOLDED_WEIGHT_INPUT for name in inputs):
+    if node.op_type not in ALIAS_OPS and any(
+            constants[name].dtype.kind == "f" and constants[name].size > _MAX_FOLDED_WEIGHT_INPUT for name in inputs):
         return None
     converted = canonicalize(node, opset, shapes, constants)
     if any(not c.known for c in converted):
         return None
-    if any(_too_big(shapes.get(out)) for out in node.output if out):
+    if node.op_type not in ALIAS_OPS and any(_too_big(shapes.get(out)) for out in node.output if out):
         return None
     from tensorboard_plugin_neuron.graph.interpreter import execute_node
 
@@ -51,6 +56,12 @@ def fold_node(
         results = execute_node(ir_node, [values[i] if i else None for i in item.inputs])
         values.update({out: np.asarray(val) for out, val in zip(item.outputs, results) if out})
     return [values[out] if out else np.zeros(0, np.float32) for out in node.output]
+
+
+def _identity(node: onnx.NodeProto, opset: int, shapes: Shapes, constants: Mapping[str, np.ndarray]) -> list[np.ndarray] | None:
+    """Identity of a constant is that very array (no copy), so the importer sees one shared weight."""
+    value = constants.get(node.input[0]) if node.input else None
+    return None if value is None else [value]
 
 
 def _too_big(entry: tuple[tuple[int, ...], str] | None) -> bool:
@@ -141,6 +152,7 @@ def _trilu(node: onnx.NodeProto, opset: int, shapes: Shapes, constants: Mapping[
 
 
 _SPECIAL = {
+    "Identity": _identity,
     "Trilu": _trilu,
     "Constant": _constant,
     "Shape": _shape,

@@ -25,7 +25,10 @@ MIN_OPSET = 7
 # Constants at most this large are handed to ONNX shape inference with their values (shape arithmetic
 # needs them); larger ones only with their type and shape, to keep inference cheap on big models.
 _SMALL_CONSTANT = 4096
-_MAX_FOLD_PASSES = 8
+# Constants with at least this many elements are weights whose identical copies are one shared weight
+# (smaller ones, such as equal biases, may repeat by chance and are left alone).
+_SHARED_WEIGHT_ELEMENTS = 4096
+_SAMPLED_ELEMENTS = 256
 
 
 def load_onnx(path: str | os.PathLike[str], input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Graph:
@@ -67,6 +70,7 @@ def from_onnx_model(
     inputs = _resolve_inputs(graph_proto, constants, dict(input_shapes or {}))
     nodes = _named_nodes(graph_proto)
     shapes = _fold_and_infer(model, opset, nodes, inputs, constants)
+    _resolve_aliases(nodes, constants, shapes, keep={o.name for o in graph_proto.output})
 
     ir_nodes: list[Node] = []
     for proto in nodes:
@@ -232,9 +236,14 @@ def _fold_and_infer(
     inputs: Mapping[str, tuple[tuple[int, ...], str]],
     constants: dict[str, np.ndarray],
 ) -> Shapes:
-    """Fold constant nodes in place (removing them from `nodes`) and return the inferred static shapes."""
+    """Fold constant nodes in place (removing them from `nodes`) and return the inferred static shapes.
+
+    Runs to a fixpoint: a pass folds every node whose inputs are known, but a `Shape` whose input's shape
+    only becomes static once an earlier Pad/Reshape's operands folded must wait for the next shape
+    inference (Swin's padding is computed block after block). Every pass but the last folds at least one
+    node, so there are at most len(nodes) + 1 passes."""
     shapes: Shapes = {}
-    for _ in range(_MAX_FOLD_PASSES):
+    for _ in range(len(nodes) + 1):
         shapes = _infer_shapes(model, nodes, inputs, constants)
         remaining: list[onnx.NodeProto] = []
         folded = 0
@@ -252,6 +261,63 @@ def _fold_and_infer(
         if folded == 0:
             break
     return shapes
+
+
+def _resolve_aliases(nodes: list[onnx.NodeProto], constants: dict[str, np.ndarray], shapes: Shapes,
+                     keep: set[str]) -> None:
+    """Give each shared weight one name: a folded `Identity(weight)` is the weight's own array;
+    initializers holding identical weight data (an exporter writing a shared layer's weight twice) are
+    one constant; and a matrix stored a second time transposed (TorchScript export folds the LM head's
+    `Transpose(embedding)` of tied weights into a copy) is read through a Transpose of the first.
+    Readers are renamed to the first name; the other names leave `constants` (graph outputs in `keep`
+    stay). Later stages then see, store and count each weight once."""
+    canonical: dict[str, str] = {}
+    transposed: dict[str, str] = {}
+    by_object: dict[int, str] = {}
+    by_layout: dict[tuple[str, tuple[int, ...]], list[str]] = {}
+    for name, value in constants.items():
+        first = by_object.setdefault(id(value), name)
+        if first != name:
+            canonical[name] = first
+            continue
+        if value.size >= _SHARED_WEIGHT_ELEMENTS and value.dtype.kind == "f":
+            by_layout.setdefault((value.dtype.str, tuple(sorted(value.shape))), []).append(name)
+    for names in by_layout.values():
+        if len(names) < 2:
+            continue
+        # A sample of the values (in the upright orientation) tells different weights apart without reading
+        # them whole; only weights with the same sample are compared in full.
+        seen: dict[bytes, list[str]] = {}
+        for name in names:
+            value = constants[name]
+            upright = value.T if value.ndim == 2 and value.shape[0] > value.shape[1] else value
+            sample = upright.flat[np.linspace(0, value.size - 1, _SAMPLED_ELEMENTS).astype(np.int64)]
+            earlier = seen.setdefault(sample.tobytes(), [])
+            if earlier and np.all(sample == sample[0]) and np.all(value == value.flat[0]):
+                continue  # a constant fill (zeros, ones) repeats by construction, not by sharing
+            for first in earlier:
+                if constants[first].shape == value.shape and np.array_equal(constants[first], value):
+                    canonical[name] = first
+                    break
+                if value.ndim == 2 and constants[first].shape != value.shape and np.array_equal(constants[first].T, value):
+                    transposed[name] = first
+                    break
+            else:
+                earlier.append(name)
+    if not canonical and not transposed:
+        return
+    for name, first in transposed.items():
+        view = f"{name}/transposed_tied_weight"
+        nodes.insert(0, onnx.helper.make_node("Transpose", [first], [view], name=view, perm=[1, 0]))
+        shapes[view] = (tuple(int(d) for d in constants[name].shape), constants[name].dtype.name)
+        canonical[name] = view
+    for node in nodes:
+        for position, name in enumerate(node.input):
+            if name in canonical and node.output[0] != canonical[name]:
+                node.input[position] = canonical[name]
+    for name in canonical:
+        if name not in keep:
+            del constants[name]
 
 
 def _infer_shapes(

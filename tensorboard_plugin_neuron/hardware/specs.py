@@ -80,6 +80,7 @@ class DeviceModel:
     host_memory_bytes_per_s: float
     figures: tuple[Figure, ...]
     request_overhead_ns: float = 0.0            # host-side cost of one served request (framework call, runtime submit)
+    host_op_overhead_ns: float = 0.0            # fixed cost of one CPU-fallback op (dispatch, allocation, sync)
 
     @property
     def default_chips(self) -> int:

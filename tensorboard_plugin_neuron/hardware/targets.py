@@ -67,6 +67,14 @@ def _dma_transfer_overhead_ns(engine_bytes_per_s: float) -> float:
     return DMA_REFERENCE_TRANSFER / engine_bytes_per_s * 1e9 * (1 / DMA_REFERENCE_UTILIZATION - 1)
 
 
+def _host_op_overhead(fig: _Figures) -> float:
+    return fig.f("host_op_overhead", 5e3, "ns",
+                 "assumption: not published. A CPU-fallback op is a framework op on the host between device "
+                 "subgraphs: its dispatch, output allocation and synchronisation with the device cost microseconds "
+                 "whatever its size (PyTorch's eager per-op overhead is a few microseconds); paid per host op, "
+                 "before its elements and bytes at the host's rates", assumption=True)
+
+
 def _host(fig: _Figures) -> tuple[float, float, float]:
     pcie = fig.f("host_link_bandwidth", 32e9, "B/s",
                  "assumption: PCIe Gen4 x16 host link, ~32 GB/s per direction", assumption=True)
@@ -166,6 +174,7 @@ def _v2_device(target: str, description: str, arch: str, links: int, chip_to_chi
     )
     return DeviceModel(target, description, chip, core, instance_chips=instance_chips, topology=topology,
                        host_flops_per_s=cpu, host_memory_bytes_per_s=memory, request_overhead_ns=_request_overhead(fig),
+                       host_op_overhead_ns=_host_op_overhead(fig),
                        figures=tuple(fig.items))
 
 
@@ -247,7 +256,8 @@ def _inf1() -> DeviceModel:
     )
     return DeviceModel("inf1", "Inferentia (NeuronCore-v1)", chip, core,
                        instance_chips=(1, 4, 16), topology="ring", host_flops_per_s=cpu,
-                       host_memory_bytes_per_s=memory, request_overhead_ns=_request_overhead(fig), figures=tuple(fig.items))
+                       host_memory_bytes_per_s=memory, request_overhead_ns=_request_overhead(fig),
+                       host_op_overhead_ns=_host_op_overhead(fig), figures=tuple(fig.items))
 
 
 TARGETS: Mapping[str, DeviceModel] = types.MappingProxyType({m.target: m for m in (_inf1(), _inf2(), _trn1())})

@@ -76,7 +76,12 @@ def task_costs(program: Program, device: DeviceModel, chips: int | None = None) 
     np.copyto(ports[:, 1], np.where(vector | gpsimd, cores * len(PORTS) + 1, -1))
 
     host = kinds == QUEUE_KINDS.index("host")
-    duration[host] = (tasks["flops"][host] / device.host_flops_per_s + tasks["bytes"][host] / device.host_memory_bytes_per_s) * 1e9
+    # A host task is one CPU-fallback op (each is its own group): a fixed dispatch cost, then its arithmetic
+    # (at least one operation per output element, so ops without FLOPs such as casts, ArgMax's int64 output or
+    # an unknown op still cost their elements) and the bytes it reads and writes at the host's rates.
+    host_ops = np.maximum(tasks["flops"][host], tasks["elements"][host])
+    duration[host] = (device.host_op_overhead_ns + (host_ops / device.host_flops_per_s
+                                                    + tasks["bytes"][host] / device.host_memory_bytes_per_s) * 1e9)
 
     dma = kinds == QUEUE_KINDS.index("dma")
     chip = cores // device.chip.cores
