@@ -65,9 +65,10 @@ def logdir(tmp_path_factory) -> Path:
     rt = Runtime("inf2", chips=2, environ={})
     with profile(root, run="pipeline"):
         rt.serve(rt.load(pipelined), 12, concurrency=4, compute_outputs=False)
-    with profile(root, run="pipeline-mlp"):   # mlp over 2 cores: its first stage is the bottleneck
-        mlp = Runtime("inf2", environ={})
-        mlp.serve(mlp.load(compile_model(load_model("mlp"), CompileOptions(cores=2))), 12, concurrency=4, compute_outputs=False)
+    with profile(root, run="pipeline-r18"):   # resnet18 over 2 cores: its first stage is the bottleneck
+        r18 = Runtime("inf2", environ={})
+        r18.serve(r18.load(compile_model(load_model("resnet18"), CompileOptions(cores=2))), 12, concurrency=4,
+                  compute_outputs=False)
     broken = root / "broken" / "plugins" / "neuron"
     broken.mkdir(parents=True)
     (broken / "bad.trace.pb").write_bytes(b"not a trace at all")
@@ -169,6 +170,17 @@ def test_overview_renders_metrics_and_recommendations(page, server) -> None:
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def _duration(ns: float) -> str:
+    """A duration as frontend/src/format.ts `duration` writes it."""
+    if abs(ns) >= 1e9:
+        return f"{ns / 1e9:.2f} s"
+    if abs(ns) >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if abs(ns) >= 1e3:
+        return f"{ns / 1e3:.1f} us"
+    return f"{round(ns)} ns"
+
+
 def test_overview_of_a_pipeline_shows_cores_stages_with_bubbles_and_the_request_stream(page, server) -> None:
     deployment = json.loads(_get(server, "overview", run="pipeline")[1])["deployment"]
     assert len(deployment["stages"]) == 4
@@ -182,7 +194,7 @@ def test_overview_of_a_pipeline_shows_cores_stages_with_bubbles_and_the_request_
     assert len(rows) == 4
     assert [r[1] for r in rows] == ["nc0", "nc1", "nc2", "nc3"]
     assert [r[6] for r in rows] == [f"{s['bubble_percent']:.1f}%" for s in deployment["stages"]]
-    assert all(r[3].endswith("us") for r in rows)
+    assert [r[3] for r in rows] == [_duration(s["busy_per_request_ns"]) for s in deployment["stages"]]
     widths = frame.eval_on_selector_all("#np-stages .np-bar-bubble", "fs => fs.map(f => parseFloat(f.style.width))")
     assert widths == pytest.approx([min(100.0, s["bubble_percent"]) for s in deployment["stages"]], abs=0.01)
     worst = deployment.get("bottleneck_stage")
@@ -196,14 +208,15 @@ def test_overview_of_a_pipeline_shows_cores_stages_with_bubbles_and_the_request_
     assert frame.locator("[data-metric=stream_requests] .np-card-value").inner_text() == "12"
     in_flight = float(frame.locator("[data-metric=stream_in_flight] .np-card-value").inner_text())
     assert in_flight == pytest.approx(deployment["stream"]["mean_in_flight"], abs=0.01) and in_flight > 1
-    for key in ("p50", "p90", "p99"):
-        assert frame.locator(f"[data-metric=stream_{key}] .np-card-value").inner_text().endswith("us")
+    for key in ("p50", "p90", "p99"):   # the route's latency, as format.ts's duration() writes it
+        assert frame.locator(f"[data-metric=stream_{key}] .np-card-value").inner_text() == \
+            _duration(deployment["stream"][f"latency_{key}_ns"])
     _shot(page, "overview-pipeline")
     # a pipeline whose slowest stage stands out: that stage is highlighted and the advice names its core
-    slow = json.loads(_get(server, "overview", run="pipeline-mlp")[1])["deployment"]
+    slow = json.loads(_get(server, "overview", run="pipeline-r18")[1])["deployment"]
     assert slow["bottleneck_stage"] is not None
     worst = slow["stages"][slow["bottleneck_stage"]]
-    frame.evaluate("location.hash = 'view=overview&run=pipeline-mlp'")
+    frame.evaluate("location.hash = 'view=overview&run=pipeline-r18'")
     frame.wait_for_selector("#np-stages tr.np-bottleneck", timeout=30_000)
     assert frame.locator("#np-stages tbody tr").count() == 2
     row = frame.locator("#np-stages tr.np-bottleneck")
