@@ -12,7 +12,8 @@ added by loading per event (in a fresh subprocess), full-zoom `timeline` latency
 at 1,500 px, a zoomed-in (1/1000 of the span) latency, and for the 1 M profile the ratio of `json.loads`
 of the same events as minimal Chrome JSON to our process-cold load.
 Goals (issue 5, 10 M events): process-cold load < 2 s, full-zoom timeline < 200 ms and < 1 MB, <= 64 B RAM/event.
-Run: python bench/plugin.py [--sizes 1 10] [--repeats 3]   (millions of events)
+Run: python bench/plugin.py [--sizes 1 10] [--repeats 3] [--logdir DIR]   (millions of events; DIR keeps the
+profiles between runs, and lets two checkouts be compared on the same files)
 """
 from __future__ import annotations
 
@@ -146,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="*", type=float, default=[1, 10], help="millions of events")
     parser.add_argument("--repeats", type=int, default=3, help="cold loads of each kind per profile (best shown)")
+    parser.add_argument("--logdir", help="keep (and reuse) the profiles here instead of a temporary folder")
     args = parser.parse_args()
     start = time.perf_counter()
     warm_up()
@@ -154,9 +156,12 @@ def main() -> None:
           "process-cold: not in the plugin's cache, file in the page cache")
     print(f"{'events':>11} {'disk-cold s':>10} {'resident':>9} {'proc-cold s':>10} {'M ev/s':>9} {'RSS B/ev':>8} {'full ms':>9} {'full KiB':>9} {'zoom ms':>9} "
           f"{'json/ours':>10}")
-    with tempfile.TemporaryDirectory() as logdir:
+    with tempfile.TemporaryDirectory() as scratch:
+        logdir = args.logdir or scratch
         for millions in args.sizes:
-            path = make_profile(logdir, millions)
+            folder = os.path.join(logdir, f"bert-large-{millions:g}M", "plugins", "neuron")
+            kept = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+            path = os.path.join(folder, kept[-1]) if kept else make_profile(logdir, millions)
             bench(logdir, path, with_json=millions <= 1, repeats=args.repeats)
 
 
