@@ -16,8 +16,11 @@ Per profile, measured side by side in one run:
   scrolling the graph to the scope as a user would;
 - frame time while zooming: a wheel event dispatched on the canvas until the redraw (next animation frame),
   over 20 steps, and the time from the last step until the view is redrawn from fresh detail data.
+"Cold" means not loaded by the `tensorboard` process (a fresh one); the files are in the OS page cache (just
+written or read) unless --disk-cold, which evicts the profiles' files from it (fsync, posix_fadvise DONTNEED)
+before each fresh `tensorboard`, so the cold steps read them from the disk.
 Goals (issue 6): under 2 s to the first timeline on 10 M events; zoom steps under 100 ms.
-Run: python bench/ui.py [--sizes 1 10] [--logdir DIR]   (millions of events; DIR keeps the profiles between runs)
+Run: python bench/ui.py [--sizes 1 10] [--logdir DIR] [--disk-cold]   (millions of events; DIR keeps the profiles between runs)
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from plugin import make_profile  # noqa: E402  (bench/plugin.py: the same real-runtime generator)
+from plugin import evict, make_profile  # noqa: E402  (bench/plugin.py: the same real-runtime generator, eviction)
 from tests.browser import find_chromium  # noqa: E402  (the one lookup of the browser, shared with the tests)
 
 from tensorboard_plugin_neuron.compiler import compile_model  # noqa: E402
@@ -128,11 +131,21 @@ def first_timeline(browser, base: str, run: str) -> float:
         page.close()
 
 
-def switched_timeline(browser, logdir: str, warm_run: str, cold_runs: list[str]) -> dict[str, float]:
+def evict_profiles(logdir: str, runs: list[str]) -> str:
+    """Drop the runs' profiles from the OS page cache; a note of how much of them stayed resident."""
+    resident = [evict(os.path.join(logdir, run, "plugins", "neuron")) for run in runs]
+    return "disk-cold: profiles evicted, " + ", ".join(
+        f"{run} {'?' if r is None else f'{r:.0%}'} still resident" for run, r in zip(runs, resident))
+
+
+def switched_timeline(browser, logdir: str, warm_run: str, cold_runs: list[str],
+                      disk_cold: bool = False) -> dict[str, float]:
     """Per profile of `cold_runs`: seconds from picking its run in an open dashboard (the page showing the
     timeline of `warm_run`) to its first drawn timeline, with the profile not loaded yet. A fresh
     `tensorboard` process, so that the profiles are cold; the browser's page is already running, which
     leaves out the ~1 s of CPU a new renderer process takes on this 2-core machine while the server loads."""
+    if disk_cold:
+        print(evict_profiles(logdir, cold_runs), flush=True)
     process, base = start_tensorboard(logdir)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
@@ -256,6 +269,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="*", type=float, default=[1, 10], help="millions of events")
     parser.add_argument("--logdir", help="keep (and reuse) the profiles here instead of a temporary folder")
+    parser.add_argument("--disk-cold", action="store_true",
+                        help="evict the profiles from the OS page cache before each fresh tensorboard")
     args = parser.parse_args()
     if CHROMIUM is None:
         sys.exit("bench/ui.py needs Debian's chromium on PATH: apt-get install chromium")
@@ -273,13 +288,17 @@ def main() -> None:
             print(f"made {BIG_GRAPH_RUN} ({make_big_graph_profile(logdir)} graph nodes)", flush=True)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            switched = switched_timeline(browser, logdir, BIG_GRAPH_RUN, runs)
+            switched = switched_timeline(browser, logdir, BIG_GRAPH_RUN, runs, args.disk_cold)
             browser.close()
+        if args.disk_cold:
+            print(evict_profiles(logdir, runs), flush=True)
         process, base = start_tensorboard(logdir)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                print(f"{'profile':>17} {'1st timeline cold s':>19} {'warm s':>7} {'via TB s':>8} {'graph s':>8} "
+                print(("cold: disk-cold, the profile not in the OS page cache\n" if args.disk_cold else
+                       "cold: not loaded by the server, the file in the OS page cache\n") +
+                      f"{'profile':>17} {'1st timeline cold s':>19} {'warm s':>7} {'via TB s':>8} {'graph s':>8} "
                       f"{'expand all s':>12} {'zoom step ms p50/max':>21} {'draw ms p50/max':>16} {'detail redraw ms':>16}")
                 for run in runs:
                     cold = first_timeline(browser, base, run)
@@ -301,7 +320,8 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    print("first timeline of a cold profile picked in an open page: "
+    cold = "disk-cold (not in the page cache)" if args.disk_cold else "cold (not loaded by the server)"
+    print(f"first timeline of a {cold} profile picked in an open page: "
           + ", ".join(f"{run} {seconds:.2f} s" for run, seconds in switched.items()))
     print("goals: first timeline on 10 M events < 2 s; zoom steps < 100 ms")
 
