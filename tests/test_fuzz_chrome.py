@@ -46,3 +46,13 @@ def test_the_harness_reports_what_it_must(tmp_path: Path, monkeypatch, failure: 
     if isinstance(failure, UserError):   # the harness must catch what the boundary would otherwise mend
         monkeypatch.setattr(chrome_import, "_import_boundary", lambda exc, path: exc)
     assert run_case(case, tmp_path).kind == kind
+
+
+@pytest.mark.parametrize("case", [198, 2646, 4617, 6995])
+def test_imports_the_reader_would_refuse_are_clamped_or_refused_at_import(case: int) -> None:
+    """Seed 21 of bench/fuzz.py after the merge: the importer wrote profiles the hardened reader refused (more
+    than 1,000 threads of one process, a core of 2^31-1, negative bytes or FLOPs from args)."""
+    from tests.fuzzing.chrome_mutants import reproduce
+
+    _, outcome = reproduce(21, case, None)
+    assert outcome.kind in ("loaded", "user_error"), outcome.detail

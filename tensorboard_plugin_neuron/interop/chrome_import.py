@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from tensorboard_plugin_neuron import __version__
+from tensorboard_plugin_neuron.vocabulary.checks import MAX_CORE, MAX_QUEUE_INDEX
 from tensorboard_plugin_neuron.vocabulary.queues import ENGINES, QUEUE_KINDS, Queue
 from tensorboard_plugin_neuron.vocabulary.groups import NodeGroup
 from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES, task_table
@@ -280,7 +281,7 @@ def _queues(p: Parsed, role: np.ndarray) -> tuple[list[Queue], np.ndarray, list[
         if tlabel.startswith(plabel) or (suffix and tlabel.endswith(suffix)):   # names from our own export
             plabel, suffix = "", ""
         core = int(number.group(1)) if device and number else (pid_number if device and pid_number is not None else -1)
-        queue = Queue(core=core % 2**31 if core >= 0 else -1, kind=r, index=0, name=f"{plabel} {tlabel}".strip() + suffix)
+        queue = Queue(core=core % (MAX_CORE + 1) if core >= 0 else -1, kind=r, index=0, name=f"{plabel} {tlabel}".strip() + suffix)
         order = (_sort_key(process.get("sort"), pid), _sort_key(meta.get("sort"), tid), _KIND_ORDER.index(r))
         described.append((order, queue, (pid, tid)))
     rank = sorted(range(len(described)), key=lambda i: described[i][0])
@@ -290,7 +291,10 @@ def _queues(p: Parsed, role: np.ndarray) -> tuple[list[Queue], np.ndarray, list[
     used: dict[tuple[int, str], int] = {}
     for i in rank:   # index: ordinal among the queues of the same core and kind (unique like ours)
         q = described[i][1]
-        queues.append(dataclasses.replace(q, index=used.setdefault((q.core, q.kind), 0)))
+        index = used.setdefault((q.core, q.kind), 0)
+        if index > MAX_QUEUE_INDEX:   # the trace format's limit (vocabulary/checks.py)
+            raise UserError(f"more than {MAX_QUEUE_INDEX + 1} {q.kind} tracks on one process or device")
+        queues.append(dataclasses.replace(q, index=index))
         used[(q.core, q.kind)] += 1
     sources = [{"track": described[i][1].label, "kind": described[i][1].kind, "pid": described[i][2][0],
                 "tid": described[i][2][1]} for i in rank]

@@ -189,6 +189,8 @@ def parse_events(events: list[Any]) -> Parsed:
 
     all_slices = [e for c in columns for e in c[6]]
     slice_bytes, slice_flops = _args(all_slices, "bytes", "flops")
+    # negative or absurd figures from a file's args count as none (the trace format keeps them in [0, 2^62))
+    slice_bytes, slice_flops = (np.where((v >= 0) & (v < 1 << 50), v, 0) for v in (slice_bytes, slice_flops))
     name_texts, slice_name = _as_clean_text(names, np.concatenate([c[1] for c in columns]) if columns else np.zeros(0, np.int64))
     cat_texts, slice_cat = _as_clean_text(cats, np.concatenate([c[2] for c in columns]) if columns else np.zeros(0, np.int64))
     parsed = Parsed(
