@@ -535,3 +535,23 @@ def test_a_perfetto_export_of_events_before_time_zero_is_a_one_line_user_error()
     trace.events["start_ns"] = trace.events["start_ns"] - 10
     with pytest.raises(UserError, match="before time 0"):
         b"".join(perfetto_chunks(trace))
+
+
+def test_slice_args_are_columns_with_nan_or_minus_one_where_absent() -> None:
+    from tensorboard_plugin_neuron.interop.chrome_parse import parse_events
+    events = [
+        {"ph": "X", "name": "aten::mm", "ts": 0, "dur": 5, "pid": 1, "tid": 1,
+         "args": {"External id": 7, "Input Dims": [[2, 3], [3, 4]], "Input type": "float"}},
+        {"ph": "X", "name": "k", "cat": "Kernel", "ts": 1, "dur": 2, "pid": 1, "tid": 2,
+         "args": {"grid": [4, 1, 1], "external id": 7, "est. achieved occupancy %": 50}},
+        {"ph": "X", "name": "bad", "ts": 2, "dur": 1, "pid": 1, "tid": 1, "args": {"External id": "x", "grid": "[1]"}},
+    ]
+    args = parse_events(events).slice_args
+    order = np.argsort(parse_events(events).slice_ts)
+    ext = args.numeric["External id"][order]
+    assert ext[0] == 7 and np.isnan(ext[1]) and np.isnan(ext[2])
+    texts, index = args.text["Input Dims"]
+    assert [texts[i] if i >= 0 else None for i in index[order]] == ["[[2,3],[3,4]]", None, None]
+    texts, index = args.text["grid"]
+    assert [texts[i] if i >= 0 else None for i in index[order]] == [None, "[4,1,1]", "[1]"]
+    assert args.numeric["est. achieved occupancy %"][order][1] == 50

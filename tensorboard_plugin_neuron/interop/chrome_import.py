@@ -227,6 +227,7 @@ def _take_requests(p: Parsed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for name in ("slice_thread", "slice_name", "slice_cat", "slice_ts", "slice_dur", "slice_source", "slice_bytes", "slice_flops"):
         setattr(p, name, getattr(p, name)[keep])
     p.slice_events = [e for e, k in zip(p.slice_events, keep.tolist()) if k]
+    p.slice_args = p.slice_args.take(keep)
     p.mapped["request"] += len(rows)
     return taken
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tensorboard_plugin_neuron.errors import TraceError
+from tensorboard_plugin_neuron.interop.chrome_args import SliceArgs, extract_slice_args
 from tensorboard_plugin_neuron.interop.chrome_values import clean_text, describe_value, finite_number, one_line
 
 SLICE_X, SLICE_BE, SLICE_INSTANT = 0, 1, 2
@@ -43,6 +44,7 @@ class Parsed:
     slice_bytes: np.ndarray
     slice_flops: np.ndarray
     slice_events: list[dict]         # the JSON object of each slice (its B for a B/E pair)
+    slice_args: SliceArgs            # the args views read, as columns (interop/chrome_args.py)
     counter_names: list[str]
     counter_id: np.ndarray
     counter_ts: np.ndarray
@@ -200,6 +202,7 @@ def parse_events(events: list[Any]) -> Parsed:
         slice_dur=np.concatenate([c[4] for c in columns]) if columns else np.zeros(0),
         slice_source=np.concatenate([np.full(len(c[3]), c[5], np.int8) for c in columns]) if columns else np.zeros(0, np.int8),
         slice_bytes=slice_bytes, slice_flops=slice_flops, slice_events=all_slices,
+        slice_args=extract_slice_args(all_slices),
         counter_names=list(counter_names),
         counter_id=np.array([s[0] for s in samples], np.int64), counter_ts=np.array([s[1] for s in samples], np.float64),
         counter_value=np.array([s[2] for s in samples], np.float64),
