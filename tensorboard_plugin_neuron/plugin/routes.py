@@ -22,7 +22,7 @@ from tensorboard_plugin_neuron.analysis.overview import overview
 from tensorboard_plugin_neuron.analysis.reports import ops_csv_bytes, summary_bytes
 from tensorboard_plugin_neuron.analysis.timeline import (MAX_WIDTH, event_details, group_of_node, node_occurrences,
                                                           overview_timeline, timeline)
-from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.errors import MAX_ERROR_CHARS, UserError, one_line
 from tensorboard_plugin_neuron.interop.chrome_export import chrome_chunks
 from tensorboard_plugin_neuron.interop.perfetto_export import perfetto_chunks
 from tensorboard_plugin_neuron.interop.streams import gzip_chunks
@@ -40,7 +40,6 @@ EXPORT_FORMATS = ("chrome", "chrome_gz", "perfetto", "csv", "summary")
 MAX_ROWS = 10**9          # a row limit beyond any table: larger limits are typing errors
 MAX_FILTER_CHARS = 200    # the op filter is a substring of a name, type or scope
 MIN_POINTS, MAX_POINTS = 2, 100_000   # memory series samples (the analysis refuses others)
-MAX_ERROR_CHARS = 300
 
 
 def respond_json(request: wrappers.Request, payload: Any, status: int = 200) -> wrappers.Response:
@@ -99,9 +98,7 @@ class Routes:
         client learns nothing of the server's directories)."""
         for root in {os.path.realpath(self.logdir), os.path.abspath(self.logdir)}:
             message = message.replace(root + os.sep, "")
-        line = " ".join(message.split())
-        answer = ErrorAnswer(error=line if len(line) <= MAX_ERROR_CHARS else line[:MAX_ERROR_CHARS - 3] + "...")
-        return respond_json(request, answer, status)
+        return respond_json(request, ErrorAnswer(error=one_line(message, MAX_ERROR_CHARS)), status)
 
     # --- profile lookup ---
 
