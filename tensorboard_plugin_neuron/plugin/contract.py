@@ -12,6 +12,8 @@ import types
 import typing
 from typing import Any, Literal, NotRequired, TypedDict, Union
 
+from tensorboard_plugin_neuron.trace.model import TraceMetadata
+
 # --- /runs and /progress ---
 
 
@@ -45,17 +47,8 @@ class ErrorAnswer(TypedDict):
 # --- /overview (also the `summary` export) and /ops ---
 
 
-class Metadata(TypedDict):
-    model: str
-    target: str
-    autocast: str
-    batch: int
-    cores: int
-    iterations: int
-    session: str
-    created_unix_ns: int
-    producer: str
-    source_format: str
+# the trace format's metadata record, field for field (so the two cannot drift apart)
+Metadata = TypedDict("Metadata", typing.get_type_hints(TraceMetadata))  # type: ignore[misc]
 
 
 class OpRows(TypedDict):
