@@ -786,3 +786,25 @@ def test_a_profile_loading_on_the_server_shows_a_progress_bar(page, server) -> N
                             timeout=60_000)
     frame.wait_for_selector("#np-load-progress", state="hidden")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_query_tab_runs_sql_shows_rows_and_errors_and_keeps_the_query_in_the_link(page, server) -> None:
+    frame = _open_view(page, server, "query")
+    frame.wait_for_selector("#np-query-table tbody tr")   # the default query (top ops) runs on opening
+    assert frame.locator("#np-query-table thead th").all_inner_texts()[:2] == ["name", "op_type"]
+    frame.wait_for_function("() => document.querySelectorAll('#np-query-examples option').length > 2")
+    frame.fill("#np-query-sql", "SELECT kind, count(*) AS n FROM timeline GROUP BY kind ORDER BY kind")
+    frame.click("#np-query-run")
+    frame.wait_for_function("() => document.querySelector('#np-query-table thead th')?.textContent === 'kind'")
+    rows = dict(r.split("\t") for r in frame.locator("#np-query-table tbody tr").all_inner_texts())
+    status, body, _ = _get(server, "query", run="bert", sql="SELECT kind, count(*) FROM timeline GROUP BY kind")
+    assert status == 200 and rows == {kind: str(n) for kind, n in json.loads(body)["rows"]}
+    assert "sql=SELECT" in frame.evaluate("location.hash")
+    href = frame.get_attribute("#np-query-csv", "href")
+    assert href.startswith("./query?") and "format=csv" in href
+    frame.fill("#np-query-sql", "SELECT * FROM read_csv('/etc/passwd')")
+    frame.press("#np-query-sql", "Control+Enter")
+    frame.wait_for_selector("#np-query-result .np-error")
+    assert "HTTP 400" in frame.locator("#np-query-result .np-error").inner_text()
+    _shot(page, "query")
+    assert all("400" in e for e in page.errors), page.errors  # type: ignore[attr-defined]  # only the refused query

@@ -378,6 +378,31 @@ export interface Compare {
   unmatched_ops: number;
 }
 
+export interface QueryAnswer {
+  columns: string[];
+  types: string[];
+  rows: ((string | number | boolean | null)[])[];
+  truncated: boolean;
+  seconds: number;
+}
+
+export interface QueryTable {
+  name: string;
+  kind: "table" | "view";
+  columns: string[];
+  types: string[];
+}
+
+export interface QueryExample {
+  title: string;
+  sql: string;
+}
+
+export interface QuerySchema {
+  tables: QueryTable[];
+  examples: QueryExample[];
+}
+
 export interface Routes {
   runs: Runs;
   progress: Progress;
@@ -390,4 +415,6 @@ export interface Routes {
   datapath: Datapath;
   memory: Memory;
   compare: Compare;
+  query: QueryAnswer;
+  query_schema: QuerySchema;
 }

@@ -403,11 +403,41 @@ class Compare(TypedDict):
     unmatched_ops: int
 
 
+# --- /query and /query_schema (SQL over one profile) ---
+
+
+class QueryAnswer(TypedDict):
+    """A query's result by row; each cell a number, text, boolean or null (other SQL types as text)."""
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Union[str, float, bool, None]]]
+    truncated: bool
+    seconds: float
+
+
+class QueryTable(TypedDict):
+    name: str
+    kind: Literal["table", "view"]
+    columns: list[str]
+    types: list[str]
+
+
+class QueryExample(TypedDict):
+    title: str
+    sql: str
+
+
+class QuerySchema(TypedDict):
+    tables: list[QueryTable]
+    examples: list[QueryExample]
+
+
 # Route -> the type of its JSON answer (the export route answers files: `summary` is an Overview, the others
 # are CSV, Chrome JSON and Perfetto protobuf, checked by their own tests).
 ROUTES: dict[str, type] = {
     "runs": Runs, "progress": Progress, "overview": Overview, "graph": Graph, "ops": Ops, "timeline": Timeline,
     "event": EventDetails, "occurrences": Occurrences, "datapath": Datapath, "memory": Memory, "compare": Compare,
+    "query": QueryAnswer, "query_schema": QuerySchema,
 }
 
 
