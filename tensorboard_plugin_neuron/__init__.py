@@ -6,7 +6,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 # The public profile API (api.py), imported on first use so that `import tensorboard_plugin_neuron` stays light.
-_API = ("load_profile", "export", "export_chrome", "export_perfetto", "export_ops_csv", "export_summary", "ExportStats",
+_API = ("load_profile", "export", "export_chrome", "export_perfetto", "export_ops_csv", "export_summary", "export_parquet",
+        "ExportStats",
         "import_chrome_trace")
 
 

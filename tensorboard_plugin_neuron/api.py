@@ -20,11 +20,12 @@ from tensorboard_plugin_neuron.trace.writer import TRACE_SUFFIX
 
 PathLike = str | os.PathLike[str]
 TraceSource = Trace | PathLike
-FORMATS = ("chrome", "perfetto", "csv", "summary")
+FORMATS = ("chrome", "perfetto", "csv", "summary", "parquet")
 SUFFIXES = {".json": "chrome", ".json.gz": "chrome", ".pftrace": "perfetto", ".perfetto-trace": "perfetto",
             ".csv": "csv"}
 
-__all__ = ["ExportStats", "FORMATS", "export", "export_chrome", "export_ops_csv", "export_perfetto", "export_summary",
+__all__ = ["ExportStats", "FORMATS", "export", "export_chrome", "export_ops_csv", "export_parquet", "export_perfetto",
+           "export_summary",
            "format_for", "import_chrome_trace", "load_profile", "resolve_format"]
 
 
@@ -118,8 +119,21 @@ def export_summary(trace: TraceSource, out_path: PathLike) -> ExportStats:
     return _write(out_path, iter([summary_bytes(loaded)]), stats)
 
 
+def export_parquet(trace: TraceSource, out_dir: PathLike) -> ExportStats:
+    """The profile's tables (those `neuron-profile query` reads: events, tasks, nodes, ...) as one Parquet file
+    each in the directory `out_dir`, for pandas, Polars, Spark or DuckDB."""
+    from tensorboard_plugin_neuron.analysis.index import index_trace
+    from tensorboard_plugin_neuron.analysis.sql import export_parquet as write_tables, profile_tables
+
+    loaded = _trace(trace)
+    rows = write_tables(profile_tables(index_trace(loaded)), os.fspath(out_dir))
+    written = sum(os.path.getsize(os.path.join(out_dir, f"{name}.parquet")) for name in rows)
+    return ExportStats(events=rows["events"], source_events=loaded.event_count, bytes=written)
+
+
 EXPORTERS: dict[str, Callable[[TraceSource, PathLike], ExportStats]] = {
-    "chrome": export_chrome, "perfetto": export_perfetto, "csv": export_ops_csv, "summary": export_summary}
+    "chrome": export_chrome, "perfetto": export_perfetto, "csv": export_ops_csv, "summary": export_summary,
+    "parquet": export_parquet}
 
 
 def format_for(out_path: PathLike) -> str | None:

@@ -159,7 +159,15 @@ def _cmd_query(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.analysis.sql import format_table, profile_tables, query_csv, run_query
     from tensorboard_plugin_neuron.api import load_profile
 
-    tables = profile_tables(index_trace(load_profile(args.profile_path, run=args.run, profile=args.profile)))
+    if args.all:
+        from tensorboard_plugin_neuron.trace.logdir import find_profiles
+
+        found = find_profiles(args.profile_path) if os.path.isdir(args.profile_path) else []
+        if not found:
+            raise UserError(f"--all needs a log directory with profiles: {args.profile_path}")
+        tables = [(p.run, p.profile, profile_tables(index_trace(load_profile(p.path)))) for p in found]
+    else:
+        tables = profile_tables(index_trace(load_profile(args.profile_path, run=args.run, profile=args.profile)))
     result = run_query(tables, args.sql, args.limit, args.timeout)
     if args.format == "csv":
         sys.stdout.write(query_csv(result))
@@ -321,8 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a profile: Chrome trace JSON, Perfetto protobuf, op CSV or summary JSON")
     p.add_argument("profile_path", metavar="PROFILE", help="a .trace.pb file, or a log directory (with --run)")
-    p.add_argument("--format", default=None, metavar="chrome|perfetto|csv|summary",
-                   help="default: from the output name (.json/.json.gz chrome, .pftrace perfetto, .csv csv)")
+    p.add_argument("--format", default=None, metavar="chrome|perfetto|csv|summary|parquet",
+                   help="default: from the output name (.json/.json.gz chrome, .pftrace perfetto, .csv csv); parquet "
+                        "writes one file per table (those `query` reads) into the directory OUT")
     p.add_argument("-o", "--output", required=True, help="file to write; a name ending in .gz is gzip-compressed")
     p.add_argument("--run", default=None, help="run in the log directory (required if it has several)")
     p.add_argument("--profile", default=None, help="session name within the run (default: the newest)")
@@ -335,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--limit", type=int, default=1000, help="rows kept at most (default 1000)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds before the query is stopped (default 30)")
+    p.add_argument("--all", action="store_true", help="every profile of the log directory at once (tables gain "
+                                                      "their run and profile in the `run` and `profile` columns)")
     p.add_argument("--run", default=None, help="run in the log directory (required if it has several)")
     p.add_argument("--profile", default=None, help="session name within the run (default: the newest)")
     p.set_defaults(handler=_cmd_query)

@@ -156,3 +156,30 @@ def test_cli_prints_a_table_csv_or_json_and_one_line_errors(logdir: Path, capsys
         main(["query", "--help"])
     usage = capsys.readouterr().out
     assert all(example in usage for example in EXAMPLES.values())
+
+
+def test_a_query_over_several_profiles_tells_them_apart_by_run(logdir: Path, index: ProfileIndex, capsys) -> None:
+    imported = index_trace(load_profile(logdir, run="imported"))
+    sources = [("bert", "a", profile_tables(index)), ("imported", "b", profile_tables(imported))]
+    result = run_query(sources, "SELECT run, profile, count(*) FROM timeline GROUP BY ALL ORDER BY run")
+    assert result.rows == [("bert", "a", index.trace.event_count), ("imported", "b", imported.trace.event_count)]
+    assert main(["query", str(logdir), "--all", "SELECT run, count(*) AS n FROM events GROUP BY run ORDER BY run",
+                 "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert rows == [["bert", index.trace.event_count], ["imported", imported.trace.event_count]]
+
+
+def test_parquet_export_round_trips_every_table(logdir: Path, index: ProfileIndex, tmp_path: Path) -> None:
+    import duckdb
+
+    out = tmp_path / "bert-tables"
+    assert main(["export", str(logdir), "--run", "bert", "--format", "parquet", "-o", str(out)]) == 0
+    tables = profile_tables(index)
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{name}.parquet" for name in tables)
+    con = duckdb.connect()
+    for name, columns in tables.items():
+        back = con.execute(f"SELECT * FROM read_parquet('{out / (name + '.parquet')}')").fetchnumpy()
+        assert list(back) == list(columns), name
+        for column, values in columns.items():
+            assert np.array_equal(np.asarray(back[column]), values), (name, column)
+    assert len(con.execute(f"SELECT * FROM read_parquet('{out / 'events.parquet'}')").fetchall()) == index.trace.event_count

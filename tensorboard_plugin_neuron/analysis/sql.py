@@ -1,7 +1,8 @@
 """SQL over one loaded profile: its tables handed to DuckDB as views of the numpy columns (no copy), in a
 connection that cannot reach files, the network or extensions, with a row limit and a time limit.
 
-Tables (ids join them; `DESCRIBE name` lists the columns):
+Tables (ids join them; `DESCRIBE name` lists the columns; every table but the code lists starts with `run` and
+`profile`, which tell profiles apart when several are queried at once):
 - `events`: one row per event (event, task, iteration, queue, group_id, start_ns, duration_ns, end_ns);
 - `tasks`: one row per task (every column of the trace format's task table, ids into the tables below);
 - `queues` (the tracks), `names` (opcode -> name), `tensors`, `memories`, `purposes`;
@@ -16,6 +17,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import os
 import threading
 import time
 from typing import Any
@@ -49,15 +51,17 @@ _CONFIG = {
 _VIEWS = {
     "timeline": """
         SELECT e.*, q.label AS track, q.kind, q.core, n.name, t.bytes, t.flops
-        FROM events e JOIN tasks t USING (task) JOIN queues q ON e.queue = q.queue JOIN names n ON t.opcode = n.opcode""",
+        FROM events e JOIN tasks t USING (run, profile, task) JOIN queues q ON q.run = e.run AND q.profile = e.profile AND q.queue = e.queue
+             JOIN names n ON t.run = n.run AND t.profile = n.profile AND t.opcode = n.opcode""",
     "transfers": """
-        SELECT e.event, e.iteration, e.start_ns, e.duration_ns, q.label AS track, s.name AS src, d.name AS dst,
-               p.name AS purpose, t.bytes, t.bytes / NULLIF(e.duration_ns, 0) AS gb_per_s, t.tensor
-        FROM events e JOIN tasks t USING (task) JOIN queues q ON e.queue = q.queue
+        SELECT e.run, e.profile, e.event, e.iteration, e.start_ns, e.duration_ns, q.label AS track, s.name AS src,
+               d.name AS dst, p.name AS purpose, t.bytes, t.bytes / NULLIF(e.duration_ns, 0) AS gb_per_s, t.tensor
+        FROM events e JOIN tasks t USING (run, profile, task) JOIN queues q ON q.run = e.run AND q.profile = e.profile AND q.queue = e.queue
              JOIN memories s ON t.src_mem = s.mem JOIN memories d ON t.dst_mem = d.mem
              JOIN purposes p ON t.purpose = p.purpose
         WHERE q.kind = 'dma'""",
 }
+_SHARED = ("memories", "purposes")   # code lists, the same for every profile: no run/profile columns
 
 EXAMPLES: dict[str, str] = {
     "Top ops by time": "SELECT name, op_type, engine, time_ns, percent FROM nodes ORDER BY time_ns DESC LIMIT 20",
@@ -124,13 +128,27 @@ def profile_tables(index: ProfileIndex) -> Tables:
     return tables
 
 
-def _connect(tables: Tables) -> Any:
-    """A locked-down in-memory connection with the tables registered and the views created."""
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _connect(sources: Tables | list[tuple[str, str, Tables]]) -> Any:
+    """A locked-down in-memory connection over one profile's tables, or several profiles' (run, profile,
+    tables): each table is registered once per profile and seen as one view with `run` and `profile` columns
+    first (no copy), and the joined views are created over those."""
     import duckdb
 
+    listed = [("", "", sources)] if isinstance(sources, dict) else sources
     con = duckdb.connect(":memory:", config=_CONFIG)
-    for name, columns in tables.items():
-        con.register(name, columns)
+    for name in listed[0][2]:
+        parts = []
+        for i, (run, profile, tables) in enumerate(listed):
+            con.register(f"{name}__{i}", tables[name])
+            if name in _SHARED:
+                parts = [f"SELECT * FROM {name}__{i}"]
+                break
+            parts.append(f"SELECT {_quoted(run)} AS run, {_quoted(profile)} AS profile, * FROM {name}__{i}")
+        con.execute(f"CREATE VIEW {name} AS " + " UNION ALL BY NAME ".join(parts))
     for name, body in _VIEWS.items():
         con.execute(f"CREATE VIEW {name} AS {body}")
     return con
@@ -150,8 +168,9 @@ def table_schema(tables: Tables) -> list[dict[str, Any]]:
         con.close()
 
 
-def run_query(tables: Tables, sql: str, row_limit: int = 10_000, seconds: float = 10.0) -> QueryResult:
-    """Run one SQL text over `tables`. Raises UserError (one line) for a bad query, one that needs files or
+def run_query(tables: Tables | list[tuple[str, str, Tables]], sql: str, row_limit: int = 10_000,
+              seconds: float = 10.0) -> QueryResult:
+    """Run one SQL text over one profile's tables, or several profiles' as (run, profile, tables). Raises UserError (one line) for a bad query, one that needs files or
     the network, or one that runs past `seconds`; keeps at most `row_limit` rows."""
     import duckdb
 
@@ -221,3 +240,33 @@ def _cell_text(value: Any, max_width: int) -> str:
     text = "NULL" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
     text = one_line(text, max_width)
     return text
+
+
+def export_parquet(tables: Tables, out_dir: str) -> dict[str, int]:
+    """Every table as `out_dir/NAME.parquet` (one file per table; the views are left to the reader). Each
+    file is written beside its final name and renamed over it, so a reader never sees half a file. Returns
+    the rows written per table. DuckDB writes the files: only this function's own statements run on a
+    connection with file access."""
+    import duckdb
+
+    os.makedirs(out_dir, exist_ok=True)
+    con = duckdb.connect(":memory:", config={"threads": 2, "autoinstall_known_extensions": False,
+                                             "python_enable_replacements": False})
+    rows: dict[str, int] = {}
+    try:
+        for name, columns in tables.items():
+            con.register(f"{name}__source", columns)
+            final = os.path.join(out_dir, f"{name}.parquet")
+            temp = os.path.join(out_dir, f".tmp-{os.getpid()}-{name}.parquet")
+            try:
+                con.execute(f"COPY (SELECT * FROM {name}__source) TO {_quoted(temp)} (FORMAT parquet, COMPRESSION zstd)")
+                os.replace(temp, final)
+            finally:
+                if os.path.exists(temp):
+                    os.unlink(temp)
+            rows[name] = len(next(iter(columns.values()))) if columns else 0
+    except duckdb.Error as exc:
+        raise UserError(one_line(f"cannot write Parquet into {out_dir}: {exc}")) from None
+    finally:
+        con.close()
+    return rows
