@@ -42,6 +42,7 @@ def serialize(model: CompiledModel) -> bytes:
     message.options.target = model.options.target
     message.options.autocast = model.options.autocast
     message.options.cores = model.options.cores
+    message.options.autocast_exclude.extend(model.options.autocast_exclude)
     fill_graph_message(message.source, model.source)
     fill_graph_message(message.executable, model.executable)
     bf16_weights = _bf16_constants(model)
@@ -132,7 +133,8 @@ def deserialize(data: bytes, source: str = "artifact") -> CompiledModel:
 
 
 def _to_model(message: Any) -> CompiledModel:
-    options = CompileOptions(target=message.options.target, autocast=message.options.autocast, cores=message.options.cores)
+    options = CompileOptions(target=message.options.target, autocast=message.options.autocast, cores=message.options.cores,
+                             autocast_exclude=tuple(message.options.autocast_exclude))
     constants = {c.name: _constant(c) for c in message.constants}
     executable = graph_from_message(message.executable, constants)
     source = graph_from_message(message.source, {})
