@@ -5,6 +5,7 @@ import { Compare, CompareSide } from "../contract";
 import { h } from "../dom";
 import { duration } from "../format";
 import { fetchInto } from "../show";
+import { compareNumericsSection } from "./numerics";
 import { profileParams, View } from "./types";
 
 function metricValue(name: string, value: number | null): string {
@@ -55,7 +56,8 @@ export const compareView: View = {
           h("th", {}, label(data.base)), h("th", {}, label(data.other)), h("th", {}, "ratio"))), metrics),
         h("h3", {}, `Ops: ${data.matched_ops} matched by name, ${data.unmatched_ops} in only one profile`),
         h("table", { className: "np-table", id: "np-compare-ops" }, h("thead", {}, h("tr", {}, h("th", {}, "op"), h("th", {}, "type"),
-          h("th", {}, "base"), h("th", {}, "other"), h("th", {}, "delta"))), ops));
+          h("th", {}, "base"), h("th", {}, "other"), h("th", {}, "delta"))), ops),
+        ...compareNumericsSection(data.numerics, label(data.base), label(data.other)));
     });
     return () => request.abort();
   },
