@@ -199,7 +199,7 @@ def _view(rel: list[float], inputs: list[float], bf16_nodes: list[bool], groups:
 def test_worst_ops_growth_first_over_and_advice() -> None:
     #            n0 bf16 starts it, n1 (fp32, group of n0) grows it, n2 bf16 adds most, n3 fp32 inherits
     view = _view([0.004, 0.006, 0.03, 0.03], [0.0, 0.004, 0.006, 0.03], [True, False, True, False], [0, 0, 1, 2])
-    assert worst_ops(view) == [2, 1, 0]                       # by added error: 0.024, 0.002, 0.004 -> n2, n0, n1
+    assert worst_ops(view) == [2, 0, 1]                       # by added error: n2 0.024, n0 0.004, n1 0.002
     columns = node_columns(view)
     assert columns["growth"][0] != columns["growth"][0]      # NaN: exact inputs, the node starts the error
     assert columns["growth"][2] == pytest.approx(5.0) and columns["over_tolerance"] == [False, False, True, True]

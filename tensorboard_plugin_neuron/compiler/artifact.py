@@ -70,12 +70,14 @@ def serialize(model: CompiledModel) -> bytes:
 
 
 def _bf16_constants(model: CompiledModel) -> set[str]:
-    """Float32 weights read only by nodes that compute in bf16."""
+    """Float32 weights read only as multiplied operands (the first two inputs) of nodes that compute in bf16; a
+    bias stays fp32 (it is added in fp32 when PSUM is evacuated)."""
     readers: dict[str, set[str]] = {}
     for node in model.executable.nodes:
-        for name in node.inputs:
+        for position, name in enumerate(node.inputs):
             if name in model.executable.constants:
-                readers.setdefault(name, set()).add(model.compute_dtypes.get(node.name, "fp32"))
+                bf16 = model.compute_dtypes.get(node.name, "fp32") == "bf16" and position < 2
+                readers.setdefault(name, set()).add("bf16" if bf16 else "fp32")
     return {name for name, dtypes in readers.items()
             if dtypes == {"bf16"} and model.executable.constants[name].dtype == np.float32}
 

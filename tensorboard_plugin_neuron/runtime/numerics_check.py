@@ -16,7 +16,7 @@ import numpy as np
 from tensorboard_plugin_neuron.compiler.model import CompiledModel
 from tensorboard_plugin_neuron.errors import UserError
 from tensorboard_plugin_neuron.graph.interpreter import check_feeds, execute_node, last_uses
-from tensorboard_plugin_neuron.runtime.numerics import round_to_bf16
+from tensorboard_plugin_neuron.runtime.numerics import device_inputs
 from tensorboard_plugin_neuron.vocabulary.numerics import (DEFAULT_TOLERANCE, NodeNumerics, NumericsStatus,
                                                            empty_numerics)
 
@@ -73,8 +73,7 @@ def check_numerics(model: CompiledModel, feeds: Mapping[str, np.ndarray],
     for index, node in enumerate(graph.nodes):
         ref_args = [(reference[n] if n in reference else graph.constants[n]) if n else None for n in node.inputs]
         dev_args = [(device[n] if n in device else graph.constants[n]) if n else None for n in node.inputs]
-        if model.compute_dtypes.get(node.name) == "bf16":
-            dev_args = [round_to_bf16(a) if a is not None and a.dtype == np.float32 else a for a in dev_args]
+        dev_args = device_inputs(dev_args, model.compute_dtypes.get(node.name) == "bf16")
         ref_out, dev_out = execute_node(node, ref_args), execute_node(node, dev_args)
         comparison = compare_outputs(dev_out, ref_out)
         inputs_rel = max((rel_of.get(n, 0.0) for n in node.inputs if n), default=0.0)

@@ -117,7 +117,7 @@ def _numerics(message) -> NodeNumerics | None:
         return None
     table = message.numerics
     if table.version > NUMERICS_VERSION:
-        raise TraceError(f"numerics table version {table.version} is newer than this version reads ({NUMERICS_VERSION}): "
+        raise ValueError(f"numerics table version {table.version} is newer than this version reads ({NUMERICS_VERSION}): "
                          "upgrade tensorboard-plugin-neuron")
     if table.version < 1:
         raise ValueError("numerics table has no valid version")
