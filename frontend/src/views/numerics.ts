@@ -31,7 +31,7 @@ export function numericsSection(s: NumericsSummary | null, openNode: (node: numb
       .map((t) => h("th", {}, t)))), h("tbody", {}, ...rows));
   const advice = s.exclude_option
     ? h("p", { className: "np-warning", id: "np-numerics-advice" },
-      `Keep ${s.advice.map((r) => r.name).join(", ")} (${s.advice_op_types.join(", ")}) in fp32: recompile with `,
+      `Keep the ${s.advice.length} ${s.advice_op_types.join("/")} op(s) adding the most error in fp32: recompile with `,
       h("code", {}, s.exclude_option), " and compare the two profiles.")
     : h("p", { className: "np-note", id: "np-numerics-advice" }, `Every op is within the tolerance of ${relError(s.tolerance)}: nothing to keep in fp32.`);
   return [h("h3", { id: "np-numerics" }, "Numerics: bf16 on the device against the fp32 reference"), cards, advice,
