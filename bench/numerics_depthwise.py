@@ -10,7 +10,10 @@ it prints, per model, the output error against torch fp32 (max|a-r| / max|r| and
   emul folded      torch: BN folded into the conv first (fuse_conv_bn_eval), then the same; bias in fp32
   emul fold+bias   as above, the folded bias also rounded to bf16
   torch autocast   torch.autocast('cpu', bfloat16): conv/linear in bf16 with bf16 outputs (torch's own mixed precision)
-Run: python bench/numerics_depthwise.py [--size 224] [--calibrate]
+  ours, dw fp32    ours with the depthwise convolutions kept in fp32 (--autocast-exclude their names)
+  ours, only dw    ours with every other conv/linear kept in fp32 (only the depthwise ones in bf16)
+Figures are the mean (and largest) over --seeds inputs. Then the numerics debugger's table for the first input.
+Run: python bench/numerics_depthwise.py [--size 224] [--calibrate] [--seeds 3]
 """
 from __future__ import annotations
 
@@ -22,9 +25,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from tensorboard_plugin_neuron.compiler import compile_model
+from tensorboard_plugin_neuron.analysis.numerics import NumericsView
+from tensorboard_plugin_neuron.analysis.reports import numerics_text
+from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
+from tensorboard_plugin_neuron.compiler.fusion import is_depthwise
 from tensorboard_plugin_neuron.graph.torch_import import from_torch
 from tensorboard_plugin_neuron.runtime.numerics import run_compiled
+from tensorboard_plugin_neuron.runtime.numerics_check import check_numerics
 
 
 def _init(model: nn.Module) -> nn.Module:
@@ -129,27 +136,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
     torch.manual_seed(0)
-    x = torch.randn(1, 3, args.size, args.size)
-    print(f"input 1x3x{args.size}x{args.size}, BN statistics: {'calibrated' if args.calibrate else 'fresh (mean 0, var 1)'}")
-    print(f"{'model':<12} {'variant':<16} {'max rel err':>11} {'cosine':>10}")
+    inputs = [torch.randn(1, 3, args.size, args.size) for _ in range(args.seeds)]
+    print(f"input 1x3x{args.size}x{args.size} ({args.seeds} seeds), BN statistics: "
+          f"{'calibrated' if args.calibrate else 'fresh (mean 0, var 1)'}")
+    print(f"{'model':<12} {'variant':<16} {'max rel err mean (max)':>24} {'cosine mean':>12}")
     for name, build in (("MobileNetV2", mobilenet_v2), ("ResNet-18", resnet18)):
         model = build().eval()
         if args.calibrate:
             calibrate(model, args.size)
-        with torch.no_grad():
-            reference = model(x).numpy()
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                autocast = model(x).float().numpy()
-        compiled = compile_model(from_torch(model, (x,), name=name))
-        ours = next(iter(run_compiled(compiled, {compiled.source.inputs[0]: x.numpy()}).values()))
-        rows = [("ours", ours), ("emul unfolded", emulated(model, x, False, False).numpy()),
-                ("emul folded", emulated(model, x, True, False).numpy()),
-                ("emul fold+bias", emulated(model, x, True, True).numpy()), ("torch autocast", autocast)]
-        for variant, output in rows:
-            rel, cos = errors(output, reference)
-            print(f"{name:<12} {variant:<16} {100 * rel:>10.2f}% {cos:>10.6f}", flush=True)
+        graph = from_torch(model, (inputs[0],), name=name)
+        depthwise = tuple(n.name for n in graph.nodes if is_depthwise(graph, n))
+        others = tuple(n.name for n in graph.nodes if n.op_type in ("Conv", "Gemm", "MatMul") and n.name not in depthwise)
+        builds = {"ours": compile_model(graph)}
+        if depthwise:
+            builds["ours, dw fp32"] = compile_model(graph, CompileOptions(autocast_exclude=depthwise))
+            builds["ours, only dw"] = compile_model(graph, CompileOptions(autocast_exclude=others))
+        results: dict[str, list[tuple[float, float]]] = {}
+        for x in inputs:
+            with torch.no_grad():
+                reference = model(x).numpy()
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    autocast = model(x).float().numpy()
+            outputs = {key: next(iter(run_compiled(c, {c.source.inputs[0]: x.numpy()}).values())) for key, c in builds.items()}
+            outputs.update({"emul unfolded": emulated(model, x, False, False).numpy(),
+                            "emul folded": emulated(model, x, True, False).numpy(),
+                            "emul fold+bias": emulated(model, x, True, True).numpy(), "torch autocast": autocast})
+            for key, output in outputs.items():
+                results.setdefault(key, []).append(errors(output, reference))
+        for key, values in results.items():
+            rel = np.array([v[0] for v in values])
+            print(f"{name:<12} {key:<16} {100 * rel.mean():>14.2f}% ({100 * rel.max():.2f}%) {np.mean([v[1] for v in values]):>12.6f}",
+                  flush=True)
+        compiled = builds["ours"]
+        table = check_numerics(compiled, {compiled.source.inputs[0]: inputs[0].numpy()})
+        view = NumericsView(compiled.source, table, np.array([p.compute_dtype == "bf16" for p in compiled.placements]),
+                            np.array([p.group for p in compiled.placements]))
+        print(numerics_text(view, 8), flush=True)
 
 
 if __name__ == "__main__":

@@ -235,3 +235,14 @@ def test_cli_run_check_numerics_prints_the_table_and_stores_it(tmp_path: Path, c
     assert "max rel err 0%" in out and "no profile written" in out
     assert main(["run", "mlp", "--check-numerics", "--autocast-exclude", "NoSuchOp"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_an_artifact_has_no_fp32_reference_so_the_check_says_so(tmp_path: Path, capsys) -> None:
+    graph, feeds = matmul_add_relu()
+    loaded = deserialize(serialize(compile_model(graph)))
+    with pytest.raises(UserError, match="needs the model itself"):
+        check_numerics(loaded, feeds)
+    path = tmp_path / "tiny.neff"
+    path.write_bytes(serialize(compile_model(graph)))
+    assert main(["run", str(path), "--check-numerics"]) == 2
+    assert "needs the model itself" in capsys.readouterr().err
