@@ -47,9 +47,9 @@ def _init(model: nn.Module) -> nn.Module:
     return model
 
 
-def conv_bn(c_in: int, c_out: int, k: int, stride: int, groups: int = 1, act: bool = True) -> nn.Sequential:
+def conv_bn(c_in: int, c_out: int, k: int, stride: int, groups: int = 1, act: type[nn.Module] | None = nn.ReLU6) -> nn.Sequential:
     layers = [nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(c_out)]
-    return nn.Sequential(*layers, nn.ReLU6()) if act else nn.Sequential(*layers)
+    return nn.Sequential(*layers, act()) if act else nn.Sequential(*layers)
 
 
 class InvertedResidual(nn.Module):
@@ -57,7 +57,7 @@ class InvertedResidual(nn.Module):
         super().__init__()
         hidden = c_in * expand
         layers = [conv_bn(c_in, hidden, 1, 1)] if expand != 1 else []
-        layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden), conv_bn(hidden, c_out, 1, 1, act=False)]
+        layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden), conv_bn(hidden, c_out, 1, 1, act=None)]
         self.block = nn.Sequential(*layers)
         self.residual = stride == 1 and c_in == c_out
 
@@ -78,15 +78,15 @@ def mobilenet_v2() -> nn.Module:
 class Basic(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int) -> None:
         super().__init__()
-        self.a, self.b = conv_bn(c_in, c_out, 3, stride), conv_bn(c_out, c_out, 3, 1, act=False)
-        self.down = conv_bn(c_in, c_out, 1, stride, act=False) if stride != 1 or c_in != c_out else nn.Identity()
+        self.a, self.b = conv_bn(c_in, c_out, 3, stride, act=nn.ReLU), conv_bn(c_out, c_out, 3, 1, act=None)
+        self.down = conv_bn(c_in, c_out, 1, stride, act=None) if stride != 1 or c_in != c_out else nn.Identity()
 
     def forward(self, x):
         return torch.relu(self.b(self.a(x)) + self.down(x))
 
 
 def resnet18() -> nn.Module:
-    layers, c_in = [conv_bn(3, 64, 7, 2), nn.MaxPool2d(3, 2, 1)], 64
+    layers, c_in = [conv_bn(3, 64, 7, 2, act=nn.ReLU), nn.MaxPool2d(3, 2, 1)], 64
     for c, s in [(64, 1), (128, 2), (256, 2), (512, 2)]:
         layers += [Basic(c_in, c, s), Basic(c, c, 1)]
         c_in = c

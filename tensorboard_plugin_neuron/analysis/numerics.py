@@ -120,7 +120,7 @@ def numerics_summary(view: NumericsView, limit: int = WORST_OPS) -> dict[str, An
     return {
         "tolerance": view.table.tolerance,
         "compared": int((c["status"] == NumericsStatus.COMPARED).sum()),
-        "over_tolerance": int((measured & (rel > view.table.tolerance)).sum()),
+        "over_tolerance": int(((c["status"] == NumericsStatus.COMPARED) & (rel > view.table.tolerance)).sum()),
         "non_finite": int((c["status"] == NumericsStatus.NON_FINITE).sum()),
         "bf16_nodes": int(view.bf16.sum()),
         "output_rel_err": float(max((rel[i] for i in out_nodes), default=0.0)),
