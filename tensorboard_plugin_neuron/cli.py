@@ -7,9 +7,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from tensorboard_plugin_neuron.errors import UserError
+
+if TYPE_CHECKING:
+    from tensorboard_plugin_neuron.compiler.model import CompiledModel
+    from tensorboard_plugin_neuron.vocabulary.numerics import NodeNumerics
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -60,13 +64,15 @@ def _exclude_list(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item.strip() for value in values for item in value.split(",") if item.strip()))
 
 
-def _print_numerics(model, numerics, top: int) -> None:
+def _print_numerics(model: CompiledModel, numerics: NodeNumerics | None, top: int) -> None:
     """The numerics check's table, for a compiled model's nodes (see analysis.reports.numerics_text)."""
     import numpy as np
 
     from tensorboard_plugin_neuron.analysis.numerics import NumericsView
     from tensorboard_plugin_neuron.analysis.reports import numerics_text
 
+    if numerics is None:
+        raise UserError("the profile holds no numerics table")
     view = NumericsView(model.source, numerics, np.array([p.compute_dtype == "bf16" for p in model.placements]),
                         np.array([p.group for p in model.placements], dtype=np.int64))
     print(numerics_text(view, top))

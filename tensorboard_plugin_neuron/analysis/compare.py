@@ -37,7 +37,7 @@ def compare(base: ProfileIndex, other: ProfileIndex, limit: int = 200) -> dict[s
     matched = sum(1 for r in ops if r["delta_ns"] is not None)
     return {"base": _label(base), "other": _label(other), "metrics": metrics, "ops": ops[:limit],
             "matched_ops": matched, "unmatched_ops": len(ops) - matched,
-            "numerics": compare_numerics(base.trace, other.trace, limit)}
+            "numerics": compare_numerics(base.trace, other.trace)}
 
 
 def _label(index: ProfileIndex) -> dict[str, Any]:

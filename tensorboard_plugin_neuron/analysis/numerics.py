@@ -159,7 +159,7 @@ def numerics_answer(index: ProfileIndex) -> dict[str, Any]:
     return {"available": True, "summary": numerics_summary(view), "nodes": node_columns(view)}
 
 
-def compare_numerics(base: Trace, other: Trace, limit: int = 200) -> dict[str, Any] | None:
+def compare_numerics(base: Trace, other: Trace, limit: int = 30) -> dict[str, Any] | None:
     """Before/after: per op matched by name, the relative error in each profile (e.g. without and with
     --autocast-exclude), largest change first; None when neither profile has numerics."""
     a, b = view_of_trace(base), view_of_trace(other)
