@@ -13,10 +13,11 @@ const COLUMNS: [keyof OpRows, string, (v: Cell) => string][] = [
   ["instructions", "instructions", (v) => count(Number(v))], ["flops", "FLOPs", (v) => count(Number(v))],
   ["bytes", "bytes", (v) => bytes(Number(v))], ["intensity", "FLOP/B", (v) => count(Number(v))], ["bound", "bound", String],
   ["fused_into", "fused into", String],
-  // the numerics check (bf16 vs fp32), shown for profiles made with --check-numerics
-  ["max_rel_err", "max rel err", (v) => relError(v === null ? null : Number(v))],
-  ["cosine", "cosine", (v) => cosine(v === null ? null : Number(v))],
 ];
+// the numerics check (bf16 vs fp32), shown after "%" for profiles made with --check-numerics
+COLUMNS.splice(COLUMNS.findIndex(([key]) => key === "percent") + 1, 0,
+  ["max_rel_err", "max rel err", (v) => relError(v === null ? null : Number(v))],
+  ["cosine", "cosine", (v) => cosine(v === null ? null : Number(v))]);
 const NUMERICS: (keyof OpRows)[] = ["max_rel_err", "cosine"];
 
 export const opsView: View = {
