@@ -13,6 +13,7 @@ from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.session import Runtime
 from tests.test_ui import _get, _plugin_frame, _shot, _tensorboard, browser, page  # noqa: F401 (fixtures)
+from tests.test_ui import pytestmark  # noqa: F401 (chromium on PATH, as in test_ui)
 
 TOLERANCE = 0.003   # bert-tiny's bf16 MatMuls add 0.2-0.5%: some ops over it, so there is advice
 
