@@ -52,6 +52,7 @@ setup(
         "numba>=0.59",
         "rich>=13",
         "isal>=1.6",
+        "duckdb>=1.1",
     ],
     extras_require={
         "torch": ["torch>=2.4"],

@@ -196,6 +196,34 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_query(args: argparse.Namespace) -> int:
+    import json
+
+    from tensorboard_plugin_neuron.analysis.index import index_trace
+    from tensorboard_plugin_neuron.analysis.sql import format_table, profile_tables, query_csv, run_query
+    from tensorboard_plugin_neuron.api import load_profile
+
+    tables = profile_tables(index_trace(load_profile(args.profile_path, run=args.run, profile=args.profile)))
+    result = run_query(tables, args.sql, args.limit, args.timeout)
+    if args.format == "csv":
+        sys.stdout.write(query_csv(result))
+    elif args.format == "json":
+        print(json.dumps({"columns": result.columns, "rows": result.rows, "truncated": result.truncated}))
+    else:
+        print(format_table(result))
+    if result.truncated:
+        print(f"neuron-profile: only the first {args.limit:,} rows are shown (--limit)", file=sys.stderr)
+    return 0
+
+
+def _query_epilog() -> str:
+    from tensorboard_plugin_neuron.analysis import sql
+
+    tables = sql.__doc__.split("Tables", 1)[1].strip() if sql.__doc__ else ""
+    examples = "\n".join(f"  -- {title}\n  {text}" for title, text in sql.EXAMPLES.items())
+    return f"tables {tables}\n\nexamples:\n{examples}"
+
+
 def _monitored(args: argparse.Namespace):
     from tensorboard_plugin_neuron.graph.loader import parse_input_shapes
     from tensorboard_plugin_neuron.runtime.cores import parse_group_sizes
@@ -356,6 +384,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", default=None, help="run in the log directory (required if it has several)")
     p.add_argument("--profile", default=None, help="session name within the run (default: the newest)")
     p.set_defaults(handler=_cmd_export)
+
+    p = sub.add_parser("query", help="run SQL over a profile's tables (DuckDB, read-only)", epilog=_query_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("profile_path", metavar="PROFILE", help="a .trace.pb file, or a log directory (with --run)")
+    p.add_argument("sql", metavar="SQL", help="one query, e.g. \"SELECT * FROM nodes LIMIT 5\"")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--limit", type=int, default=1000, help="rows kept at most (default 1000)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds before the query is stopped (default 30)")
+    p.add_argument("--run", default=None, help="run in the log directory (required if it has several)")
+    p.add_argument("--profile", default=None, help="session name within the run (default: the newest)")
+    p.set_defaults(handler=_cmd_query)
     return parser
 
 

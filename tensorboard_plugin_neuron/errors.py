@@ -1,6 +1,8 @@
 """Error types for problems caused by user input; the CLI prints them as one line, without a traceback."""
 from __future__ import annotations
 
+import re
+
 
 class UserError(Exception):
     """A problem with what the user gave us (a file, a model, an option), explained in one line."""
@@ -27,8 +29,19 @@ class InternalError(UserError):
 MAX_ERROR_CHARS = 300   # of a reason quoted in a one-line error
 
 
-def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """`text` on one line (control characters as spaces, runs of spaces as one), cut to `limit` characters:
-    reasons quoted from untrusted files (names, parser messages) must not break the one-line contract."""
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text[:4 * limit]).split())
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_ESCAPES = {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def one_line(text: str, limit: int = MAX_ERROR_CHARS, escape: bool = False) -> str:
+    """`text` on one line, cut to `limit` characters: reasons quoted from untrusted files (names, parser
+    messages) must not break the one-line contract. Control characters become spaces and runs of spaces one
+    (`escape=False`), or are shown escaped, e.g. '\\n', keeping the text otherwise as it is (`escape=True`, for
+    messages that quote a file's bytes). Lone surrogates become U+FFFD either way."""
+    text = _SURROGATES.sub("\ufffd", text[:4 * limit])
+    if escape:
+        flat = "".join(c if c.isprintable() or c == " " else _ESCAPES.get(ord(c)) or c.encode("unicode_escape").decode("ascii")
+                       for c in text)
+    else:
+        flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return flat if len(flat) <= limit else flat[:limit - 3] + "..."

@@ -5,7 +5,6 @@ browser, no shared data, a missing extra) proves nothing. Skips are always liste
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import onnx
@@ -32,7 +31,6 @@ def _skips(config: pytest.Config) -> list:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _in_ci() and session.exitstatus == pytest.ExitCode.OK and _skips(session.config):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    session.config._neuron_exit_status = int(session.exitstatus)   # for pytest_unconfigure
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -47,14 +45,3 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 def light_dir() -> Path:
     assert LIGHT_DIR.is_dir(), f"onnx wheel has no light models at {LIGHT_DIR}"
     return LIGHT_DIR
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Leave at once with pytest's status once everything is reported: daemon threads of the plugin's
-    background loads (numba) could otherwise crash in interpreter teardown (seen once: exit 139 after
-    '747 passed'), turning a finished, green run red."""
-    status = getattr(config, "_neuron_exit_status", None)
-    if status is not None and os.environ.get("CI", "").lower() == "true":
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)

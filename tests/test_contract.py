@@ -89,6 +89,10 @@ def test_every_route_answers_its_contract_for_simulated_and_imported_profiles(lo
         numerics = get("numerics", run=run)
         assert numerics["available"] == (run == "one-core") and compared["numerics"] is not None
         assert (overview["numerics"] is not None) == (run == "one-core")
+        get("query_schema", run=run)
+        for example in get("query_schema", run=run)["examples"]:
+            get("query", run=run, sql=example["sql"])
+        get("query", status=400, run=run, sql="SELECT * FROM no_such_table")
         summary = Client(apps["/export"], Response).get("/export", query_string={"run": run, "format": "summary"})
         assert not contract.problems(json.loads(summary.data), contract.Overview)
         assert overview["metadata"]["model"] and graph["nodes"] and found["node"] == node

@@ -285,3 +285,11 @@ def test_far_flow_points_import_without_warnings(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         result, _ = imported(write(tmp_path, json.dumps({"traceEvents": events})), tmp_path)
     assert result.unmapped == {"flow point without a slice to bind to": 2}
+
+
+def test_one_line_flattens_or_escapes_control_characters_and_caps_the_length() -> None:
+    from tensorboard_plugin_neuron.errors import one_line
+    assert one_line("a\nb\x00c  d\ud800e") == "a b c d\ufffde"
+    assert one_line("a\nb\x00c  d\ud800e\u2028", escape=True) == "a\\nb\\x00c  d\ufffde\\u2028"
+    assert one_line("x" * 50, 20) == "x" * 17 + "..."
+    assert len(one_line("\n" * 50, 20, escape=True)) == 20 and "\n" not in one_line("\n" * 50, 20, escape=True)

@@ -15,7 +15,7 @@ from tensorboard_plugin_neuron.protoschema import render_proto
 from tensorboard_plugin_neuron.runtime.capture import profile
 from tensorboard_plugin_neuron.runtime.recorder import build_trace
 from tensorboard_plugin_neuron.runtime.session import Runtime
-from tensorboard_plugin_neuron.runtime.simulate import simulate
+from tensorboard_plugin_neuron.runtime.simulate import simulate_back_to_back
 from tensorboard_plugin_neuron.trace.reader import parse_trace, read_trace
 from tensorboard_plugin_neuron.trace.schema import TRACE_SCHEMA
 from tensorboard_plugin_neuron.trace.writer import serialize_trace, trace_path, write_trace
@@ -23,11 +23,7 @@ from tensorboard_plugin_neuron.trace.writer import serialize_trace, trace_path, 
 
 def _trace(name: str = "bert-tiny", iterations: int = 3):
     compiled = compile_model(load_model(name))
-    schedules, release = [], 0.0
-    for _ in range(iterations):
-        schedule = simulate(compiled.program, get_target("inf2"), release_ns=release)
-        schedules.append(schedule)
-        release = float(schedule.end_ns.max())
+    schedules = simulate_back_to_back(compiled.program, get_target("inf2"), iterations)
     return compiled, build_trace(compiled, schedules, batch=1, session="s1")
 
 

@@ -454,6 +454,31 @@ export interface Numerics {
   nodes: NumericsNodes | null;
 }
 
+export interface QueryAnswer {
+  columns: string[];
+  types: string[];
+  rows: ((string | number | boolean | null)[])[];
+  truncated: boolean;
+  seconds: number;
+}
+
+export interface QueryTable {
+  name: string;
+  kind: "table" | "view";
+  columns: string[];
+  types: string[];
+}
+
+export interface QueryExample {
+  title: string;
+  sql: string;
+}
+
+export interface QuerySchema {
+  tables: QueryTable[];
+  examples: QueryExample[];
+}
+
 export interface Routes {
   runs: Runs;
   progress: Progress;
@@ -466,5 +491,7 @@ export interface Routes {
   datapath: Datapath;
   memory: Memory;
   compare: Compare;
+  query: QueryAnswer;
+  query_schema: QuerySchema;
   numerics: Numerics;
 }

@@ -89,11 +89,11 @@ def table_csv(table: dict[str, list]) -> str:
     columns = list(table)
     writer.writerow(columns)
     for row in zip(*(table[c] for c in columns)):
-        writer.writerow([_csv_safe(v) for v in row])
+        writer.writerow([csv_safe(v) for v in row])
     return out.getvalue()
 
 
-def _csv_safe(value):
+def csv_safe(value):
     """Spreadsheet formula injection guard: text cells starting with = + - @ get a leading apostrophe."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value

@@ -26,14 +26,14 @@ from tensorboard_plugin_neuron.vocabulary.checks import MAX_CORE, MAX_QUEUE_INDE
 from tensorboard_plugin_neuron.vocabulary.queues import ENGINES, QUEUE_KINDS, Queue
 from tensorboard_plugin_neuron.vocabulary.groups import NodeGroup
 from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES, task_table
-from tensorboard_plugin_neuron.errors import InternalError, TraceError, UserError
+from tensorboard_plugin_neuron.errors import InternalError, TraceError, UserError, one_line
 from tensorboard_plugin_neuron.graph.ir import Graph, Node
 from tensorboard_plugin_neuron.intervals import union_ns
 from tensorboard_plugin_neuron.interop.chrome_flows import flow_dependencies
 from tensorboard_plugin_neuron.interop.chrome_json import (DEFAULT_MAX_INFLATE_RATIO, DEFAULT_MAX_JSON_BYTES, JsonLimits,
                                                             parse_chrome_json, read_json_bytes, trace_events)
 from tensorboard_plugin_neuron.interop.chrome_parse import SLICE_BE, SLICE_INSTANT, SLICE_X, Parsed, parse_events
-from tensorboard_plugin_neuron.interop.chrome_values import clean_text, decimal_id, one_line
+from tensorboard_plugin_neuron.interop.chrome_values import MAX_MESSAGE_CHARS, clean_text, decimal_id
 from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
 from tensorboard_plugin_neuron.trace.writer import run_directory, write_trace
 
@@ -99,6 +99,11 @@ def import_chrome_trace(path: str | os.PathLike[str], logdir: str, run: str | No
                         len(trace.queues), trace.event_count)
 
 
+def _quoted(message: str) -> str:
+    """A message that may quote the file's bytes, on one line with its control characters shown escaped."""
+    return one_line(message, MAX_MESSAGE_CHARS, escape=True)
+
+
 def _import_boundary(exc: Exception, path: str) -> UserError:
     """The one-line error an import failure ends in. Problems of the file were raised as UserError by the
     checks (kept: they name the field); running out of memory or stack is a file too large or too deep;
@@ -107,19 +112,19 @@ def _import_boundary(exc: Exception, path: str) -> UserError:
     if isinstance(exc, UserError):
         text = str(exc)
         cls = type(exc) if isinstance(exc, TraceError) else TraceError
-        return cls(one_line(text if path in text else f"{path}: {text}"))
+        return cls(_quoted(text if path in text else f"{path}: {text}"))
     if isinstance(exc, MemoryError):
-        return TraceError(one_line(f"{path}: not enough memory to import it (lower the JSON size limit with "
+        return TraceError(_quoted(f"{path}: not enough memory to import it (lower the JSON size limit with "
                                    "--max-json-size to refuse such files up front)"))
     if isinstance(exc, RecursionError):
-        return TraceError(one_line(f"{path}: nested too deeply to import"))
+        return TraceError(_quoted(f"{path}: nested too deeply to import"))
     if isinstance(exc, OSError):
-        return TraceError(one_line(f"{path}: cannot write the imported profile: {exc.strerror or exc}"))
+        return TraceError(_quoted(f"{path}: cannot write the imported profile: {exc.strerror or exc}"))
     frame = exc.__traceback__
     while frame is not None and frame.tb_next is not None:
         frame = frame.tb_next
     where = f" at {os.path.basename(frame.tb_frame.f_code.co_filename)}:{frame.tb_lineno}" if frame else ""
-    return InternalError(one_line(f"{path}: internal error of the importer, not a problem of the file as far as it "
+    return InternalError(_quoted(f"{path}: internal error of the importer, not a problem of the file as far as it "
                                   f"knows (please report it): {type(exc).__name__}: {exc}{where}"))
 
 

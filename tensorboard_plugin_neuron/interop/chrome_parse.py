@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tensorboard_plugin_neuron.errors import TraceError
+from tensorboard_plugin_neuron.errors import TraceError, one_line
 from tensorboard_plugin_neuron.interop.chrome_args import SliceArgs, extract_slice_args
-from tensorboard_plugin_neuron.interop.chrome_values import clean_text, describe_value, finite_number, one_line
+from tensorboard_plugin_neuron.interop.chrome_values import clean_text, describe_value, finite_number
 
 SLICE_X, SLICE_BE, SLICE_INSTANT = 0, 1, 2
 METADATA_NAMES = frozenset({"process_name", "process_labels", "process_sort_index", "thread_name", "thread_sort_index"})
@@ -319,7 +319,7 @@ def _metadata(group: list[dict], mapped: collections.Counter, unmapped: collecti
         kind, args = e.get("name"), e.get("args") if type(e.get("args")) is dict else {}
         pid, tid = clean_text(e.get("pid")), clean_text(e.get("tid"))
         if not isinstance(kind, str) or kind not in METADATA_NAMES:
-            unmapped[f"M {one_line(clean_text(kind, 40))}"] += 1   # a reason is printed on one line
+            unmapped[f"M {one_line(clean_text(kind, 40), escape=True)}"] += 1   # a reason is printed on one line
             continue
         mapped["metadata"] += 1
         if kind == "process_name":

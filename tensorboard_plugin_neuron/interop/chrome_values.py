@@ -9,7 +9,6 @@ are the only conversions the importer applies to field values, so each kind of v
 - `finite_number`: a JSON number -> float, or None for anything else (text, booleans, NaN, infinities,
   integers beyond the float range);
 - `decimal_id`: an identifier such as a pid written in ASCII digits -> int, else None;
-- `one_line`: a message -> one printable line (for errors that quote values from the file).
 """
 from __future__ import annotations
 
@@ -21,7 +20,6 @@ MAX_TEXT_CHARS = 4096        # names beyond this are cut (C++ template kernel na
 MAX_MESSAGE_CHARS = 600      # an error line quoting the file stays readable
 _DECIMAL_ID_DIGITS = 18      # ids with more digits are kept as text (an int64 holds 18 digits)
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 ELLIPSIS = "\u2026"
 
 
@@ -76,12 +74,3 @@ def decimal_id(text: str) -> int | None:
     if 0 < len(text) <= _DECIMAL_ID_DIGITS and text.isascii() and text.isdecimal():
         return int(text)
     return None
-
-
-def one_line(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """`message` as one line of at most `limit` characters: line breaks and other control characters
-    are shown escaped ('\\n'), lone surrogates as U+FFFD."""
-    text = clean_text(message, limit)
-    if _LINE_BREAKING.search(text):
-        text = _LINE_BREAKING.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-    return text

@@ -80,7 +80,8 @@ class ProfileCache(Generic[Value]):
         slot, owner = self._slot(path, size, mtime_ns)
         if owner:
             slot.stage = "starting"
-            threading.Thread(target=self._fill, args=(slot, (path, size, mtime_ns)), name="neuron-profile-load", daemon=True).start()
+            # not a daemon (a load is bounded work): exit waits for it rather than tearing numpy/numba down under it
+            threading.Thread(target=self._fill, args=(slot, (path, size, mtime_ns)), name="neuron-profile-load").start()
         return slot.status()
 
     def _slot(self, path: str, size: int, mtime_ns: int) -> tuple[_Slot, bool]:

@@ -12,6 +12,8 @@ import types
 import typing
 from typing import Any, Literal, NotRequired, TypedDict, Union
 
+from tensorboard_plugin_neuron.trace.model import TraceMetadata
+
 # --- /runs and /progress ---
 
 
@@ -45,17 +47,8 @@ class ErrorAnswer(TypedDict):
 # --- /overview (also the `summary` export) and /ops ---
 
 
-class Metadata(TypedDict):
-    model: str
-    target: str
-    autocast: str
-    batch: int
-    cores: int
-    iterations: int
-    session: str
-    created_unix_ns: int
-    producer: str
-    source_format: str
+# the trace format's metadata record, field for field (so the two cannot drift apart)
+Metadata = TypedDict("Metadata", typing.get_type_hints(TraceMetadata))  # type: ignore[misc]
 
 
 class OpRows(TypedDict):
@@ -491,11 +484,41 @@ class Numerics(TypedDict):
     nodes: NumericsNodes | None
 
 
+# --- /query and /query_schema (SQL over one profile) ---
+
+
+class QueryAnswer(TypedDict):
+    """A query's result by row; each cell a number, text, boolean or null (other SQL types as text)."""
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Union[str, float, bool, None]]]
+    truncated: bool
+    seconds: float
+
+
+class QueryTable(TypedDict):
+    name: str
+    kind: Literal["table", "view"]
+    columns: list[str]
+    types: list[str]
+
+
+class QueryExample(TypedDict):
+    title: str
+    sql: str
+
+
+class QuerySchema(TypedDict):
+    tables: list[QueryTable]
+    examples: list[QueryExample]
+
+
 # Route -> the type of its JSON answer (the export route answers files: `summary` is an Overview, the others
 # are CSV, Chrome JSON and Perfetto protobuf, checked by their own tests).
 ROUTES: dict[str, type] = {
     "runs": Runs, "progress": Progress, "overview": Overview, "graph": Graph, "ops": Ops, "timeline": Timeline,
     "event": EventDetails, "occurrences": Occurrences, "datapath": Datapath, "memory": Memory, "compare": Compare,
+    "query": QueryAnswer, "query_schema": QuerySchema,
     "numerics": Numerics,
 }
 

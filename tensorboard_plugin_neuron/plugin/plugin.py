@@ -42,7 +42,9 @@ class NeuronPlugin(base_plugin.TBPlugin):
         now = time.monotonic()
         if now - self._scanned_at >= ACTIVE_RESCAN_SECONDS and self._scan_lock.acquire(blocking=False):
             self._scanned_at = now
-            threading.Thread(target=self._scan, name="neuron-plugin-scan", daemon=True).start()
+            # not a daemon: a thread still inside numba or numpy while the interpreter tears down can crash the
+            # process at exit; the scan and its warm-up end within seconds, so exit waits for them instead
+            threading.Thread(target=self._scan, name="neuron-plugin-scan").start()
         self._first_scan.wait(timeout=1.0)  # only the first call waits, and briefly
         return self._active
 

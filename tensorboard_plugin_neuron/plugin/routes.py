@@ -21,13 +21,16 @@ from tensorboard_plugin_neuron.analysis.numerics import numerics_answer
 from tensorboard_plugin_neuron.analysis.ops import OP_COLUMNS, op_table, sort_rows, table_csv
 from tensorboard_plugin_neuron.analysis.overview import overview
 from tensorboard_plugin_neuron.analysis.reports import ops_csv_bytes, summary_bytes
+from tensorboard_plugin_neuron.analysis.sql import (EXAMPLES, MAX_ROWS as MAX_QUERY_ROWS, MAX_SQL_CHARS, profile_tables,
+                                                    query_csv, run_query, table_schema)
 from tensorboard_plugin_neuron.analysis.timeline import (MAX_WIDTH, event_details, group_of_node, node_occurrences,
                                                           overview_timeline, timeline)
-from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.errors import MAX_ERROR_CHARS, UserError, one_line
 from tensorboard_plugin_neuron.interop.chrome_export import chrome_chunks
 from tensorboard_plugin_neuron.interop.perfetto_export import perfetto_chunks
 from tensorboard_plugin_neuron.interop.streams import gzip_chunks
-from tensorboard_plugin_neuron.plugin.contract import ErrorAnswer, Ops, Progress, ProfileEntry, Runs
+from tensorboard_plugin_neuron.plugin.contract import (ErrorAnswer, Ops, Progress, ProfileEntry, QueryAnswer, QueryExample,
+                                                       QuerySchema, QueryTable, Runs)
 from tensorboard_plugin_neuron.plugin.params import (INT64_MAX, MAX_NAME_CHARS, NS_LIMIT, RequestError, choice, integer,
                                                      number, optional_text, text)
 from tensorboard_plugin_neuron.plugin.static_files import ENTRY, serve_static, static_name
@@ -41,7 +44,7 @@ EXPORT_FORMATS = ("chrome", "chrome_gz", "perfetto", "csv", "summary")
 MAX_ROWS = 10**9          # a row limit beyond any table: larger limits are typing errors
 MAX_FILTER_CHARS = 200    # the op filter is a substring of a name, type or scope
 MIN_POINTS, MAX_POINTS = 2, 100_000   # memory series samples (the analysis refuses others)
-MAX_ERROR_CHARS = 300
+QUERY_SECONDS = 10.0      # a SQL query runs at most this long on a serving thread
 
 
 def respond_json(request: wrappers.Request, payload: Any, status: int = 200) -> wrappers.Response:
@@ -62,7 +65,7 @@ class Routes:
         views = {"overview": self.overview, "graph": self.graph, "ops": self.ops, "timeline": self.timeline,
                  "event": self.event, "datapath": self.datapath, "memory": self.memory, "compare": self.compare,
                  "export": self.export, "occurrences": self.occurrences, "progress": self.progress,
-                 "numerics": self.numerics}
+                 "query": self.query, "query_schema": self.query_schema, "numerics": self.numerics}
         apps = {"/runs": self._wrap(self.runs), "/index.js": self.static_entry, "/static/*": self.static,
                 "/static": self.static}   # TensorBoard strips a trailing '/': 'static/' arrives here
         apps.update({f"/{name}": self._wrap(handler) for name, handler in views.items()})
@@ -101,9 +104,7 @@ class Routes:
         client learns nothing of the server's directories)."""
         for root in {os.path.realpath(self.logdir), os.path.abspath(self.logdir)}:
             message = message.replace(root + os.sep, "")
-        line = " ".join(message.split())
-        answer = ErrorAnswer(error=line if len(line) <= MAX_ERROR_CHARS else line[:MAX_ERROR_CHARS - 3] + "...")
-        return respond_json(request, answer, status)
+        return respond_json(request, ErrorAnswer(error=one_line(message, MAX_ERROR_CHARS)), status)
 
     # --- profile lookup ---
 
@@ -222,6 +223,26 @@ class Routes:
         if fmt == "chrome_gz":
             return _stream(gzip_chunks(chunks), "application/gzip", f"{name}.json.gz")
         return _stream(chunks, "application/json", f"{name}.json")
+
+    def query(self, request: wrappers.Request) -> Any:
+        """SQL over the profile's tables (analysis.sql): at most `limit` rows, stopped after QUERY_SECONDS."""
+        sql = text(request.args, "sql", max_chars=MAX_SQL_CHARS)
+        limit = integer(request.args, "limit", 1, MAX_QUERY_ROWS, 1000)
+        fmt = choice(request.args, "format", ("json", "csv"), "json")
+        index = self._index(request)
+        try:
+            result = run_query(profile_tables(index), sql, limit, QUERY_SECONDS)
+        except UserError as exc:   # the query's fault, not the profile's
+            raise RequestError(400, str(exc)) from None
+        if fmt == "csv":
+            return _download(request, query_csv(result).encode("utf-8"), "text/csv", f"{index.trace.metadata.model}-query.csv")
+        return QueryAnswer(columns=result.columns, types=result.types, rows=[list(r) for r in result.rows],
+                           truncated=result.truncated, seconds=round(result.seconds, 4))
+
+    def query_schema(self, request: wrappers.Request) -> Any:
+        tables = [QueryTable(name=t["name"], kind=t["kind"], columns=t["columns"], types=t["types"])
+                  for t in table_schema(profile_tables(self._index(request)))]
+        return QuerySchema(tables=tables, examples=[QueryExample(title=k, sql=v) for k, v in EXAMPLES.items()])
 
     @wrappers.Request.application
     def static_entry(self, request: wrappers.Request) -> wrappers.Response:

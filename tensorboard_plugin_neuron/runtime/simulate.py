@@ -136,3 +136,15 @@ def list_schedule(queue: np.ndarray, costs: TaskCosts, nbytes: np.ndarray, dep_o
                           costs.dma_bytes_per_ns, costs.dma_latency_ns, float(release_ns), LINK_BUCKET_NS,
                           np.ascontiguousarray(costs.ports, dtype=np.int64))
     return start, end, slot, LinkUsage(used, float(release_ns), LINK_BUCKET_NS)
+
+
+def simulate_back_to_back(program: Program, device: DeviceModel, iterations: int, release_ns: float = 0.0) -> list[Schedule]:
+    """`iterations` executions of `program`, each released when the previous one ends (what a caller running
+    the same inference in a loop sees; the first is released at `release_ns`)."""
+    schedules: list[Schedule] = []
+    for _ in range(iterations):
+        schedule = simulate(program, device, release_ns=release_ns)
+        schedules.append(schedule)
+        if len(schedule.end_ns):
+            release_ns = float(schedule.end_ns.max())
+    return schedules

@@ -70,18 +70,14 @@ def build_corpus(models: tuple[str, ...] = ("mlp",)) -> Corpus:
     from tensorboard_plugin_neuron.graph.loader import load_model
     from tensorboard_plugin_neuron.hardware import get_target
     from tensorboard_plugin_neuron.runtime.recorder import build_trace
-    from tensorboard_plugin_neuron.runtime.simulate import simulate
+    from tensorboard_plugin_neuron.runtime.simulate import simulate_back_to_back
     from tensorboard_plugin_neuron.trace.writer import serialize_trace
 
     bases: dict[str, bytes] = {}
     for name in models:
         iterations = 2 if name == "mlp" else 1
         compiled = compile_model(load_model(name))
-        schedules, release = [], 0.0
-        for _ in range(iterations):
-            schedule = simulate(compiled.program, get_target("inf2"), release_ns=release)
-            schedules.append(schedule)
-            release = float(schedule.end_ns.max())
+        schedules = simulate_back_to_back(compiled.program, get_target("inf2"), iterations)
         trace = build_trace(compiled, schedules, batch=1, session="fuzz")
         bases[name] = serialize_trace(trace)
         if name == models[0]:

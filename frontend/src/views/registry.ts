@@ -5,7 +5,8 @@ import { graphView } from "./graph";
 import { memoryView } from "./memory";
 import { opsView } from "./ops";
 import { overviewView } from "./overview";
+import { queryView } from "./query";
 import { timelineView } from "./timeline";
 import { View } from "./types";
 
-export const VIEWS: View[] = [overviewView, graphView, opsView, timelineView, datapathView, memoryView, compareView];
+export const VIEWS: View[] = [overviewView, graphView, opsView, timelineView, datapathView, memoryView, compareView, queryView];
