@@ -7,9 +7,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from tensorboard_plugin_neuron.errors import UserError
+
+if TYPE_CHECKING:
+    from tensorboard_plugin_neuron.compiler.model import CompiledModel
+    from tensorboard_plugin_neuron.vocabulary.numerics import NodeNumerics
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -42,7 +46,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.graph.loader import load_model, parse_input_shapes
 
     graph = load_model(args.model, input_shapes=parse_input_shapes(args.input_shape), batch=args.batch)
-    compiled = compile_model(graph, CompileOptions(target=args.target, autocast=args.autocast, cores=args.pipeline_cores))
+    compiled = compile_model(graph, CompileOptions(target=args.target, autocast=args.autocast, cores=args.pipeline_cores,
+                                                   autocast_exclude=_exclude_list(args.autocast_exclude)))
     size = save_artifact(compiled, args.output)
     report = compile_report(compiled)
     if args.report == "json":
@@ -52,6 +57,25 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     print(f"wrote {args.output} ({size / 2**20:.1f} MiB, {compiled.program.size} instructions and DMA descriptors)",
           file=sys.stderr if args.report == "json" else sys.stdout)
     return 0
+
+
+def _exclude_list(values: list[str]) -> tuple[str, ...]:
+    """--autocast-exclude values: repeatable, each a comma-separated list."""
+    return tuple(dict.fromkeys(item.strip() for value in values for item in value.split(",") if item.strip()))
+
+
+def _print_numerics(model: CompiledModel, numerics: NodeNumerics | None, top: int) -> None:
+    """The numerics check's table, for a compiled model's nodes (see analysis.reports.numerics_text)."""
+    import numpy as np
+
+    from tensorboard_plugin_neuron.analysis.numerics import NumericsView
+    from tensorboard_plugin_neuron.analysis.reports import numerics_text
+
+    if numerics is None:
+        raise UserError("the profile holds no numerics table")
+    view = NumericsView(model.source, numerics, np.array([p.compute_dtype == "bf16" for p in model.placements]),
+                        np.array([p.group for p in model.placements], dtype=np.int64))
+    print(numerics_text(view, top))
 
 
 def _run_logdir(args: argparse.Namespace) -> str:
@@ -72,9 +96,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from tensorboard_plugin_neuron.runtime.jobs import (compiled_model, format_result, load_inputs, progress_bar,
                                                         run_job, save_outputs)
 
+    if args.check_numerics and not args.logdir and not os.environ.get("NEURON_PROFILE", "").strip():
+        return _check_numerics_only(args)
     args.logdir = _run_logdir(args)
     model = compiled_model(args.model, args.target, args.autocast, args.batch, parse_input_shapes(args.input_shape),
-                           args.pipeline_cores)
+                           args.pipeline_cores, _exclude_list(args.autocast_exclude))
+    if args.check_numerics and (args.requests is not None or args.groups is not None or args.concurrency is not None):
+        raise UserError("--check-numerics profiles single inferences: leave out --requests, --concurrency and --groups")
     if args.requests is not None or args.groups is not None or args.concurrency is not None:
         from tensorboard_plugin_neuron.runtime.cores import parse_group_sizes
         from tensorboard_plugin_neuron.runtime.jobs import format_served, serve_job
@@ -84,12 +112,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(format_served(result, served))
     else:
         result = run_job(model, args.logdir, args.run, args.iterations, load_inputs(args.inputs), progress_bar(),
-                         chips=args.chips)
+                         chips=args.chips, check_numerics=args.check_numerics, numerics_tolerance=args.numerics_tolerance)
         print(format_result(result, batch=model.source.tensor(model.source.inputs[0]).shape[0] if model.source.inputs else 1))
+        if args.check_numerics:
+            from tensorboard_plugin_neuron.trace.reader import read_trace
+
+            _print_numerics(model, read_trace(result.trace_path).numerics, args.numerics_top)
     if args.save_outputs:
         save_outputs(result.outputs, args.save_outputs)
         print(f"outputs      {args.save_outputs} ({', '.join(result.outputs)})")
     print(f"view it      tensorboard --logdir {args.logdir}")
+    return 0
+
+
+def _check_numerics_only(args: argparse.Namespace) -> int:
+    """`run --check-numerics` without a log directory: the check alone, printed, no profile written."""
+    from tensorboard_plugin_neuron.graph.loader import parse_input_shapes
+    from tensorboard_plugin_neuron.runtime.jobs import compiled_model, load_inputs, model_numerics
+
+    model = compiled_model(args.model, args.target, args.autocast, args.batch, parse_input_shapes(args.input_shape),
+                           args.pipeline_cores, _exclude_list(args.autocast_exclude))
+    _print_numerics(model, model_numerics(model, load_inputs(args.inputs), args.numerics_tolerance), args.numerics_top)
+    print("no profile written (give --logdir DIR or set NEURON_PROFILE to store the check in a profile)")
     return 0
 
 
@@ -242,6 +286,11 @@ def _add_deployment_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chips", type=int, default=None, help="chips of the simulated instance (default: the smallest)")
 
 
+def _add_exclude_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--autocast-exclude", action="append", default=[], metavar="OP_TYPE_OR_NODE",
+                        help="keep these op types or node names in fp32 under bf16 autocast (repeatable, or a comma list)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neuron-profile",
@@ -268,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the compile report (text, or json)")
     p.add_argument("--pipeline-cores", type=int, default=1, metavar="N",
                    help="NeuronCore Pipeline: shard the model over N cores, weights kept on chip (default 1)")
+    _add_exclude_arg(p)
     p.set_defaults(handler=_cmd_compile)
 
     p = sub.add_parser("run", help="run a model on the simulated device and write a profile into a logdir")
@@ -285,6 +335,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=None, metavar="N",
                    help="serve a stream of N requests over every copy (with --concurrency, --groups)")
     p.add_argument("--concurrency", type=int, default=None, metavar="C", help="requests in flight (default 1)")
+    _add_exclude_arg(p)
+    p.add_argument("--check-numerics", action="store_true",
+                   help="also run the fp32 reference on the same inputs and print, per op, the device (bf16) error; "
+                        "stored in the profile (without --logdir or NEURON_PROFILE: printed only)")
+    p.add_argument("--numerics-tolerance", type=float, default=0.01, metavar="REL",
+                   help="relative error above which an op is over tolerance (default 0.01)")
+    p.add_argument("--numerics-top", type=int, default=10, metavar="N", help="worst ops to print (default 10)")
     p.set_defaults(handler=_cmd_run)
 
     for name, handler, text in (("monitor", _cmd_monitor, "serve a model and print one neuron-monitor-like JSON report per period"),

@@ -36,7 +36,7 @@ def logdir(tmp_path_factory) -> Path:
     graph = load_model("bert-tiny")
     for run, cores in (("one-core", 1), ("pipeline", 2)):
         loaded = Runtime("inf2").load(compile_model(graph, CompileOptions(cores=cores)))
-        with profile(root, run=run):
+        with profile(root, run=run, check_numerics=cores == 1):   # the one-core profile holds a numerics table
             loaded.infer()
             loaded.repeat()
     assert IMPORTED.is_file(), f"shared test data {IMPORTED} is missing"
@@ -85,7 +85,10 @@ def test_every_route_answers_its_contract_for_simulated_and_imported_profiles(lo
             get("event", run=run, event=str(events[0]))
         get("datapath", run=run)
         get("memory", run=run, points="100")
-        get("compare", run=run, other_run="one-core")
+        compared = get("compare", run=run, other_run="one-core")
+        numerics = get("numerics", run=run)
+        assert numerics["available"] == (run == "one-core") and compared["numerics"] is not None
+        assert (overview["numerics"] is not None) == (run == "one-core")
         get("query_schema", run=run)
         for example in get("query_schema", run=run)["examples"]:
             get("query", run=run, sql=example["sql"])

@@ -62,6 +62,8 @@ export interface OpRows {
   intensity: number[];
   bound: string[];
   achieved_tflops: number[];
+  max_rel_err: (number | null)[];
+  cosine: (number | null)[];
 }
 
 export interface Ops {
@@ -146,6 +148,7 @@ export interface Overview {
   deployment: Deployment;
   nodes: number;
   events: number;
+  numerics: NumericsSummary | null;
 }
 
 export interface TensorInfo {
@@ -172,6 +175,8 @@ export interface GraphNode {
   percent: number;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
+  max_rel_err: number | null;
+  cosine: number | null;
 }
 
 export interface Scope {
@@ -369,6 +374,28 @@ export interface OpDelta {
   delta_ns: number | null;
 }
 
+export interface NumericsTotals {
+  output_rel_err: number;
+  output_cosine: number;
+  max_rel_err: number;
+  over_tolerance: number;
+  bf16_nodes: number;
+}
+
+export interface NumericsDelta {
+  name: string;
+  op_type: string;
+  base_rel_err: number | null;
+  other_rel_err: number | null;
+  delta: number | null;
+}
+
+export interface NumericsCompare {
+  base: NumericsTotals | null;
+  other: NumericsTotals | null;
+  ops: NumericsDelta[];
+}
+
 export interface Compare {
   base: CompareSide;
   other: CompareSide;
@@ -376,6 +403,55 @@ export interface Compare {
   ops: OpDelta[];
   matched_ops: number;
   unmatched_ops: number;
+  numerics: NumericsCompare | null;
+}
+
+export interface NumericsRow {
+  node: number;
+  name: string;
+  op_type: string;
+  bf16: boolean;
+  max_abs_err: number;
+  max_rel_err: number;
+  cosine: number;
+  input_rel_err: number;
+  growth: number | null;
+  added_rel_err: number;
+}
+
+export interface NumericsSummary {
+  tolerance: number;
+  compared: number;
+  over_tolerance: number;
+  non_finite: number;
+  bf16_nodes: number;
+  output_rel_err: number;
+  output_cosine: number;
+  max_rel_err: number;
+  first_over: NumericsRow | null;
+  worst: NumericsRow[];
+  advice: NumericsRow[];
+  advice_op_types: string[];
+  exclude_option: string;
+}
+
+export interface NumericsNodes {
+  node: number[];
+  status: ("not_compared" | "compared" | "folded" | "non_finite")[];
+  max_abs_err: (number | null)[];
+  max_rel_err: (number | null)[];
+  cosine: (number | null)[];
+  input_rel_err: (number | null)[];
+  growth: (number | null)[];
+  added_rel_err: number[];
+  over_tolerance: boolean[];
+  bf16: boolean[];
+}
+
+export interface Numerics {
+  available: boolean;
+  summary: NumericsSummary | null;
+  nodes: NumericsNodes | null;
 }
 
 export interface QueryAnswer {
@@ -417,4 +493,5 @@ export interface Routes {
   compare: Compare;
   query: QueryAnswer;
   query_schema: QuerySchema;
+  numerics: Numerics;
 }

@@ -40,3 +40,12 @@ export function colorOf(name: string): string {
   const hue = (hash >>> 0) % 360;
   return `hsl(${hue}, 55%, 55%)`;
 }
+
+// A relative error (0.0123 -> "1.23%") and a cosine similarity, as the numerics debugger shows them.
+export function relError(v: number | null | undefined): string {
+  return v === null || v === undefined || !isFinite(v) ? "-" : `${Number((100 * v).toPrecision(3))}%`;
+}
+
+export function cosine(v: number | null | undefined): string {
+  return v === null || v === undefined || !isFinite(v) ? "-" : v.toFixed(6);
+}

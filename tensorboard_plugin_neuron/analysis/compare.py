@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tensorboard_plugin_neuron.analysis.index import ProfileIndex
+from tensorboard_plugin_neuron.analysis.numerics import compare_numerics
 from tensorboard_plugin_neuron.analysis.ops import op_table
 
 METRICS = ("latency_p50_ns", "latency_p99_ns", "throughput_inferences_per_s", "mfu_estimated_percent",
@@ -35,7 +36,8 @@ def compare(base: ProfileIndex, other: ProfileIndex, limit: int = 200) -> dict[s
     ops.sort(key=lambda r: -abs(r["delta_ns"]) if r["delta_ns"] is not None else 0.0)
     matched = sum(1 for r in ops if r["delta_ns"] is not None)
     return {"base": _label(base), "other": _label(other), "metrics": metrics, "ops": ops[:limit],
-            "matched_ops": matched, "unmatched_ops": len(ops) - matched}
+            "matched_ops": matched, "unmatched_ops": len(ops) - matched,
+            "numerics": compare_numerics(base.trace, other.trace)}
 
 
 def _label(index: ProfileIndex) -> dict[str, Any]:

@@ -27,6 +27,7 @@ def graph_view(index: ProfileIndex) -> dict[str, Any]:
             "group": int(trace.nodes["group"][i]), "core": int(trace.nodes["core"][i]),
             "time_ns": table["time_ns"][i], "percent": table["percent"][i], "flops": table["flops"][i],
             "instructions": table["instructions"][i],
+            "max_rel_err": table["max_rel_err"][i], "cosine": table["cosine"][i],
             "inputs": [_shape(trace, n) for n in node.inputs if n],
             "outputs": [_shape(trace, n) for n in node.outputs if n],
         })

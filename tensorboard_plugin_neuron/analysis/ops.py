@@ -8,10 +8,11 @@ import io
 import numpy as np
 
 from tensorboard_plugin_neuron.analysis.index import ProfileIndex
+from tensorboard_plugin_neuron.analysis.numerics import numerics_figures
 
 OP_COLUMNS = ("node", "name", "op_type", "scope", "placement", "engine", "fused_into", "time_ns", "percent",
               "engine_ns", "dma_ns", "host_ns", "instructions", "flops", "bytes", "intensity", "bound",
-              "achieved_tflops")
+              "achieved_tflops", "max_rel_err", "cosine")
 SORTABLE = frozenset(OP_COLUMNS) - {"node"}
 
 
@@ -56,6 +57,7 @@ def op_table(index: ProfileIndex) -> dict[str, list]:
         "host_ns": times["host_ns"].round(1).tolist(), "instructions": instructions,
         "flops": flops.astype(np.int64).tolist(), "bytes": nbytes.astype(np.int64).tolist(),
         "intensity": intensity.round(3).tolist(), "bound": bound, "achieved_tflops": achieved.round(4).tolist(),
+        **numerics_figures(trace),
     }
 
 
@@ -72,7 +74,8 @@ def sort_rows(table: dict[str, list], key: str, descending: bool = True, limit: 
                 or needle in table["scope"][r].lower()]
         rows = np.array(keep, dtype=np.int64)
     values = [table[key][r] for r in rows]
-    order = sorted(range(len(rows)), key=lambda i: values[i], reverse=descending)
+    present = [i for i in range(len(rows)) if values[i] is not None]   # no value (e.g. no numerics): last
+    order = sorted(present, key=lambda i: values[i], reverse=descending) + [i for i in range(len(rows)) if values[i] is None]
     rows = rows[order] if len(rows) else rows
     if limit is not None:
         rows = rows[:limit]

@@ -9,6 +9,7 @@ import numpy as np
 
 from tensorboard_plugin_neuron.analysis.deployment import deployment
 from tensorboard_plugin_neuron.analysis.index import ProfileIndex, busy_union_ns
+from tensorboard_plugin_neuron.analysis.numerics import numerics_overview
 from tensorboard_plugin_neuron.analysis.ops import op_table, sort_rows
 from tensorboard_plugin_neuron.vocabulary.queues import ENGINES, QUEUE_KINDS
 from tensorboard_plugin_neuron.vocabulary.tables import MEMORIES, PURPOSES
@@ -199,4 +200,5 @@ def overview(index: ProfileIndex) -> dict[str, Any]:
         "recommendations": recommendations(index, table) + deployment_advice(layout),
         "deployment": layout,
         "nodes": len(trace.graph.nodes), "events": trace.event_count,
+        "numerics": numerics_overview(trace),
     }

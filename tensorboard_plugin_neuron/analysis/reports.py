@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from tensorboard_plugin_neuron.analysis.index import ProfileIndex, index_trace
+from tensorboard_plugin_neuron.analysis.numerics import NumericsView, numerics_summary
 from tensorboard_plugin_neuron.analysis.ops import op_table, table_csv
 from tensorboard_plugin_neuron.analysis.overview import overview
 from tensorboard_plugin_neuron.trace.model import Trace
@@ -28,4 +29,31 @@ def _index(trace: Trace | ProfileIndex) -> ProfileIndex:
     return trace if isinstance(trace, ProfileIndex) else index_trace(trace)
 
 
-__all__ = ["ops_csv_bytes", "summary_bytes"]
+def numerics_text(view: NumericsView, top: int = 10) -> str:
+    """The numerics check as the CLI prints it: totals, the first op over the tolerance, the `top` ops adding the
+    most error (with the error they receive, its growth and cosine similarity) and the advice."""
+    s = numerics_summary(view, top)
+    pct = lambda v: f"{100 * v:.3g}%"   # noqa: E731
+    lines = [f"numerics     bf16 vs fp32 reference, same inputs: {s['compared']} ops compared ({s['bf16_nodes']} in bf16), "
+             f"{s['over_tolerance']} over the tolerance of {pct(s['tolerance'])}"
+             + (f", {s['non_finite']} with NaN/inf" if s["non_finite"] else ""),
+             f"outputs      max rel err {pct(s['output_rel_err'])}, cosine {s['output_cosine']:.6f}"]
+    first = s["first_over"]
+    lines.append(f"first over   {first['name']} ({first['op_type']}): {pct(first['max_rel_err'])}" if first
+                 else "first over   none: every op is within the tolerance")
+    if s["worst"]:
+        width = min(max(len(r["name"]) for r in s["worst"]), 60)
+        lines.append(f"worst ops    (by the relative error the op adds to its inputs')")
+        lines.append(f"  {'op':<{width}}  {'type':<18} {'dtype':<5} {'max abs err':>11} {'max rel err':>11} "
+                     f"{'input rel':>9} {'growth':>7} {'cosine':>9}")
+        for r in s["worst"]:
+            growth = "new" if r["growth"] != r["growth"] else f"{r['growth']:.1f}x"
+            lines.append(f"  {r['name'][-width:]:<{width}}  {r['op_type'][:18]:<18} {'bf16' if r['bf16'] else 'fp32':<5} "
+                         f"{r['max_abs_err']:>11.3g} {pct(r['max_rel_err']):>11} {pct(r['input_rel_err']):>9} "
+                         f"{growth:>7} {r['cosine']:>9.6f}")
+    if s["exclude_option"]:
+        lines.append(f"advice       keep {', '.join(s['advice_op_types'])} op(s) in fp32: recompile with {s['exclude_option']}")
+    return "\n".join(lines)
+
+
+__all__ = ["numerics_text", "ops_csv_bytes", "summary_bytes"]

@@ -42,6 +42,7 @@ def serialize(model: CompiledModel) -> bytes:
     message.options.target = model.options.target
     message.options.autocast = model.options.autocast
     message.options.cores = model.options.cores
+    message.options.autocast_exclude.extend(model.options.autocast_exclude)
     fill_graph_message(message.source, model.source)
     fill_graph_message(message.executable, model.executable)
     bf16_weights = _bf16_constants(model)
@@ -69,12 +70,14 @@ def serialize(model: CompiledModel) -> bytes:
 
 
 def _bf16_constants(model: CompiledModel) -> set[str]:
-    """Float32 weights read only by nodes that compute in bf16."""
+    """Float32 weights read only as multiplied operands (the first two inputs) of nodes that compute in bf16; a
+    bias stays fp32 (it is added in fp32 when PSUM is evacuated)."""
     readers: dict[str, set[str]] = {}
     for node in model.executable.nodes:
-        for name in node.inputs:
+        for position, name in enumerate(node.inputs):
             if name in model.executable.constants:
-                readers.setdefault(name, set()).add(model.compute_dtypes.get(node.name, "fp32"))
+                bf16 = model.compute_dtypes.get(node.name, "fp32") == "bf16" and position < 2
+                readers.setdefault(name, set()).add("bf16" if bf16 else "fp32")
     return {name for name, dtypes in readers.items()
             if dtypes == {"bf16"} and model.executable.constants[name].dtype == np.float32}
 
@@ -132,7 +135,8 @@ def deserialize(data: bytes, source: str = "artifact") -> CompiledModel:
 
 
 def _to_model(message: Any) -> CompiledModel:
-    options = CompileOptions(target=message.options.target, autocast=message.options.autocast, cores=message.options.cores)
+    options = CompileOptions(target=message.options.target, autocast=message.options.autocast, cores=message.options.cores,
+                             autocast_exclude=tuple(message.options.autocast_exclude))
     constants = {c.name: _constant(c) for c in message.constants}
     executable = graph_from_message(message.executable, constants)
     source = graph_from_message(message.source, {})

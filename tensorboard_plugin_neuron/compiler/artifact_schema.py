@@ -23,6 +23,7 @@ ARTIFACT_SCHEMA = Schema(
             Field("target", 1, "string"),
             Field("autocast", 2, "string"),
             Field("cores", 3, "uint32"),
+            Field("autocast_exclude", 4, "string", repeated=True, doc="op types or node names kept in fp32"),
         )),
         GROUP_MESSAGE,
         QUEUE_MESSAGE,

@@ -16,11 +16,13 @@ AUTOCAST_MODES = ("bf16", "fp32", "none")
 class CompileOptions:
     """`autocast`: 'bf16' runs matmul/conv in bf16 with fp32 accumulation (the default, as the vendor's
     compiler does); 'fp32' and 'none' keep every op in fp32. `cores`: NeuronCores the model is compiled
-    for (a pipeline when > 1)."""
+    for (a pipeline when > 1). `autocast_exclude`: op types or node names (name or scope path) kept in fp32
+    under bf16 autocast (each must match a node of the graph)."""
 
     target: str = "inf2"
     autocast: str = "bf16"
     cores: int = 1
+    autocast_exclude: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

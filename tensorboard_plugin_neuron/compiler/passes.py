@@ -5,7 +5,7 @@ import dataclasses
 
 from tensorboard_plugin_neuron.compiler.fusion import executable_graph, fuse
 from tensorboard_plugin_neuron.compiler.model import CompileCursor, CompileOptions, FusionGroup, NodePlacement
-from tensorboard_plugin_neuron.compiler.support import compute_dtype, device_support
+from tensorboard_plugin_neuron.compiler.support import check_autocast_exclude, compute_dtype, device_support
 from tensorboard_plugin_neuron.graph.ir import Graph
 
 
@@ -39,10 +39,12 @@ def segments(device: list[bool]) -> list[Segment]:
 def run_graph_passes(graph: Graph, options: CompileOptions, cursor: CompileCursor | None = None) -> GraphPlan:
     cursor = cursor or CompileCursor()
     reasons, dtypes = [], []
+    exclude = frozenset(options.autocast_exclude)
+    check_autocast_exclude(graph, exclude)
     for node in graph.nodes:
         cursor.at("placement", node)
         reasons.append(device_support(graph, node, options.target))
-        dtypes.append(compute_dtype(graph, node, not reasons[-1], options.autocast))
+        dtypes.append(compute_dtype(graph, node, not reasons[-1], options.autocast, exclude))
     device = [not reason for reason in reasons]
     cursor.at("fusion")
     groups = fuse(graph, device)

@@ -72,10 +72,25 @@ def device_support(graph: Graph, node: Node, target: str) -> str:
     return ""
 
 
-def compute_dtype(graph: Graph, node: Node, on_device: bool, autocast: str) -> str:
-    """'bf16' for matmul/conv on the device under autocast bf16 (fp32 accumulation); else 'fp32'."""
+def compute_dtype(graph: Graph, node: Node, on_device: bool, autocast: str,
+                  exclude: frozenset[str] = frozenset()) -> str:
+    """'bf16' for matmul/conv on the device under autocast bf16 (fp32 accumulation), unless its op type, name
+    or path is in `exclude`; else 'fp32'."""
     if autocast not in AUTOCAST_MODES:
         raise UserError(f"--autocast must be one of {', '.join(AUTOCAST_MODES)}; got '{autocast}'")
-    if autocast == "bf16" and on_device and ops.category(node.op_type) in ("matmul", "conv"):
+    if autocast == "bf16" and on_device and ops.category(node.op_type) in ("matmul", "conv") \
+            and not excluded(node, exclude):
         return "bf16"
     return "fp32"
+
+
+def excluded(node: Node, exclude: frozenset[str]) -> bool:
+    return bool(exclude) and (node.op_type in exclude or node.name in exclude or node.path in exclude)
+
+
+def check_autocast_exclude(graph: Graph, exclude: frozenset[str]) -> None:
+    """UserError naming the first entry of `exclude` that matches no op type, node name or path of the graph."""
+    known = {key for node in graph.nodes for key in (node.op_type, node.name, node.path)}
+    unknown = sorted(exclude - known)
+    if unknown:
+        raise UserError(f"--autocast-exclude '{unknown[0]}' matches no op type or node name of {graph.name}")

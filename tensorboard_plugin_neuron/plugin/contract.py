@@ -71,6 +71,8 @@ class OpRows(TypedDict):
     intensity: list[float]
     bound: list[str]
     achieved_tflops: list[float]
+    max_rel_err: list[float | None]    # numerics checked: bf16 vs fp32 (None: not compared or no check)
+    cosine: list[float | None]
 
 
 class Ops(TypedDict):
@@ -160,6 +162,7 @@ class Overview(TypedDict):
     deployment: Deployment
     nodes: int
     events: int
+    numerics: "NumericsSummary | None"   # None: the profile was made without --check-numerics
 
 
 # --- /graph ---
@@ -189,6 +192,8 @@ class GraphNode(TypedDict):
     percent: float
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
+    max_rel_err: float | None
+    cosine: float | None
 
 
 class Scope(TypedDict):
@@ -394,6 +399,29 @@ class OpDelta(TypedDict):
     delta_ns: float | None
 
 
+class NumericsTotals(TypedDict):
+    output_rel_err: float
+    output_cosine: float
+    max_rel_err: float
+    over_tolerance: int
+    bf16_nodes: int
+
+
+class NumericsDelta(TypedDict):
+    name: str
+    op_type: str
+    base_rel_err: float | None
+    other_rel_err: float | None
+    delta: float | None
+
+
+class NumericsCompare(TypedDict):
+    """Before/after of the numerics (e.g. without and with --autocast-exclude); a side is None without a check."""
+    base: NumericsTotals | None
+    other: NumericsTotals | None
+    ops: list[NumericsDelta]
+
+
 class Compare(TypedDict):
     base: CompareSide
     other: CompareSide
@@ -401,6 +429,59 @@ class Compare(TypedDict):
     ops: list[OpDelta]
     matched_ops: int
     unmatched_ops: int
+    numerics: NumericsCompare | None
+
+
+# --- /numerics (analysis/numerics.py; definitions in vocabulary/numerics.py) ---
+
+
+class NumericsRow(TypedDict):
+    node: int
+    name: str
+    op_type: str
+    bf16: bool
+    max_abs_err: float
+    max_rel_err: float
+    cosine: float
+    input_rel_err: float
+    growth: float | None          # max_rel_err / input_rel_err; None where the inputs are exact
+    added_rel_err: float
+
+
+class NumericsSummary(TypedDict):
+    tolerance: float
+    compared: int
+    over_tolerance: int
+    non_finite: int
+    bf16_nodes: int
+    output_rel_err: float
+    output_cosine: float
+    max_rel_err: float
+    first_over: NumericsRow | None
+    worst: list[NumericsRow]
+    advice: list[NumericsRow]          # bf16 nodes to keep in fp32
+    advice_op_types: list[str]
+    exclude_option: str                # the compile option that does it ('' without advice)
+
+
+class NumericsNodes(TypedDict):
+    """Per graph node, by column."""
+    node: list[int]
+    status: list[Literal["not_compared", "compared", "folded", "non_finite"]]
+    max_abs_err: list[float | None]
+    max_rel_err: list[float | None]
+    cosine: list[float | None]
+    input_rel_err: list[float | None]
+    growth: list[float | None]
+    added_rel_err: list[float]
+    over_tolerance: list[bool]
+    bf16: list[bool]
+
+
+class Numerics(TypedDict):
+    available: bool
+    summary: NumericsSummary | None
+    nodes: NumericsNodes | None
 
 
 # --- /query and /query_schema (SQL over one profile) ---
@@ -438,6 +519,7 @@ ROUTES: dict[str, type] = {
     "runs": Runs, "progress": Progress, "overview": Overview, "graph": Graph, "ops": Ops, "timeline": Timeline,
     "event": EventDetails, "occurrences": Occurrences, "datapath": Datapath, "memory": Memory, "compare": Compare,
     "query": QueryAnswer, "query_schema": QuerySchema,
+    "numerics": Numerics,
 }
 
 

@@ -17,6 +17,7 @@ from tensorboard_plugin_neuron.analysis.datapath import datapath
 from tensorboard_plugin_neuron.analysis.graph_view import graph_view
 from tensorboard_plugin_neuron.analysis.index import ProfileIndex
 from tensorboard_plugin_neuron.analysis.memory import memory
+from tensorboard_plugin_neuron.analysis.numerics import numerics_answer
 from tensorboard_plugin_neuron.analysis.ops import OP_COLUMNS, op_table, sort_rows, table_csv
 from tensorboard_plugin_neuron.analysis.overview import overview
 from tensorboard_plugin_neuron.analysis.reports import ops_csv_bytes, summary_bytes
@@ -64,7 +65,7 @@ class Routes:
         views = {"overview": self.overview, "graph": self.graph, "ops": self.ops, "timeline": self.timeline,
                  "event": self.event, "datapath": self.datapath, "memory": self.memory, "compare": self.compare,
                  "export": self.export, "occurrences": self.occurrences, "progress": self.progress,
-                 "query": self.query, "query_schema": self.query_schema}
+                 "query": self.query, "query_schema": self.query_schema, "numerics": self.numerics}
         apps = {"/runs": self._wrap(self.runs), "/index.js": self.static_entry, "/static/*": self.static,
                 "/static": self.static}   # TensorBoard strips a trailing '/': 'static/' arrives here
         apps.update({f"/{name}": self._wrap(handler) for name, handler in views.items()})
@@ -203,6 +204,9 @@ class Routes:
 
     def compare(self, request: wrappers.Request) -> Any:
         return compare(self._index(request), self._index(request, prefix="other_"))
+
+    def numerics(self, request: wrappers.Request) -> Any:
+        return self.store.encoded(self._profile_file(request), "numerics", numerics_answer)
 
     def export(self, request: wrappers.Request) -> Any:
         fmt = choice(request.args, "format", EXPORT_FORMATS)

@@ -23,6 +23,7 @@ from tensorboard_plugin_neuron.runtime.simulate import Schedule
 from tensorboard_plugin_neuron.runtime.stream import StreamSchedule
 from tensorboard_plugin_neuron.trace.writer import run_directory, write_trace
 from tensorboard_plugin_neuron.tracestats.tensorboard_events import write_events
+from tensorboard_plugin_neuron.vocabulary.numerics import DEFAULT_TOLERANCE, NodeNumerics
 
 PROFILE_ENV = "NEURON_PROFILE"
 TRACED_INFERENCES = 20   # events of the first N inferences of a session; latencies of all of them
@@ -47,13 +48,17 @@ class _Session:
     schedules: list[Schedule] = dataclasses.field(default_factory=list)
     starts: list[float] = dataclasses.field(default_factory=list)
     ends: list[float] = dataclasses.field(default_factory=list)
+    numerics: NodeNumerics | None = None
 
 
 class Capture:
-    """Where inferences are recorded while profiling; `paths` lists the traces written so far."""
+    """Where inferences are recorded while profiling; `paths` lists the traces written so far. With
+    `check_numerics`, each model's first inference is also checked against the fp32 reference (the loaded
+    model computes it, `wants_numerics`/`add_numerics`) and its trace carries the numerics table."""
 
     def __init__(self, logdir: str, run: str | None = None, traced_inferences: int = TRACED_INFERENCES,
-                 flush_at_powers_of_two: bool = False) -> None:
+                 flush_at_powers_of_two: bool = False, check_numerics: bool = False,
+                 numerics_tolerance: float = DEFAULT_TOLERANCE) -> None:
         if run is not None:
             run_directory(logdir, run)  # reject unsafe run names before any work is done
         self.logdir = logdir
@@ -61,7 +66,17 @@ class Capture:
         self.traced_inferences = max(1, traced_inferences)
         self.flush_at_powers_of_two = flush_at_powers_of_two
         self.paths: list[str] = []
+        self.check_numerics = check_numerics
+        self.numerics_tolerance = numerics_tolerance
         self._sessions: dict[int, _Session] = {}
+        self._numerics: dict[int, NodeNumerics] = {}
+
+    def wants_numerics(self, key: int) -> bool:
+        """Whether the model identified by `key` should check its numerics now (once per session)."""
+        return self.check_numerics and key not in self._numerics
+
+    def add_numerics(self, key: int, numerics: NodeNumerics) -> None:
+        self._numerics[key] = numerics
 
     def record(self, key: int, model: CompiledModel, batch: int, schedule: Schedule) -> None:
         """Add one inference of the model identified by `key` (one session per loaded model)."""
@@ -69,6 +84,7 @@ class Capture:
         if session is None:
             session = _Session(model, batch, self.run or default_run_name(model, batch), session_name())
             self._sessions[key] = session
+        session.numerics = self._numerics.get(key, session.numerics)
         if len(session.schedules) < self.traced_inferences:
             session.schedules.append(schedule)
         session.starts.append(float(schedule.start_ns.min()) if len(schedule.start_ns) else 0.0)
@@ -94,7 +110,7 @@ class Capture:
         if not session.schedules:
             return
         trace = build_trace(session.model, session.schedules, session.batch, session.name,
-                            requests=(np.array(session.starts), np.array(session.ends)))
+                            requests=(np.array(session.starts), np.array(session.ends)), numerics=session.numerics)
         self._write_trace(trace, session.run)
 
     def _write_trace(self, trace, run: str) -> None:
@@ -109,12 +125,14 @@ def active_capture() -> Capture | None:
 
 
 @contextlib.contextmanager
-def profile(logdir: str | os.PathLike[str], run: str | None = None,
-            traced_inferences: int = TRACED_INFERENCES) -> Iterator[Capture]:
+def profile(logdir: str | os.PathLike[str], run: str | None = None, traced_inferences: int = TRACED_INFERENCES,
+            check_numerics: bool = False, numerics_tolerance: float = DEFAULT_TOLERANCE) -> Iterator[Capture]:
     """Capture the inferences run inside the block; traces are written when it ends.
 
-    `run` names the run directory (default: model_target_autocast_bBATCH, one per model)."""
-    capture = Capture(os.fspath(logdir), run, traced_inferences)
+    `run` names the run directory (default: model_target_autocast_bBATCH, one per model). `check_numerics`:
+    each model's first inference is also run in fp32 and every node's error stored in its trace."""
+    capture = Capture(os.fspath(logdir), run, traced_inferences, check_numerics=check_numerics,
+                      numerics_tolerance=numerics_tolerance)
     token = _ACTIVE.set(capture)
     try:
         yield capture

@@ -14,10 +14,13 @@ from tensorboard_plugin_neuron.compiler import CompileOptions, compile_model
 from tensorboard_plugin_neuron.compiler.artifact import load_artifact
 from tensorboard_plugin_neuron.compiler.model import CompiledModel
 from tensorboard_plugin_neuron.errors import UserError
+from tensorboard_plugin_neuron.graph.inputs import sample_inputs
 from tensorboard_plugin_neuron.graph.loader import load_model
 from tensorboard_plugin_neuron.runtime.capture import profile
+from tensorboard_plugin_neuron.runtime.numerics_check import check_numerics as numerics_of
 from tensorboard_plugin_neuron.runtime.session import LoadedModel, Runtime, ServeResult
 from tensorboard_plugin_neuron.trace.reader import read_trace
+from tensorboard_plugin_neuron.vocabulary.numerics import DEFAULT_TOLERANCE, NodeNumerics
 
 Progress = Callable[[int, int], None]
 ARTIFACT_SUFFIXES = (".neff", ".pb")
@@ -42,12 +45,20 @@ class RunResult:
 
 
 def compiled_model(spec: str, target: str, autocast: str, batch: int,
-                   input_shapes: Mapping[str, tuple[int, ...]] | None = None, pipeline_cores: int = 1) -> CompiledModel:
+                   input_shapes: Mapping[str, tuple[int, ...]] | None = None, pipeline_cores: int = 1,
+                   autocast_exclude: tuple[str, ...] = ()) -> CompiledModel:
     """A zoo name or .onnx file is compiled now; an artifact file is loaded (its options win)."""
     if spec.endswith(ARTIFACT_SUFFIXES) and os.path.isfile(spec):
         return load_artifact(spec)
     graph = load_model(spec, input_shapes=input_shapes, batch=batch)
-    return compile_model(graph, CompileOptions(target=target, autocast=autocast, cores=pipeline_cores))
+    return compile_model(graph, CompileOptions(target=target, autocast=autocast, cores=pipeline_cores,
+                                               autocast_exclude=tuple(autocast_exclude)))
+
+
+def model_numerics(model: CompiledModel, inputs: Mapping[str, np.ndarray] | None = None,
+                   tolerance: float = DEFAULT_TOLERANCE) -> NodeNumerics:
+    """The numerics check alone (no profile): per node, bf16 device numerics against the fp32 reference."""
+    return numerics_of(model, inputs if inputs is not None else sample_inputs(model.source), tolerance)
 
 
 def deployment(model: CompiledModel, chips: int | None, group_sizes: list[int] | None) -> tuple[Runtime, list[LoadedModel]]:
@@ -103,13 +114,15 @@ def save_outputs(outputs: Mapping[str, np.ndarray], path: str) -> None:
 
 def run_job(model: CompiledModel, logdir: str, run: str | None, iterations: int,
             inputs: Mapping[str, np.ndarray] | None = None, progress: Progress | None = None,
-            chips: int | None = None) -> RunResult:
-    """Load the model on a fresh simulated device and profile `iterations` inferences."""
+            chips: int | None = None, check_numerics: bool = False,
+            numerics_tolerance: float = DEFAULT_TOLERANCE) -> RunResult:
+    """Load the model on a fresh simulated device and profile `iterations` inferences (with `check_numerics`,
+    the profile also holds every node's error against the fp32 reference)."""
     if iterations < 1:
         raise UserError(f"--iterations must be at least 1, got {iterations}")
     loaded = Runtime(model.options.target, chips=chips).load(model)
     outputs: dict[str, np.ndarray] = {}
-    with profile(logdir, run=run) as capture:
+    with profile(logdir, run=run, check_numerics=check_numerics, numerics_tolerance=numerics_tolerance) as capture:
         outputs = loaded.infer(inputs)
         if progress:
             progress(1, iterations)

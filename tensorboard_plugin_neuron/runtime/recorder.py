@@ -17,6 +17,7 @@ from tensorboard_plugin_neuron.runtime.simulate import Schedule
 from tensorboard_plugin_neuron.runtime.stream import StreamSchedule
 from tensorboard_plugin_neuron.trace.model import Trace, TraceMetadata
 from tensorboard_plugin_neuron.tracestats.metrics import summary_metrics
+from tensorboard_plugin_neuron.vocabulary.numerics import NodeNumerics
 from tensorboard_plugin_neuron.vocabulary.queues import Queue
 from tensorboard_plugin_neuron.vocabulary.tables import DTYPES
 
@@ -27,7 +28,7 @@ def session_name() -> str:
 
 
 def build_trace(model: CompiledModel, schedules: list[Schedule], batch: int, session: str | None = None,
-                requests: tuple[np.ndarray, np.ndarray] | None = None) -> Trace:
+                requests: tuple[np.ndarray, np.ndarray] | None = None, numerics: NodeNumerics | None = None) -> Trace:
     """A trace of consecutive executions (one schedule per traced inference, already offset in time).
 
     `requests`: (start_ns, end_ns) of every inference when more ran than were traced; by default the
@@ -53,7 +54,9 @@ def build_trace(model: CompiledModel, schedules: list[Schedule], batch: int, ses
         "end_ns": np.round(requests[1]).astype(np.int64),
     }
     counter_names, counters = trace_counters(model, schedules)
-    return _assemble(model, program, events, (counter_names, counters), request_table, batch, model.options.cores, session)
+    trace = _assemble(model, program, events, (counter_names, counters), request_table, batch, model.options.cores, session)
+    trace.numerics = numerics
+    return trace
 
 
 def build_stream_trace(copies: list[CompiledModel], stream: StreamSchedule, workers: list[int], batch: int,

@@ -31,6 +31,7 @@ from tensorboard_plugin_neuron.runtime.binding import bind_to_cores
 from tensorboard_plugin_neuron.runtime.capture import Capture, active_capture, environment_capture
 from tensorboard_plugin_neuron.runtime.cores import core_groups, settings_from_environment, visible_cores
 from tensorboard_plugin_neuron.runtime.numerics import run_compiled
+from tensorboard_plugin_neuron.runtime.numerics_check import check_numerics
 from tensorboard_plugin_neuron.runtime.simulate import Schedule, simulate
 from tensorboard_plugin_neuron.runtime.stream import StreamSchedule, Worker, simulate_stream
 
@@ -200,8 +201,13 @@ class LoadedModel:
         return sample_inputs(self.model.source, seed)
 
     def infer(self, inputs: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """Outputs by name for one batch (seeded sample inputs when `inputs` is None)."""
-        outputs = self.infer_numerics(inputs)
+        """Outputs by name for one batch (seeded sample inputs when `inputs` is None). A capture checking
+        numerics gets this inference's per-node error against the fp32 reference (once per session)."""
+        feeds = self.sample_inputs() if inputs is None else inputs
+        outputs = self.infer_numerics(feeds)
+        for capture in (active_capture(), self.own_capture):
+            if capture is not None and capture.wants_numerics(id(self)):
+                capture.add_numerics(id(self), check_numerics(self.model, feeds, capture.numerics_tolerance))
         self._execute()
         return outputs
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from tensorboard_plugin_neuron.graph.ir import Graph
 from tensorboard_plugin_neuron.vocabulary.groups import NodeGroup
+from tensorboard_plugin_neuron.vocabulary.numerics import NodeNumerics
 from tensorboard_plugin_neuron.vocabulary.queues import Queue
 
 
@@ -43,6 +44,7 @@ class Trace:
     summary: dict[str, Any]
     dep_offsets: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(1, np.int64))  # CSR over tasks
     dep_ids: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+    numerics: NodeNumerics | None = None      # per-node numerical error, when numerics checking ran
 
     def deps_of(self, task: int) -> np.ndarray:
         return self.dep_ids[self.dep_offsets[task]: self.dep_offsets[task + 1]]

@@ -25,6 +25,7 @@ from tensorboard_plugin_neuron.trace.overview import BIN_COLUMNS, LONG_COLUMNS, 
 from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
 from tensorboard_plugin_neuron.vocabulary.graph_codec import graph_from_message
 from tensorboard_plugin_neuron.vocabulary.groups import groups_from_messages
+from tensorboard_plugin_neuron.vocabulary.numerics import NUMERICS_COLUMNS, NUMERICS_VERSION, NodeNumerics
 from tensorboard_plugin_neuron.vocabulary.queues import Queue
 from tensorboard_plugin_neuron.vocabulary.tables import (COUNTER_COLUMNS, EVENT_COLUMNS, NODE_COLUMNS, REQUEST_COLUMNS,
                                                           TASK_COLUMNS)
@@ -107,7 +108,20 @@ def _to_trace(message, progress: Progress | None = None) -> Trace:
     groups = groups_from_messages(message.groups)
     return Trace(metadata, graph, nodes, list(message.placement_reasons), groups, queues, list(message.strings),
                  list(message.tensor_names), tasks, events, list(message.counter_names), counters, requests,
-                 loads_object(message.summary_json, "summary_json"), offsets, dep_ids)
+                 loads_object(message.summary_json, "summary_json"), offsets, dep_ids, _numerics(message))
+
+
+def _numerics(message) -> NodeNumerics | None:
+    """The numerics table, when the trace has one (checked against the graph by check_trace)."""
+    if not message.HasField("numerics"):
+        return None
+    table = message.numerics
+    if table.version > NUMERICS_VERSION:
+        raise ValueError(f"numerics table version {table.version} is newer than this version reads ({NUMERICS_VERSION}): "
+                         "upgrade tensorboard-plugin-neuron")
+    if table.version < 1:
+        raise ValueError("numerics table has no valid version")
+    return NodeNumerics(float(table.tolerance), read_table(table.nodes, NUMERICS_COLUMNS))
 
 
 @dataclasses.dataclass

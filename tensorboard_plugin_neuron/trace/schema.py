@@ -35,6 +35,11 @@ TRACE_SCHEMA = Schema(
             Field("binned", 4, "Table", doc="per (queue, bin) holding events: queue, bin, count, busy_ns, first_ns, last_end_ns"),
             Field("long_events", 5, "Table", doc="events at least one bin long: row (in events), queue, start_ns, duration_ns, name"),
         ), doc="The events at full zoom, computed when the trace is written (trace/overview.py)."),
+        Message("Numerics", (
+            Field("version", 1, "uint32", doc="vocabulary.numerics.NUMERICS_VERSION of the writer; a reader refuses newer"),
+            Field("tolerance", 2, "double", doc="max_rel_err above which a node is over tolerance"),
+            Field("nodes", 3, "Table", doc="per graph node: status, max_abs_err, max_rel_err, cosine, input_rel_err"),
+        ), doc="Device numerics (bf16 autocast) against the fp32 reference per graph node (vocabulary/numerics.py)."),
         Message("Trace", (
             *FRAME_FIELDS,
             Field("format_version", 3, "uint32"),
@@ -55,6 +60,7 @@ TRACE_SCHEMA = Schema(
             Field("dep_offsets", 18, "Table", doc="column 'offsets': CSR row pointers into dep_ids, tasks + 1 rows"),
             Field("dep_ids", 19, "Table", doc="column 'ids': the tasks each task waits for (its dependencies)"),
             Field("overview", 20, "Overview", doc="a coarse level of detail of the events (absent: none)"),
+            Field("numerics", 21, "Numerics", doc="per-node numerical error, when numerics checking ran (absent: none)"),
         ), doc="One profiling session."),
     ),
 )

@@ -14,6 +14,7 @@ every trace, so the analyses and exporters (numba loops index without bounds che
 - dependencies: CSR offsets of tasks + 1 rows from 0, non-decreasing, ending at the id count; ids in [0, tasks),
   strictly increasing within a task (so no task has more dependencies than there are tasks).
 - graph: node scopes at most MAX_SCOPE_DEPTH levels deep.
+- numerics (optional): one row per graph node, known statuses, finite figures in range (vocabulary/numerics.py).
 - summary: the figures the analyses read (SUMMARY_NUMBERS) are finite numbers of at most MAX_SUMMARY_NUMBER.
 
 Each failed check raises ValueError with one line saying what is wrong. The checks of tables that compiled
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from tensorboard_plugin_neuron.trace.model import Trace
+from tensorboard_plugin_neuron.vocabulary.numerics import check_numerics_table
 from tensorboard_plugin_neuron.vocabulary.checks import (MAX_TIME_NS, check_dependencies, check_groups, check_id_or_none,
                                                           check_queues, check_range, check_tasks)
 
@@ -62,6 +64,8 @@ def check_trace(trace: Trace) -> None:
     for column in ("start_ns", "end_ns"):
         check_range(trace.requests[column], 0, MAX_TIME_NS + 1, f"request {column}")
     check_dependencies(trace.dep_offsets, trace.dep_ids, tasks)
+    if trace.numerics is not None:
+        check_numerics_table(trace.numerics, nodes)
     _check_summary(trace.summary)
 
 

@@ -16,6 +16,7 @@ from tensorboard_plugin_neuron.trace.schema import FORMAT_VERSION, TraceMessage
 from tensorboard_plugin_neuron.vocabulary.graph_codec import fill_graph_message
 from tensorboard_plugin_neuron.vocabulary.groups import fill_group_messages
 from tensorboard_plugin_neuron.vocabulary.jsonable import json_default
+from tensorboard_plugin_neuron.vocabulary.numerics import NUMERICS_VERSION
 
 PLUGIN_NAME = "neuron"
 TRACE_SUFFIX = ".trace.pb"
@@ -69,6 +70,9 @@ def serialize_trace(trace: Trace, overview_min_events: int = OVERVIEW_MIN_EVENTS
     fill_table(message.requests, trace.requests, compress=True)
     fill_table(message.dep_offsets, {"offsets": trace.dep_offsets.astype(np.int64)}, compress=True, delta=frozenset({"offsets"}))
     fill_table(message.dep_ids, {"ids": trace.dep_ids.astype(np.int64)}, compress=True)
+    if trace.numerics is not None:
+        message.numerics.version, message.numerics.tolerance = NUMERICS_VERSION, trace.numerics.tolerance
+        fill_table(message.numerics.nodes, trace.numerics.columns, compress=True)
     message.summary_json = json.dumps(trace.summary, sort_keys=True, default=json_default)
     return frame(message.SerializeToString(deterministic=True))
 

@@ -5,6 +5,7 @@ import { Compare, CompareSide } from "../contract";
 import { h } from "../dom";
 import { duration } from "../format";
 import { fetchInto } from "../show";
+import { compareNumericsSection } from "./numerics";
 import { profileParams, View } from "./types";
 
 function metricValue(name: string, value: number | null): string {
@@ -53,6 +54,7 @@ export const compareView: View = {
       body.append(
         h("table", { className: "np-table", id: "np-compare-metrics" }, h("thead", {}, h("tr", {}, h("th", {}, "metric"),
           h("th", {}, label(data.base)), h("th", {}, label(data.other)), h("th", {}, "ratio"))), metrics),
+        ...compareNumericsSection(data.numerics, label(data.base), label(data.other)),
         h("h3", {}, `Ops: ${data.matched_ops} matched by name, ${data.unmatched_ops} in only one profile`),
         h("table", { className: "np-table", id: "np-compare-ops" }, h("thead", {}, h("tr", {}, h("th", {}, "op"), h("th", {}, "type"),
           h("th", {}, "base"), h("th", {}, "other"), h("th", {}, "delta"))), ops));

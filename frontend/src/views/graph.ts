@@ -21,7 +21,9 @@ export const graphView: View = {
       clear(container);
       const modeSelect = h("select", { id: "np-graph-color", "aria-label": "colour by" },
         h("option", { value: "time" }, "compute time"), h("option", { value: "placement" }, "device placement"),
-        h("option", { value: "compatibility" }, "compatibility"));
+        h("option", { value: "compatibility" }, "compatibility"),
+        h("option", { value: "numerics", disabled: !data.nodes.some((n) => n.max_rel_err !== null),
+          title: "bf16 vs fp32 error per op (profiles made with --check-numerics)" }, "numeric error"));
       const legend = h("div", { className: "np-legend", id: "np-graph-legend" });
       const canvas = h("div", { className: "np-graph", id: "np-graph" });
       const details = h("div", { className: "np-details", id: "np-graph-details" });

@@ -2,17 +2,23 @@
 import { getJSON, url } from "../api";
 import { OpRows, Ops } from "../contract";
 import { clear, h } from "../dom";
-import { bytes, count, duration, percent } from "../format";
+import { bytes, cosine, count, duration, percent, relError } from "../format";
 import { fetchInto } from "../show";
 import { profileParams, View } from "./types";
 
-const COLUMNS: [keyof OpRows, string, (v: string | number) => string][] = [
+type Cell = string | number | null;
+const COLUMNS: [keyof OpRows, string, (v: Cell) => string][] = [
   ["name", "op", String], ["op_type", "type", String], ["placement", "placement", String], ["engine", "engine", String],
   ["time_ns", "time", (v) => duration(Number(v))], ["percent", "%", (v) => percent(Number(v))],
   ["instructions", "instructions", (v) => count(Number(v))], ["flops", "FLOPs", (v) => count(Number(v))],
   ["bytes", "bytes", (v) => bytes(Number(v))], ["intensity", "FLOP/B", (v) => count(Number(v))], ["bound", "bound", String],
   ["fused_into", "fused into", String],
 ];
+// the numerics check (bf16 vs fp32), shown after "%" for profiles made with --check-numerics
+COLUMNS.splice(COLUMNS.findIndex(([key]) => key === "percent") + 1, 0,
+  ["max_rel_err", "max rel err", (v) => relError(v === null ? null : Number(v))],
+  ["cosine", "cosine", (v) => cosine(v === null ? null : Number(v))]);
+const NUMERICS: (keyof OpRows)[] = ["max_rel_err", "cosine"];
 
 export const opsView: View = {
   id: "ops",
@@ -35,7 +41,9 @@ export const opsView: View = {
       request = fetchInto(table, (signal) => getJSON<Ops>("ops", params, signal), ({ rows }) => {
         clear(table);
         const head = h("tr");
-        for (const [key, title] of COLUMNS) {
+        const checked = (rows.max_rel_err ?? []).some((v) => v !== null);
+        const columns = COLUMNS.filter(([key]) => checked || !NUMERICS.includes(key));
+        for (const [key, title] of columns) {
           const arrow = key === sort ? (order === "desc" ? " \u25BC" : " \u25B2") : "";
           head.append(h("th", { "data-sort": key, onclick: () => {
             order = key === sort && order === "desc" ? "asc" : "desc";
@@ -51,7 +59,7 @@ export const opsView: View = {
           // fusion group marked, zoomed to its first occurrence (the node stays selected in both views)
           const tr = h("tr", { "data-node": node, title: "show in the graph",
             onclick: () => context.navigate({ view: "graph", node }) });
-          for (const [key, , fmt] of COLUMNS) tr.append(h("td", {}, fmt(rows[key][i])));
+          for (const [key, , fmt] of columns) tr.append(h("td", { "data-column": key }, fmt(rows[key][i])));
           tr.insertBefore(h("td", { className: "np-row-actions" },
             h("button", { className: "np-link-button", "data-show": "graph", title: "open the graph on this node",
               onclick: (e: Event) => { e.stopPropagation(); context.navigate({ view: "graph", node }); } }, "Graph"),

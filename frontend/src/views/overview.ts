@@ -6,6 +6,7 @@ import { Deployment, Overview } from "../contract";
 import { clear, h } from "../dom";
 import { bytes, count, duration, percent } from "../format";
 import { fetchInto } from "../show";
+import { numericsSection } from "./numerics";
 import { profileParams, View } from "./types";
 
 function card(label: string, value: string, id: string): HTMLElement {
@@ -123,7 +124,8 @@ export const overviewView: View = {
       const recs = h("ul", { className: "np-recommendations" });
       for (const r of data.recommendations) recs.append(h("li", { className: `np-${r.severity}`, "data-kind": r.kind }, r.message));
       if (!data.recommendations.length) recs.append(h("li", {}, "Nothing stands out in this profile."));
-      container.append(h("h3", {}, "Recommendations"), recs, ...deploymentSection(data.deployment, imported), ...importSection(s));
+      container.append(h("h3", {}, "Recommendations"), recs, ...deploymentSection(data.deployment, imported), ...importSection(s),
+        ...numericsSection(data.numerics, (node) => context.navigate({ view: "graph", node: String(node) })));
       const bars = h("div", { className: "np-bars" });
       for (const u of data.utilization.filter((u) => u.kind !== "dma" || u.count > 0)) {
         const fill = h("div", { className: "np-bar-fill" });

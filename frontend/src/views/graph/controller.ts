@@ -67,6 +67,7 @@ export class GraphController {
     performance.measure("np-graph-layout", { start: started, end: performance.now() });
     const leaves = leavesOf(layout);
     renderer.maxScaleTime = Math.max(1, ...leaves.map((u) => u.time));
+    renderer.maxScaleError = Math.max(0, ...leaves.map((u) => u.relErr ?? 0));
     renderer.size(layout);
     if (renderer.root.parentNode !== canvas) {
       clear(canvas);

@@ -9,7 +9,8 @@ import { duration } from "../../format";
 export type { GraphNode };
 export type Payload = Graph;
 // A box of the layout: a node ("n:" key), a collapsed scope ("s:") or an expanded one ("x:").
-export interface Unit { key: string; label: string; sub: string; time: number; placement: string; supported: boolean; scope?: string; node?: GraphNode }
+// relErr: the numerics check's max relative error (a scope: its largest), null where nothing was compared.
+export interface Unit { key: string; label: string; sub: string; time: number; placement: string; supported: boolean; relErr: number | null; scope?: string; node?: GraphNode }
 export interface Box { x: number; y: number; w: number; h: number }
 export interface Placed { unit: Unit; x: number; y: number; w: number; h: number; inner?: Layout }
 export interface Layout {
@@ -105,13 +106,14 @@ export class GraphModel {
     if (key.startsWith("n:")) {
       const node = this.data.nodes[Number(key.slice(2))];
       return { key, label: node.name.split("/").pop() || node.op_type, sub: node.op_type, time: node.time_ns,
-        placement: node.placement, supported: node.supported, node };
+        placement: node.placement, supported: node.supported, relErr: node.max_rel_err, node };
     }
     const scope = key.slice(2);
-    const unit: Unit = { key, label: scope.split("/").pop() || scope, sub: "", time: 0, placement: "", supported: true, scope };
+    const unit: Unit = { key, label: scope.split("/").pop() || scope, sub: "", time: 0, placement: "", supported: true, relErr: null, scope };
     for (const i of nodesOfUnit) {
       const node = this.data.nodes[i];
       unit.time += node.time_ns;
+      if (node.max_rel_err !== null) unit.relErr = Math.max(unit.relErr ?? 0, node.max_rel_err);
       unit.supported = unit.supported && node.supported;
       unit.placement = !unit.placement ? node.placement : unit.placement === node.placement ? unit.placement
         : node.placement === "fused" ? unit.placement : unit.placement === "fused" ? node.placement : "mixed";

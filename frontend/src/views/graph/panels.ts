@@ -1,8 +1,8 @@
 // The graph's DOM beside the drawing: the colour legend and the details of the picked node.
 import { clear, h } from "../../dom";
-import { count, duration, percent } from "../../format";
+import { cosine, count, duration, percent, relError } from "../../format";
 import { GraphNode } from "./model";
-import { GraphRenderer, heat, PLACEMENT_COLORS, SUPPORTED, UNSUPPORTED } from "./render";
+import { errorShade, GraphRenderer, heat, NOT_COMPARED, PLACEMENT_COLORS, SUPPORTED, UNSUPPORTED } from "./render";
 
 export function drawLegend(legend: HTMLElement, renderer: GraphRenderer): void {
   clear(legend);
@@ -10,6 +10,8 @@ export function drawLegend(legend: HTMLElement, renderer: GraphRenderer): void {
   const entries: [string, string][] = renderer.mode === "placement"
     ? [["NeuronCore", PLACEMENT_COLORS.neuron], ["CPU fallback", PLACEMENT_COLORS.cpu], ["fused away", PLACEMENT_COLORS.fused], ["mixed scope", PLACEMENT_COLORS.mixed]]
     : renderer.mode === "compatibility" ? [["supported", SUPPORTED], ["unsupported", UNSUPPORTED]]
+    : renderer.mode === "numerics" ? [["0", errorShade(0)], [relError(renderer.maxScaleError / 2), errorShade(0.5)],
+      [`${relError(renderer.maxScaleError)} max rel err`, errorShade(1)], ["not compared", NOT_COMPARED]]
     : [["0", heat(0)], [duration(max / 2), heat(0.5)], [duration(max), heat(1)]];
   for (const [label, color] of entries) {
     const swatch = h("span", { className: "np-swatch" });
@@ -29,6 +31,7 @@ export function showDetails(details: HTMLElement, node: GraphNode, showInTimelin
     ["FLOPs", count(node.flops)], ["instructions (group)", count(node.instructions)],
     ["inputs", node.inputs.map(shape).join("; ")], ["outputs", node.outputs.map(shape).join("; ")],
   ];
+  if (node.max_rel_err !== null) rows.push(["max rel err (bf16 vs fp32)", relError(node.max_rel_err)], ["cosine", cosine(node.cosine)]);
   const list = h("dl");
   for (const [k, v] of rows) list.append(h("dt", {}, k), h("dd", {}, v));
   details.append(h("h3", {}, node.name), list);

@@ -7,6 +7,13 @@ const SVG = "http://www.w3.org/2000/svg";
 export const PLACEMENT_COLORS: Record<string, string> = { neuron: "#5b8def", cpu: "#f57c00", fused: "#bdbdbd", mixed: "#9575cd" };
 export const SUPPORTED = "#81c784";
 export const UNSUPPORTED = "#e57373";
+export const NOT_COMPARED = "#eeeeee";   // "numeric error" mode: no figures for the node (or no numerics check)
+
+// The numeric error scale: light to dark purple, 0 to the largest relative error of the graph.
+export function errorShade(fraction: number): string {
+  const f = Math.max(0, Math.min(1, fraction));
+  return `rgb(${Math.round(243 - 120 * f)}, ${Math.round(229 - 200 * f)}, ${Math.round(245 - 90 * f)})`;
+}
 
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG, tag);
@@ -37,8 +44,9 @@ export interface RenderHooks {
 
 export class GraphRenderer {
   readonly root = svg("svg", {});
-  mode = "time";          // colour by: time, placement or compatibility
+  mode = "time";          // colour by: time, placement, compatibility or numerics (numeric error)
   maxScaleTime = 1;       // the time of the top of the heat scale
+  maxScaleError = 0;      // the relative error of the top of the numeric error scale
   private elements = new Map<string, SVGGElement>();
 
   constructor(private picked: () => string | undefined, private hooks: RenderHooks) {}
@@ -46,6 +54,7 @@ export class GraphRenderer {
   colorOf(u: Unit): string {
     if (this.mode === "placement") return PLACEMENT_COLORS[u.placement] ?? "#ccc";
     if (this.mode === "compatibility") return u.supported ? SUPPORTED : UNSUPPORTED;
+    if (this.mode === "numerics") return u.relErr === null ? NOT_COMPARED : errorShade(this.maxScaleError ? u.relErr / this.maxScaleError : 0);
     return heat(u.time / this.maxScaleTime);
   }
 
@@ -75,7 +84,7 @@ export class GraphRenderer {
   }
 
   private nodeElement(unit: Unit): SVGGElement {
-    const group = svg("g", { class: "np-graph-node", "data-key": unit.key });
+    const group = svg("g", { class: "np-graph-node", "data-key": unit.key, "data-rel-err": unit.relErr ?? "" });
     const rect = svg("rect", { rx: unit.scope ? 8 : 3, "stroke-dasharray": unit.scope ? "4 2" : "" });
     const title = svg("text", { x: 6, y: 15, "font-size": 11 });
     title.textContent = unit.label;
